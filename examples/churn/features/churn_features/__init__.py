@@ -1,0 +1,1 @@
+"""Feature engineering for the churn example (a requirements.txt repo)."""

@@ -1,0 +1,1 @@
+"""A tiny logistic regression in pure Python for the churn example."""

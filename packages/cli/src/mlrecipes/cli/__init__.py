@@ -1,0 +1,1 @@
+"""mlrecipes command line."""

@@ -1,0 +1,68 @@
+"""The one table that maps errors to messages and exit codes.
+
+0 ok · 1 user error · 2 usage · 3 internal error (a bug) · 4 a step failed ·
+5 ``reproduce`` found drift · 130 interrupted. No traceback unless ``-v``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Final
+
+from rich.console import Console
+from rich.markup import escape
+
+from mlrecipes.core.errors import DriftDetected, MlrecipesError, StepFailed, UserError
+from mlrecipes.git_sources import GitSourceError
+
+EXIT_OK: Final = 0
+EXIT_USER: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERNAL: Final = 3
+EXIT_STEP_FAILED: Final = 4
+EXIT_DRIFT: Final = 5
+EXIT_INTERRUPTED: Final = 130
+
+ISSUES_URL: Final = "https://github.com/mlrecipes/mlrecipes/issues"
+
+# Most specific first: the first class an error is an instance of decides.
+_TABLE: Final[tuple[tuple[type[BaseException], int, str], ...]] = (
+    (StepFailed, EXIT_STEP_FAILED, "error"),
+    (DriftDetected, EXIT_DRIFT, "drift"),
+    (UserError, EXIT_USER, "error"),
+    (GitSourceError, EXIT_USER, "error"),
+    (MlrecipesError, EXIT_USER, "error"),
+    (KeyboardInterrupt, EXIT_INTERRUPTED, "interrupted"),
+)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    for cls, code, _ in _TABLE:
+        if isinstance(exc, cls):
+            return code
+    return EXIT_INTERNAL
+
+
+def report(exc: BaseException, *, console: Console, verbose: bool) -> int:
+    """Print ``exc`` for a human and return the exit code it maps to."""
+    code = exit_code_for(exc)
+    if verbose:
+        console.print(escape("".join(traceback.format_exception(exc))), style="dim")
+    if code == EXIT_INTERRUPTED:
+        console.print("[yellow]interrupted[/]")
+        return code
+    if code == EXIT_INTERNAL:
+        console.print(
+            f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}"
+        )
+        console.print(
+            f"  hint: this is a bug in mlrecipes; please report it at {ISSUES_URL} "
+            "with the output of the same command run with -v"
+        )
+        return code
+    label = next(lbl for cls, _, lbl in _TABLE if isinstance(exc, cls))
+    console.print(f"[bold red]{label}:[/] {escape(str(exc))}")
+    hint = getattr(exc, "hint", None)
+    if hint:
+        console.print(f"  [cyan]hint:[/] {escape(hint)}")
+    return code

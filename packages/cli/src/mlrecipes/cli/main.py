@@ -1,0 +1,71 @@
+"""The composition root of the CLI: builds the typer app and registers the commands."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from mlrecipes.cli import errors
+from mlrecipes.cli.commands import dag, run, schema, step, validate, workspace
+from mlrecipes.cli.state import State, get_state
+
+
+class _ErrorHandlingGroup(TyperGroup):
+    """Turns every error raised by a command into a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            state = ctx.obj if isinstance(ctx.obj, State) else State()
+            code = errors.report(exc, console=state.err, verbose=state.verbose)
+            raise typer.Exit(code) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlrecipes {version('mlrecipes')}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=_ErrorHandlingGroup,
+    name="mlrecipes",
+    help="Run ML experiments whose code spans several git repositories.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show step logs live and tracebacks.")
+    ] = False,
+    _show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    get_state(ctx).verbose = verbose
+
+
+app.command("validate")(validate.validate)
+app.command("dag")(dag.dag)
+app.command("schema")(schema.schema)
+app.command("run")(run.run)
+app.add_typer(workspace.app, name="workspace")
+app.add_typer(step.app, name="step")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,35 @@
+"""Option types shared by several commands (``Annotated`` aliases)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ManifestOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--file",
+        "-f",
+        help="The manifest (default: workspace.yaml in this folder or the nearest parent).",
+        dir_okay=False,
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, help="How many things to do side by side."),
+]
+DevOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dev",
+        metavar="REPO=PATH",
+        help="Use a local working copy for REPO instead of its pinned commit (repeatable).",
+    ),
+]
+LockedOpt = Annotated[bool, typer.Option("--locked", help="Fail if workspace.lock would change.")]
+FrozenOpt = Annotated[
+    bool,
+    typer.Option("--frozen", help="Use workspace.lock as it is, without resolving revs (CI)."),
+]

@@ -1,0 +1,85 @@
+"""Debugging one step: ``mlrecipes step run STEP [--pdb]`` and ``mlrecipes step call STEP``.
+
+``step run`` runs the step in its environment in the foreground, stdio attached,
+with its inputs taken from the store; it writes into a scratch folder
+(``.mlrecipes/debug/<step>/``) that never counts as a store entry and logs nothing
+to MLflow. ``step call`` prints the interpreter and a self-contained snippet that
+calls the function with the resolved arguments, to paste into an IDE debugger.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlrecipes.core.errors import StoreError
+from mlrecipes.core.executors import subprocess_env
+from mlrecipes.core.pipeline import build_task
+from mlrecipes.core.plan import make_plan
+from mlrecipes.core.runner import build_spec, render_call_snippet, runner_argv
+from mlrecipes.core.store import Store
+from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.task import StepTask
+
+if TYPE_CHECKING:
+    from mlrecipes.core.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class DebugTarget:
+    task: StepTask
+    scratch: Path
+
+
+def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> DebugTarget:
+    """The task of ``step`` with its inputs from the store; raises when an upstream is missing."""
+    variants = expand_overrides(overrides)[:1]
+    synced = ws.sync()
+    plan = make_plan(ws.manifest, synced.repos, targets=[step], variants=variants)
+    planned = {s.step: s for s in plan.variants[0].steps}
+    store = Store(ws.paths.store)
+    target = planned[step]
+    missing = [
+        name
+        for name in ws.graph.upstream_closure([step])
+        if name != step and not store.is_complete(name, planned[name].fingerprint)
+    ]
+    direct = {up for up in ws.manifest.steps[step].upstream()}
+    missing_direct = [m for m in missing if m in direct] or missing
+    if missing_direct:
+        first = missing_direct[0]
+        raise StoreError(
+            f"step {step!r} needs the output of step {first!r}, which is not in the store "
+            "for these parameters",
+            step=first,
+            hint=f"run `mlrecipes run {first}` first",
+        )
+    scratch = ws.paths.state / "debug" / step
+    return DebugTarget(build_task(target, synced, running=()), scratch)
+
+
+def run_step_foreground(
+    ws: Workspace, step: str, *, pdb: bool = False, overrides: Sequence[str] = ()
+) -> int:
+    """Run one step with the terminal attached; returns the runner's exit code."""
+    target = debug_target(ws, step, overrides)
+    shutil.rmtree(target.scratch, ignore_errors=True)
+    target.scratch.mkdir(parents=True)
+    spec_path = target.scratch / ".spec.json"
+    result = target.scratch / ".result.json"
+    spec = build_spec(target.task, entry=target.scratch, result=result)
+    spec_path.write_text(json.dumps(spec))
+    argv = runner_argv(target.task.python, spec_path, pdb=pdb)
+    env = subprocess_env(target.task.python, {})
+    return subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
+
+
+def call_snippet(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> tuple[Path, str]:
+    """The environment's interpreter and a snippet that calls the step's function."""
+    target = debug_target(ws, step, overrides)
+    return target.task.python, render_call_snippet(target.task, out_dir=target.scratch)

@@ -1,0 +1,79 @@
+"""Events the core emits while it syncs and runs; the CLI renders them.
+
+The core never prints: it calls an ``on_event`` callback with these frozen
+dataclasses (from worker threads too, so renderers must be thread-safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+
+@dataclass(frozen=True)
+class RepoProgress:
+    """A repo's checkout or environment moved on (never carries credentials)."""
+
+    repo: str
+    phase: Literal["fetching", "checking-out", "building-env", "ready", "failed"]
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class LockWritten:
+    path: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class PlanReady:
+    """How many tasks will run and how many come from the store."""
+
+    variants: int
+    to_run: int
+    cached: int
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    step: str
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    step: str
+    key: str
+    status: Literal["ok", "cached", "failed", "killed", "skipped"]
+    duration: float
+    metrics: tuple[tuple[str, float], ...] = ()
+    error: str | None = None
+    log_path: str | None = None
+
+
+@dataclass(frozen=True)
+class StepLog:
+    """A line of a running step's output (only emitted when asked for, e.g. ``-v``)."""
+
+    step: str
+    line: str
+
+
+@dataclass(frozen=True)
+class PipelineFinished:
+    run_ids: tuple[str, ...]
+    status: Literal["FINISHED", "FAILED", "KILLED", "UP_TO_DATE"]
+    tracking_uri: str
+    experiment: str
+
+
+Event: TypeAlias = (
+    RepoProgress | LockWritten | PlanReady | StepStarted | StepFinished | StepLog | PipelineFinished
+)
+EventHandler: TypeAlias = Callable[[Event], None]
+
+
+def ignore(_event: Event) -> None:
+    """The default handler: drop the event."""

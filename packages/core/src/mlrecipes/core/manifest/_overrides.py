@@ -1,0 +1,122 @@
+"""DVC-style ``-S KEY=VALUE`` overrides applied to a manifest.
+
+``step.param=value`` sets a step parameter, ``name=value`` a global one, and
+dotted keys reach into mappings (``train.opt.lr=0.01``). When the first part
+names both a step and a global parameter, the step wins. A key must exist,
+unless it starts with ``+`` (``+train.opt.momentum=0.9`` adds a key to an
+existing mapping). Values are YAML scalars read with the safe loader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import yaml
+
+from mlrecipes.core._suggest import did_you_mean
+from mlrecipes.core.errors import OverrideError
+from mlrecipes.core.manifest._frozen import FrozenMap
+from mlrecipes.core.manifest._yaml import ScalarLoader
+from mlrecipes.core.manifest.model import Manifest, Value
+
+
+def apply_overrides(manifest: Manifest, overrides: Mapping[str, str]) -> Manifest:
+    """A new manifest with ``overrides`` applied.
+
+    Raises :class:`OverrideError` for a key that names nothing (with did-you-mean).
+    """
+    params = _thaw(manifest.params)
+    step_params = {name: _thaw(step.params) for name, step in manifest.steps.items()}
+    for raw_key, raw_value in overrides.items():
+        add = raw_key.startswith("+")
+        key = raw_key.removeprefix("+")
+        value = parse_value(key, raw_value)
+        head, _, rest = key.partition(".")
+        if rest and head in step_params:
+            target, parts = step_params[head], rest.split(".")
+        else:
+            target, parts = params, key.split(".")
+        _set(target, parts, value, key, add=add, manifest=manifest)
+    steps = {
+        name: dataclasses.replace(step, params=_freeze_map(step_params[name]))
+        for name, step in manifest.steps.items()
+    }
+    return dataclasses.replace(manifest, params=_freeze_map(params), steps=FrozenMap(steps))
+
+
+def parse_value(key: str, text: str) -> Value:
+    """A YAML scalar (or flow list/mapping) as a parameter value."""
+    try:
+        # ScalarLoader is a SafeLoader: only plain YAML, never Python objects.
+        data = yaml.load(text, Loader=ScalarLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        raise OverrideError(
+            f"cannot read the value of {key!r}: {exc}", key=key, hint="quote it as a YAML string"
+        ) from None
+    return _freeze(data, text)
+
+
+def _set(
+    target: dict[str, Any],
+    parts: list[str],
+    value: Value,
+    key: str,
+    *,
+    add: bool,
+    manifest: Manifest,
+) -> None:
+    node = target
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part not in node and not (last and add):
+            raise OverrideError(
+                f"override {key!r} names no parameter",
+                key=key,
+                hint=did_you_mean(key, override_keys(manifest))
+                + " (prefix the key with '+' to add a new one)",
+            )
+        if last:
+            node[part] = value
+        elif isinstance(node[part], dict):
+            node = node[part]
+        else:
+            raise OverrideError(
+                f"override {key!r} reaches into {'.'.join(parts[: index + 1])!r}, "
+                "which is not a mapping",
+                key=key,
+            )
+
+
+def override_keys(manifest: Manifest) -> list[str]:
+    """Every key an override can name, for did-you-mean and completion."""
+    keys = list(_keys(manifest.params, ""))
+    for name, step in manifest.steps.items():
+        keys.extend(_keys(step.params, f"{name}."))
+    return sorted(keys)
+
+
+def _keys(params: Mapping[str, Value], prefix: str) -> Iterator[str]:
+    for name, value in params.items():
+        yield prefix + name
+        if isinstance(value, Mapping):
+            yield from _keys(value, f"{prefix}{name}.")
+
+
+def _thaw(params: Mapping[str, Value]) -> dict[str, Any]:
+    return {k: _thaw(v) if isinstance(v, Mapping) else v for k, v in params.items()}
+
+
+def _freeze_map(params: Mapping[str, Any]) -> FrozenMap[str, Value]:
+    return FrozenMap({k: _freeze_map(v) if isinstance(v, dict) else v for k, v in params.items()})
+
+
+def _freeze(data: Any, text: str) -> Value:
+    if isinstance(data, list):
+        return tuple(_freeze(item, text) for item in data)
+    if isinstance(data, dict):
+        return FrozenMap({str(k): _freeze(v, text) for k, v in data.items()})
+    if data is None or isinstance(data, str | int | float | bool):
+        return data
+    raise OverrideError(f"unsupported value {text!r}", key=text)

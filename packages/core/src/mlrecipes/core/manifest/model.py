@@ -1,0 +1,222 @@
+"""Frozen, typed model of ``workspace.yaml``.
+
+This module does no I/O: :func:`mlrecipes.core.manifest.load_manifest` builds
+these objects from YAML. Tag values (``!path``, ``!out``, ``!param``, ``!env``)
+become the ``*Ref`` classes below, never strings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Literal, TypeAlias
+
+from mlrecipes.core.manifest._frozen import FrozenMap
+
+SUPPORTED_VERSIONS = (1,)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a node starts in a manifest (1-based line and column)."""
+
+    file: Path
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class PathRef:
+    """``!path root/rel``: a file or folder under a named root of ``paths``."""
+
+    root: str
+    rel: str
+    loc: Location | None = field(default=None, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.root}/{self.rel}" if self.rel else self.root
+
+
+@dataclass(frozen=True)
+class OutRef:
+    """``!out step.name``: output ``name`` of step ``step`` (an edge of the DAG)."""
+
+    step: str
+    name: str
+    loc: Location | None = field(default=None, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.step}.{self.name}"
+
+
+@dataclass(frozen=True)
+class ParamRef:
+    """``!param name``: a global parameter."""
+
+    name: str
+    loc: Location | None = field(default=None, compare=False, repr=False)
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-?([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class EnvRef:
+    """``!env NAME``, ``!env NAME:default`` or ``!env "text ${NAME} text"``.
+
+    Read at run time and expanded in memory only: what is persisted (lock,
+    MLflow, logs) is ``template``, never the expanded value.
+    """
+
+    template: str
+    loc: Location | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_template(self) -> bool:
+        return "${" in self.template
+
+    def names(self) -> tuple[str, ...]:
+        """The environment variables this reference reads."""
+        if self.is_template:
+            return tuple(m.group(1) for m in _PLACEHOLDER.finditer(self.template))
+        return (self.template.split(":", 1)[0],)
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> str:
+        """Expand the reference; raises ``KeyError`` naming a variable that is unset."""
+        env = os.environ if environ is None else environ
+        if self.is_template:
+
+            def sub(match: re.Match[str]) -> str:
+                name, default = match.group(1), match.group(2)
+                if name in env:
+                    return env[name]
+                if default is not None:
+                    return default
+                raise KeyError(name)
+
+            return _PLACEHOLDER.sub(sub, self.template)
+        name, sep, default = self.template.partition(":")
+        if name in env:
+            return env[name]
+        if sep:
+            return default
+        raise KeyError(name)
+
+
+Scalar: TypeAlias = str | int | float | bool | None
+Value: TypeAlias = (
+    Scalar | PathRef | OutRef | ParamRef | EnvRef | tuple["Value", ...] | Mapping[str, "Value"]
+)
+"""A parameter value: YAML scalars, tag references, and (frozen) lists and mappings."""
+
+
+@dataclass(frozen=True)
+class FnRef:
+    """``repo:module.func``."""
+
+    repo: str
+    module: str
+    func: str
+
+    def __str__(self) -> str:
+        return f"{self.repo}:{self.module}.{self.func}"
+
+
+@dataclass(frozen=True)
+class StoreOut:
+    """An output that lives only in the store, at ``rel`` inside the step's entry."""
+
+    rel: str
+    loc: Location | None = field(default=None, compare=False, repr=False)
+
+
+Dep: TypeAlias = PathRef | OutRef
+Out: TypeAlias = PathRef | StoreOut
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Per-step resources for executors that schedule them (Ray)."""
+
+    cpus: float | None = None
+    gpus: float | None = None
+    memory: int | None = None  # bytes
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    fn: FnRef
+    params: Mapping[str, Value]
+    deps: Mapping[str, Dep]
+    outs: Mapping[str, Out]
+    resources: Resources = field(default_factory=Resources)
+    loc: Location | None = field(default=None, compare=False, repr=False)
+
+    def upstream(self) -> tuple[str, ...]:
+        """Names of the steps whose outputs this step reads, sorted."""
+        return tuple(sorted({d.step for d in self.deps.values() if isinstance(d, OutRef)}))
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    name: str
+    url: str | EnvRef
+    rev: str
+    subdir: str | None = None
+    python: str | None = None
+    loc: Location | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def url_template(self) -> str:
+        """The URL as written (an ``!env`` template stays a template)."""
+        return self.url.template if isinstance(self.url, EnvRef) else self.url
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    tracking_uri: str | EnvRef | None = None
+    experiment: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated ``workspace.yaml``."""
+
+    path: Path
+    version: int
+    name: str
+    mlflow: MlflowConfig
+    paths: Mapping[str, str]
+    params: Mapping[str, Value]
+    repos: Mapping[str, RepoSpec]
+    steps: Mapping[str, StepSpec]
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    dev_paths: Mapping[str, Path] = field(default_factory=FrozenMap)
+    """Local working copies standing in for repos (``workspace.local.yaml``), absolute."""
+
+    @property
+    def root(self) -> Path:
+        """The folder the manifest lives in; relative paths start here."""
+        return self.path.parent
+
+    @property
+    def experiment(self) -> str:
+        return self.mlflow.experiment or self.name
+
+    def resolve_path(self, ref: PathRef) -> Path:
+        """The absolute path of a ``!path`` (validation guarantees it stays in its root)."""
+        base = self.root / self.paths[ref.root]
+        return base / PurePosixPath(ref.rel) if ref.rel else base

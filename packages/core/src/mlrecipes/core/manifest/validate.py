@@ -1,0 +1,227 @@
+"""The meaning pass: references, overlapping outputs and cycles across the manifest.
+
+Runs after the structural pass (:mod:`._build`) on its draft, so every problem
+of a manifest is reported at once. Names that were declared but had problems of
+their own are known here, so a broken step is not reported again by each
+``!out`` that names it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from mlrecipes.core._suggest import did_you_mean
+from mlrecipes.core.errors import Problem
+from mlrecipes.core.manifest._build import Draft
+from mlrecipes.core.manifest._steps import BROKEN_FN
+from mlrecipes.core.manifest.model import (
+    Location,
+    Manifest,
+    OutRef,
+    ParamRef,
+    PathRef,
+    StepSpec,
+    Value,
+)
+
+
+@dataclass
+class _Checker:
+    draft: Draft
+    file: Path
+    problems: list[Problem]
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.draft.manifest
+
+    def report(self, loc: Location | None, message: str, key_path: str, hint: str | None) -> None:
+        where = loc or Location(self.file, 1, 1)
+        self.problems.append(Problem(self.file, where.line, where.col, message, key_path, hint))
+
+
+def validate(draft: Draft, file: Path) -> list[Problem]:
+    """Every meaning problem of a draft manifest."""
+    checker = _Checker(draft, file, [])
+    for step in draft.manifest.steps.values():
+        _check_fn(checker, step)
+        _check_params(checker, step)
+        _check_deps(checker, step)
+        _check_out_roots(checker, step)
+    _check_overlaps(checker)
+    _check_cycles(checker)
+    return checker.problems
+
+
+def _check_fn(checker: _Checker, step: StepSpec) -> None:
+    repos = checker.draft.declared_repos
+    if step.fn == BROKEN_FN or step.fn.repo in repos:
+        return
+    entry = checker.draft.entries[f"steps.{step.name}.fn"]
+    checker.report(
+        entry.value_loc,
+        f"fn {str(step.fn)!r} names unknown repo {step.fn.repo!r}",
+        f"steps.{step.name}.fn",
+        did_you_mean(step.fn.repo, repos),
+    )
+
+
+def _walk(value: Value, key_path: str) -> Iterator[tuple[Value, str]]:
+    yield value, key_path
+    if isinstance(value, tuple):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{key_path}[{index}]")
+    elif (
+        not isinstance(value, str | int | float | bool)
+        and value is not None
+        and hasattr(value, "items")
+    ):
+        for key, item in value.items():
+            yield from _walk(item, f"{key_path}.{key}")
+
+
+def _check_params(checker: _Checker, step: StepSpec) -> None:
+    known = checker.manifest.params
+    declared = {*known, *checker.draft.entries_under("params")}
+    for name, top in step.params.items():
+        for value, key_path in _walk(top, f"steps.{step.name}.params.{name}"):
+            if isinstance(value, ParamRef) and value.name not in declared:
+                checker.report(
+                    value.loc,
+                    f"!param {value.name!r} is not a global parameter",
+                    key_path,
+                    did_you_mean(value.name, known) + " (global parameters are under `params:`)",
+                )
+
+
+def _check_root(checker: _Checker, ref: PathRef, key_path: str) -> None:
+    roots = checker.manifest.paths
+    if ref.root not in roots and ref.root not in checker.draft.entries_under("paths"):
+        checker.report(
+            ref.loc,
+            f"!path root {ref.root!r} is not declared in `paths`",
+            key_path,
+            did_you_mean(ref.root, roots),
+        )
+
+
+def _check_deps(checker: _Checker, step: StepSpec) -> None:
+    for name, dep in step.deps.items():
+        key_path = f"steps.{step.name}.deps.{name}"
+        if isinstance(dep, PathRef):
+            _check_root(checker, dep, key_path)
+        else:
+            _check_out_ref(checker, step, dep, key_path)
+
+
+def _check_out_ref(checker: _Checker, step: StepSpec, ref: OutRef, key_path: str) -> None:
+    steps, draft = checker.manifest.steps, checker.draft
+    if ref.step == step.name:
+        checker.report(
+            ref.loc,
+            f"step {step.name!r} depends on its own output {ref.name!r}",
+            key_path,
+            "a step cannot read what it writes: split it into two steps",
+        )
+    elif ref.step not in draft.declared_steps:
+        checker.report(
+            ref.loc,
+            f"!out {str(ref)!r} names unknown step {ref.step!r}",
+            key_path,
+            did_you_mean(ref.step, draft.declared_steps),
+        )
+    elif ref.step in steps:
+        outs = draft.entries_under(f"steps.{ref.step}.outs")
+        if ref.name not in outs:
+            checker.report(
+                ref.loc,
+                f"step {ref.step!r} has no output {ref.name!r}",
+                key_path,
+                did_you_mean(ref.name, outs),
+            )
+
+
+def _check_out_roots(checker: _Checker, step: StepSpec) -> None:
+    for name, out in step.outs.items():
+        if isinstance(out, PathRef):
+            _check_root(checker, out, f"steps.{step.name}.outs.{name}")
+
+
+@dataclass(frozen=True)
+class _Place:
+    path: PurePosixPath
+    step: str
+    key_path: str
+    loc: Location | None
+
+    def overlaps(self, other: _Place) -> bool:
+        a, b = self.path, other.path
+        return a == b or a in b.parents or b in a.parents
+
+
+def _places(checker: _Checker, section: str) -> list[_Place]:
+    roots = checker.manifest.paths
+    places = []
+    for step in checker.manifest.steps.values():
+        refs = step.deps if section == "deps" else step.outs
+        for name, ref in refs.items():
+            if isinstance(ref, PathRef) and ref.root in roots:
+                path = PurePosixPath(posixpath.normpath(f"{roots[ref.root]}/{ref.rel}"))
+                key_path = f"steps.{step.name}.{section}.{name}"
+                places.append(_Place(path, step.name, key_path, ref.loc))
+    return places
+
+
+def _order(place: _Place) -> tuple[int, int]:
+    return (place.loc.line, place.loc.col) if place.loc else (0, 0)
+
+
+def _check_overlaps(checker: _Checker) -> None:
+    """Two outputs at one place, or a ``!path`` dep on another step's output."""
+    outs = sorted(_places(checker, "outs"), key=_order)
+    for index, later in enumerate(outs):
+        for earlier in outs[:index]:
+            if later.overlaps(earlier):
+                same = "the same place as" if later.path == earlier.path else "a place overlapping"
+                checker.report(
+                    later.loc,
+                    f"output {str(later.path)!r} is {same} {earlier.key_path} ({earlier.path})",
+                    later.key_path,
+                    "each output needs its own place: two steps would overwrite each other",
+                )
+                break
+    for dep in _places(checker, "deps"):
+        writer = next((o for o in outs if o.step != dep.step and dep.overlaps(o)), None)
+        if writer is not None:
+            out_name = writer.key_path.rsplit(".", 1)[-1]
+            checker.report(
+                dep.loc,
+                f"dep {str(dep.path)!r} is written by step {writer.step!r}",
+                dep.key_path,
+                f"use !out {writer.step}.{out_name}, so that the step runs after {writer.step!r}",
+            )
+
+
+def _check_cycles(checker: _Checker) -> None:
+    # Imported here: graph imports the manifest package, which imports this module.
+    from mlrecipes.core.graph import StepGraph
+
+    steps = checker.manifest.steps
+    for cycle in StepGraph(steps).cycles():
+        if len(cycle) == 2:  # a step reading its own output: reported by _check_out_ref
+            continue
+        first, second = cycle[0], cycle[1]
+        name, ref = next(
+            (n, d)
+            for n, d in sorted(steps[second].deps.items())
+            if isinstance(d, OutRef) and d.step == first
+        )
+        checker.report(
+            ref.loc,
+            "cycle in the steps: " + " -> ".join(cycle),
+            f"steps.{second}.deps.{name}",
+            "a step cannot depend, even indirectly, on its own outputs",
+        )

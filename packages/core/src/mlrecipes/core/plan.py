@@ -1,0 +1,252 @@
+"""Planning: which steps of which variants run, with which fingerprint, and why.
+
+Planning is separate from running (the DAG is data): :func:`make_plan` reads the
+manifest, the synced repos and the store, and returns every step of every
+variant with its fingerprint, its status (``cached`` or ``run``) and the
+reasons, before anything runs. Variants whose steps have the same fingerprint
+share one execution.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from mlrecipes.core.errors import UserError
+from mlrecipes.core.fingerprint import hash_path, step_fingerprint
+from mlrecipes.core.graph import StepGraph
+from mlrecipes.core.manifest import (
+    Manifest,
+    OutRef,
+    PathRef,
+    StepSpec,
+    StoreOut,
+    apply_overrides,
+    resolve_params,
+)
+from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.store import Store
+from mlrecipes.core.syncing import RepoContext
+
+LATEST = "latest.json"
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step of one variant, ready to become a task."""
+
+    step: str
+    repo: str
+    fn: str
+    fingerprint: str
+    status: Literal["cached", "run"]
+    reasons: tuple[str, ...]
+    params: Mapping[str, Any]
+    inputs: Mapping[str, str]  # dep name -> identity: "step:<fp>/<out>" or "file:<sha256>"
+    input_paths: Mapping[str, Path]
+    outputs: Mapping[str, str]  # out name -> path inside the store entry
+    declared: Mapping[str, Path]  # out name -> the `!path` place users look at
+    needs: tuple[str, ...]  # fingerprints of the upstream steps that run in this plan
+    components: Mapping[str, Any]  # what the fingerprint hashed, for "why" next time
+
+
+@dataclass(frozen=True)
+class Variant:
+    index: int
+    overrides: Mapping[str, str]
+    manifest: Manifest
+    steps: tuple[PlannedStep, ...]
+
+    @property
+    def fingerprints(self) -> tuple[str, ...]:
+        return tuple(sorted(s.fingerprint for s in self.steps))
+
+
+@dataclass(frozen=True)
+class Plan:
+    variants: tuple[Variant, ...]
+
+    def unique(self) -> dict[str, PlannedStep]:
+        """One planned step per fingerprint: what executes once for all variants."""
+        seen: dict[str, PlannedStep] = {}
+        for variant in self.variants:
+            for step in variant.steps:
+                seen.setdefault(step.fingerprint, step)
+        return seen
+
+    @property
+    def to_run(self) -> list[PlannedStep]:
+        return [s for s in self.unique().values() if s.status == "run"]
+
+
+def output_layout(spec: StepSpec, manifest: Manifest) -> tuple[dict[str, str], dict[str, Path]]:
+    """Where each output goes inside the store entry, and its declared place if any."""
+    inside: dict[str, str] = {}
+    declared: dict[str, Path] = {}
+    for name, out in spec.outs.items():
+        if isinstance(out, PathRef):
+            base = PurePosixPath(out.rel).name or name
+            inside[name] = f"{name}/{base}"
+            declared[name] = manifest.resolve_path(out)
+        elif isinstance(out, StoreOut):
+            inside[name] = out.rel
+    return inside, declared
+
+
+class _Planner:
+    """Plans the steps of one variant; caches file hashes across variants."""
+
+    def __init__(
+        self,
+        repos: Mapping[str, RepoContext],
+        store: Store,
+        force: Collection[str],
+        hash_cache: Path,
+    ) -> None:
+        self.repos = repos
+        self.store = store
+        self.force = set(force)
+        self.hash_cache = hash_cache
+        self._file_hashes: dict[Path, str] = {}
+
+    def file_identity(self, manifest: Manifest, step: str, dep: PathRef) -> tuple[str, Path]:
+        path = manifest.resolve_path(dep)
+        if path not in self._file_hashes:
+            if not path.exists():
+                raise UserError(
+                    f"step {step!r} reads {dep} ({path}), which does not exist",
+                    hint="create the file, or point the dep at another step's output with !out",
+                )
+            self._file_hashes[path] = hash_path(path, cache_file=self.hash_cache)
+        return f"file:{self._file_hashes[path]}", path
+
+    def plan_variant(
+        self, index: int, overrides: Mapping[str, str], manifest: Manifest, order: Sequence[str]
+    ) -> Variant:
+        planned: dict[str, PlannedStep] = {}
+        for name in order:
+            planned[name] = self.plan_step(manifest, manifest.steps[name], planned)
+        return Variant(index, dict(overrides), manifest, tuple(planned.values()))
+
+    def plan_step(
+        self, manifest: Manifest, spec: StepSpec, planned: Mapping[str, PlannedStep]
+    ) -> PlannedStep:
+        repo = self.repos[spec.fn.repo]
+        params = resolve_params(manifest, spec.name)
+        inputs: dict[str, str] = {}
+        input_paths: dict[str, Path] = {}
+        needs: list[str] = []
+        upstream_forced = False
+        for dep_name, dep in sorted(spec.deps.items()):
+            if isinstance(dep, OutRef):
+                up = planned[dep.step]
+                inputs[dep_name] = f"step:{up.fingerprint}/{dep.name}"
+                input_paths[dep_name] = (
+                    self.store.entry(up.step, up.fingerprint) / up.outputs[dep.name]
+                )
+                needs.append(up.fingerprint)
+                upstream_forced = upstream_forced or "forced" in " ".join(up.reasons)
+            else:
+                inputs[dep_name], input_paths[dep_name] = self.file_identity(
+                    manifest, spec.name, dep
+                )
+        outputs, declared = output_layout(spec, manifest)
+        components: dict[str, Any] = {
+            "fn": str(spec.fn),
+            "code": f"{repo.name}@{repo.source.tree}",
+            "env": repo.env.deps_hash,
+            "params": params,
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+        fp = step_fingerprint(
+            fn=str(spec.fn),
+            code_tree=repo.source.tree,
+            env_hash=repo.env.deps_hash,
+            params={"params": params, "outputs": outputs},
+            inputs=inputs,
+        )
+        forced = spec.name in self.force or upstream_forced
+        cached = not forced and self.store.is_complete(spec.name, fp)
+        reasons: tuple[str, ...] = ()
+        if not cached:
+            reasons = self.reasons(spec.name, components, forced=forced)
+        return PlannedStep(
+            step=spec.name,
+            repo=repo.name,
+            fn=str(spec.fn),
+            fingerprint=fp,
+            status="cached" if cached else "run",
+            reasons=reasons,
+            params=params,
+            inputs=inputs,
+            input_paths=input_paths,
+            outputs=outputs,
+            declared=declared,
+            needs=tuple(sorted(set(needs))),
+            components=components,
+        )
+
+    def reasons(self, step: str, now: Mapping[str, Any], *, forced: bool) -> tuple[str, ...]:
+        if forced:
+            return ("forced",)
+        latest = self.store.root / step / LATEST
+        try:
+            before = json.loads(latest.read_text())
+        except (FileNotFoundError, ValueError):
+            return ("no store entry (never run)",)
+        return explain_change(before, now) or ("no store entry",)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
+    """Human reasons why ``now`` differs from the latest execution ``before``."""
+    reasons: list[str] = []
+    if before.get("fn") != now["fn"]:
+        reasons.append(f"function changed: {before.get('fn')} -> {now['fn']}")
+    if before.get("code") != now["code"]:
+        old, new = str(before.get("code")), str(now["code"])
+        reasons.append(f"code changed: {old[: old.find('@') + 8]} -> {new[: new.find('@') + 8]}")
+    if before.get("env") != now["env"]:
+        reasons.append("environment changed")
+    old_params, new_params = before.get("params") or {}, now["params"]
+    for key in sorted(set(old_params) | set(new_params)):
+        if old_params.get(key, "<unset>") != new_params.get(key, "<unset>"):
+            old_v, new_v = old_params.get(key, "<unset>"), new_params.get(key, "<unset>")
+            reasons.append(f"params changed: {key}: {_short(old_v)} -> {_short(new_v)}")
+    old_inputs, new_inputs = before.get("inputs") or {}, now["inputs"]
+    for key in sorted(set(old_inputs) | set(new_inputs)):
+        if old_inputs.get(key) != new_inputs.get(key):
+            reasons.append(f"input changed: {key}")
+    if before.get("outputs") != now["outputs"]:
+        reasons.append("outputs changed")
+    return tuple(reasons)
+
+
+def make_plan(
+    manifest: Manifest,
+    repos: Mapping[str, RepoContext],
+    *,
+    targets: Sequence[str] = (),
+    variants: Sequence[Mapping[str, str]] = ({},),
+    force: Collection[str] = (),
+) -> Plan:
+    """Plan every variant of the pipeline up to ``targets`` (all steps when empty)."""
+    paths = WorkspacePaths.for_manifest(manifest)
+    graph = StepGraph.from_manifest(manifest)
+    order = graph.upstream_closure(targets) if targets else graph.order()
+    if force:
+        graph.upstream_closure(list(force))  # unknown names raise with did-you-mean
+    planner = _Planner(repos, Store(paths.store), force, paths.state / "hashes.json")
+    planned = [
+        planner.plan_variant(i, overrides, apply_overrides(manifest, overrides), order)
+        for i, overrides in enumerate(variants)
+    ]
+    return Plan(tuple(planned))

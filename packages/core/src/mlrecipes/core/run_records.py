@@ -1,0 +1,52 @@
+"""Small local records that make a no-op ``run`` fast and ``--dry-run`` explain itself.
+
+* ``.mlrecipes/runs/<fingerprints-hash>.json``: the finished MLflow parent run of a
+  pipeline whose exact set of step fingerprints it logged. When every step of a
+  run is cached and this record exists, ``run`` says "up to date" without
+  importing MLflow.
+* ``.mlrecipes/store/<step>/latest.json``: what the latest execution of a step
+  hashed, so the next plan can say *why* a step reruns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def fingerprints_hash(fingerprints: Iterable[str]) -> str:
+    """The identity of a pipeline run: the sorted set of its step fingerprints."""
+    return hashlib.sha256("\n".join(sorted(set(fingerprints))).encode()).hexdigest()
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, sort_keys=True, indent=1)
+    os.replace(tmp, path)
+
+
+def read_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str) -> str | None:
+    """The parent run id that logged this exact pipeline to ``tracking_uri``, if any."""
+    try:
+        data = json.loads((runs_dir / f"{fp_hash}.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    if data.get("tracking_uri") != tracking_uri:
+        return None
+    run_id = data.get("run_id")
+    return run_id if isinstance(run_id, str) else None
+
+
+def write_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str, run_id: str) -> None:
+    _write_json(runs_dir / f"{fp_hash}.json", {"run_id": run_id, "tracking_uri": tracking_uri})
+
+
+def write_latest(store_root: Path, step: str, components: Mapping[str, Any]) -> None:
+    _write_json(store_root / step / "latest.json", components)

@@ -1,0 +1,340 @@
+"""The step store: ``.mlrecipes/store/<step>/<fingerprint>/``, immutable once complete.
+
+Layout of one step's folder::
+
+    <step>/<fp>/                      a complete entry: the outputs and the marker
+    <step>/<fp>/.mlrecipes-complete.json   metrics, outputs, run id, timestamps
+    <step>/.tmp-<fp>-<rand>/          an entry being written (never counts as done)
+    <step>/.tmp-<fp>-<rand>.lock      held (flock) by the process writing that temp
+    <step>/.logs/<fp>-<time>-<rand>.log   the step's stdout and stderr, kept on failure
+
+A step writes into a temp folder; :meth:`Store.publish` writes the marker and
+renames the folder into place with :func:`os.replace`, so a crash or a kill
+never leaves a half output that counts as complete. Logs live outside the temp
+folder so that the log of a failed step survives :meth:`Store.discard`.
+Locks are POSIX ``flock`` locks, released by the OS when a process dies, which
+is how :meth:`Store.clean_partial` tells a stale temp from a live one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlrecipes.core.errors import StoreError
+
+MARKER = ".mlrecipes-complete.json"
+RECORD_VERSION = 1
+_TMP = ".tmp-"
+_LOGS = ".logs"
+_COPIES = ".copies"  # registry of declared paths where a copy stands in for a symlink
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    """What the completion marker of a store entry holds."""
+
+    step: str
+    fingerprint: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
+    run_id: str | None = None
+    label: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The marker's JSON object."""
+        return {
+            "version": RECORD_VERSION,
+            "step": self.step,
+            "fingerprint": self.fingerprint,
+            "label": self.label,
+            "metrics": dict(self.metrics),
+            "outputs": list(self.outputs),
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EntryRecord:
+        """Read a marker written by :meth:`to_json`."""
+        return cls(
+            step=data["step"],
+            fingerprint=data["fingerprint"],
+            metrics={k: float(v) for k, v in data.get("metrics", {}).items()},
+            outputs=tuple(data.get("outputs", ())),
+            run_id=data.get("run_id"),
+            label=data.get("label", ""),
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+        )
+
+
+class Store:
+    """The folder of step outputs, keyed by step name and fingerprint."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._locks: dict[Path, int] = {}  # temp folder -> fd holding its flock
+        self._mutex = threading.Lock()
+
+    def entry(self, step: str, fingerprint: str) -> Path:
+        """Where the complete entry of ``step`` at ``fingerprint`` lives (or would)."""
+        _check_name("step", step)
+        _check_name("fingerprint", fingerprint)
+        return self.root / step / fingerprint
+
+    def is_complete(self, step: str, fingerprint: str) -> bool:
+        """True when the entry exists and carries its completion marker."""
+        return (self.entry(step, fingerprint) / MARKER).is_file()
+
+    def read_record(self, step: str, fingerprint: str) -> EntryRecord | None:
+        """The marker of a complete entry, or None when there is none."""
+        try:
+            text = (self.entry(step, fingerprint) / MARKER).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return EntryRecord.from_json(json.loads(text))
+
+    def begin(self, step: str, fingerprint: str) -> Path:
+        """Create and lock a fresh temp folder for a new entry of ``step``."""
+        step_dir = self.entry(step, fingerprint).parent
+        step_dir.mkdir(parents=True, exist_ok=True)
+        tmp = step_dir / f"{_TMP}{fingerprint}-{secrets.token_hex(4)}"
+        # Lock before mkdir: clean_partial never sees this temp unlocked.
+        fd = os.open(_lock_path(tmp), os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        tmp.mkdir()
+        with self._mutex:
+            self._locks[tmp] = fd
+        return tmp
+
+    def publish(self, tmp: Path, step: str, fingerprint: str, record: EntryRecord) -> Path:
+        """Write the marker into ``tmp`` and move it into place; returns the entry.
+
+        When a complete entry appeared meanwhile (another process ran the same
+        step), ``tmp`` is discarded and the existing entry kept.
+        """
+        final = self.entry(step, fingerprint)
+        _write_json_atomic(tmp / MARKER, record.to_json())
+        try:
+            tmp.replace(final)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            if not self.is_complete(step, fingerprint):
+                # A folder without a marker is junk (e.g. copied in by hand): move it away.
+                self._trash(final)
+                tmp.replace(final)
+            else:
+                self.discard(tmp)
+                return final
+        self._release(tmp)
+        return final
+
+    def discard(self, tmp: Path) -> None:
+        """Delete a temp folder (a failed or killed step) and release its lock."""
+        shutil.rmtree(tmp, ignore_errors=True)
+        self._release(tmp)
+
+    def remove(self, step: str, fingerprint: str) -> None:
+        """Delete a complete entry (e.g. before ``--force``), atomically for readers."""
+        entry = self.entry(step, fingerprint)
+        if entry.exists():
+            self._trash(entry)
+
+    def set_run_id(self, step: str, fingerprint: str, run_id: str) -> None:
+        """Record the MLflow run that produced a complete entry."""
+        marker = self.entry(step, fingerprint) / MARKER
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        data["run_id"] = run_id
+        _write_json_atomic(marker, data)
+
+    def log_path(self, step: str, fingerprint: str) -> Path:
+        """A new log file path for one execution of ``step`` (its folder is created)."""
+        logs = self.entry(step, fingerprint).parent / _LOGS
+        logs.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        return logs / f"{fingerprint}-{stamp}-{secrets.token_hex(2)}.log"
+
+    def logs(self, step: str, fingerprint: str) -> list[Path]:
+        """Logs of every execution of ``step`` at ``fingerprint``, oldest first."""
+        logs = self.entry(step, fingerprint).parent / _LOGS
+        return sorted(logs.glob(f"{fingerprint}-*.log"), key=lambda p: p.stat().st_mtime_ns)
+
+    def clean_partial(self) -> list[Path]:
+        """Remove temp folders whose writer is gone; returns the removed folders."""
+        removed: list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        for step_dir in self.root.iterdir():
+            if not step_dir.is_dir() or step_dir.name.startswith("."):
+                continue
+            for tmp in sorted(step_dir.glob(f"{_TMP}*")):
+                if tmp.suffix != ".lock" and _remove_if_stale(tmp):
+                    removed.append(tmp)
+            for lock in step_dir.glob(f"{_TMP}*.lock"):
+                if not lock.with_suffix("").exists():
+                    _remove_if_stale(lock.with_suffix(""))
+        return removed
+
+    def link_output(self, entry_path: Path, rel: str, declared: Path, workspace_root: Path) -> Path:
+        """Make ``declared`` point at output ``rel`` of a store entry; returns ``declared``.
+
+        A relative symlink, swapped in atomically; a copy where symlinks fail.
+        Refuses a ``declared`` outside ``workspace_root``, a ``rel`` escaping
+        the entry, and an existing file or folder that mlrecipes did not put
+        there (user data is never overwritten).
+        """
+        step = entry_path.parent.name
+        target = _inside_entry(entry_path, rel, step)
+        place = declared.parent.resolve() / declared.name
+        root = workspace_root.resolve()
+        if place == root or not place.is_relative_to(root):
+            raise StoreError(
+                f"output {rel!r} of step {step!r} is declared at {declared}, outside the "
+                f"workspace {root}",
+                step=step,
+                hint="declare outputs with !path under a root inside the workspace",
+            )
+        self._check_replaceable(place, step)
+        place.parent.mkdir(parents=True, exist_ok=True)
+        tmp_link = place.parent / f".{place.name}.mlrecipes-{secrets.token_hex(4)}"
+        try:
+            tmp_link.symlink_to(os.path.relpath(target.resolve(), place.parent))
+        except OSError:
+            self._copy_into_place(target, place)
+            return declared
+        _swap_in(tmp_link, place)
+        self._copy_marker(place).unlink(missing_ok=True)
+        return declared
+
+    # --- private helpers ---
+
+    def _release(self, tmp: Path) -> None:
+        with self._mutex:
+            fd = self._locks.pop(tmp, None)
+        if fd is not None:
+            _lock_path(tmp).unlink(missing_ok=True)
+            os.close(fd)
+
+    def _trash(self, path: Path) -> None:
+        trash = path.parent / f"{_TMP}trash-{secrets.token_hex(4)}"
+        path.replace(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _copy_marker(self, place: Path) -> Path:
+        digest = hashlib.sha256(str(place).encode()).hexdigest()
+        return self.root / _COPIES / digest
+
+    def _check_replaceable(self, place: Path, step: str) -> None:
+        if not os.path.lexists(place):
+            return
+        if place.is_symlink():
+            pointee = Path(os.path.normpath(place.parent / place.readlink()))
+            if _is_within(pointee, self.root):
+                return
+        elif self._copy_marker(place).is_file():
+            return
+        raise StoreError(
+            f"{place} already exists and was not made by mlrecipes; refusing to replace it "
+            f"with the output of step {step!r}",
+            step=step,
+            hint="move or delete it, or declare the output at another path",
+        )
+
+    def _copy_into_place(self, target: Path, place: Path) -> None:
+        """Fallback where symlinks are not allowed: copy beside, then swap in."""
+        tmp = place.parent / f".{place.name}.mlrecipes-{secrets.token_hex(4)}"
+        if target.is_dir():
+            shutil.copytree(target, tmp, symlinks=True)
+        else:
+            shutil.copy2(target, tmp)
+        marker = self._copy_marker(place)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(place), encoding="utf-8")
+        _swap_in(tmp, place)
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
+        raise ValueError(f"invalid {kind} for the store: {name!r}")
+
+
+def _lock_path(tmp: Path) -> Path:
+    return tmp.with_name(tmp.name + ".lock")
+
+
+def _remove_if_stale(tmp: Path) -> bool:
+    """Remove ``tmp`` and its lock when no live process holds the lock."""
+    lock = _lock_path(tmp)
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        fd = None  # no lock file: the writer released it, the folder is leftover
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+        existed = tmp.exists()
+        shutil.rmtree(tmp, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        return existed
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _inside_entry(entry_path: Path, rel: str, step: str) -> Path:
+    entry = entry_path.resolve()
+    target = (entry / rel).resolve()
+    if target == entry or not target.is_relative_to(entry):
+        raise StoreError(
+            f"output path {rel!r} of step {step!r} escapes its store entry",
+            step=step,
+            hint="output paths must name a file or folder inside the entry",
+        )
+    if not target.exists():
+        raise StoreError(f"output {rel!r} of step {step!r} is missing from {entry}", step=step)
+    return target
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path.is_relative_to(root) or path.is_relative_to(root.resolve())
+
+
+def _swap_in(tmp: Path, place: Path) -> None:
+    """Replace ``place`` by ``tmp``; a real folder (an old copy) cannot be renamed over."""
+    if place.is_dir() and not place.is_symlink():
+        shutil.rmtree(place)
+    try:
+        tmp.replace(place)
+    except OSError:
+        with contextlib.suppress(OSError):
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink()
+        raise
+
+
+def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)

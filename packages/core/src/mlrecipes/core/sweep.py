@@ -1,0 +1,60 @@
+"""DVC-style ``-S KEY=VALUE`` overrides, and sweeps over comma-separated values.
+
+``-S train.lr=0.1,0.01 -S seed=1,2`` is the product of both lists: four
+variants, in a stable order (the first key varies slowest). A comma inside
+brackets or quotes does not split (``-S train.layers=[64,32]`` is one value).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from mlrecipes.core.errors import OverrideError
+
+
+def _split_values(text: str) -> list[str]:
+    parts: list[str] = []
+    depth, quote, start = 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+def parse_override(item: str) -> tuple[str, list[str]]:
+    """``KEY=V1,V2`` as the key and its list of raw values."""
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise OverrideError(
+            f"override {item!r} is not KEY=VALUE", key=key or item, hint="e.g. -S train.lr=0.01"
+        )
+    values = _split_values(value)
+    if any(v == "" for v in values) and len(values) > 1:
+        raise OverrideError(f"override {item!r} has an empty value in its list", key=key)
+    return key, values
+
+
+def expand_overrides(items: Sequence[str]) -> list[dict[str, str]]:
+    """Every variant (one mapping of key to raw value each) that ``items`` ask for."""
+    keys: list[str] = []
+    choices: list[list[str]] = []
+    for item in items:
+        key, values = parse_override(item)
+        if key in keys:
+            raise OverrideError(f"override {key!r} given twice", key=key, hint="give it once")
+        keys.append(key)
+        choices.append(values)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*choices)]

@@ -1,0 +1,55 @@
+"""Logging pipeline runs to MLflow: one parent run per pipeline run, a child per step.
+
+``import mlrecipes.core.tracking`` does not import MLflow (that takes seconds):
+:class:`MlflowTracker` imports it when constructed, the query functions when called.
+"""
+
+from mlrecipes.core.tracking.background import BackgroundTracker, RunRef
+from mlrecipes.core.tracking.base import (
+    ARTIFACTS_DIR,
+    KIND_PIPELINE,
+    KIND_STEP,
+    TAG_FINGERPRINTS,
+    TAG_KIND,
+    TAG_OVERRIDES,
+    TAG_PARENT,
+    TAG_STEP,
+    PipelineInfo,
+    RunStatus,
+    StepInfo,
+    StepOutcome,
+    Tracker,
+)
+from mlrecipes.core.tracking.mlflow_tracker import MlflowTracker
+from mlrecipes.core.tracking.queries import (
+    PipelineRunRow,
+    download_pipeline_artifacts,
+    get_run_tags,
+    list_pipeline_runs,
+)
+from mlrecipes.core.tracking.recording import RecordedRun, RecordingTracker
+
+__all__ = [
+    "ARTIFACTS_DIR",
+    "KIND_PIPELINE",
+    "KIND_STEP",
+    "TAG_FINGERPRINTS",
+    "TAG_KIND",
+    "TAG_OVERRIDES",
+    "TAG_PARENT",
+    "TAG_STEP",
+    "BackgroundTracker",
+    "MlflowTracker",
+    "PipelineInfo",
+    "PipelineRunRow",
+    "RecordedRun",
+    "RecordingTracker",
+    "RunRef",
+    "RunStatus",
+    "StepInfo",
+    "StepOutcome",
+    "Tracker",
+    "download_pipeline_artifacts",
+    "get_run_tags",
+    "list_pipeline_runs",
+]

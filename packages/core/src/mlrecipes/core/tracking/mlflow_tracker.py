@@ -1,0 +1,252 @@
+"""The real tracker: MLflow through ``MlflowClient`` only.
+
+Never the fluent API (``mlflow.start_run``): its active-run stack is global state
+that parallel steps and sweeps would share. Every run is ended explicitly with
+``set_terminated`` and its status, and runs this tracker opened are never left
+RUNNING: ``finish_pipeline`` ends open children, ``close`` ends open parents.
+
+An instance is not thread-safe; with a sqlite store, create and use it on one
+thread (``BackgroundTracker`` does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from mlrecipes.core.errors import TrackingError
+from mlrecipes.core.tracking import _client, _limits
+from mlrecipes.core.tracking.base import (
+    ARTIFACTS_DIR,
+    KIND_PIPELINE,
+    KIND_STEP,
+    TAG_FINGERPRINTS,
+    TAG_KIND,
+    TAG_PARENT,
+    TAG_RUN_NAME,
+    TAG_STEP,
+    PipelineInfo,
+    RunStatus,
+    StepInfo,
+    StepOutcome,
+)
+
+
+class MlflowTracker:
+    """Logs pipeline runs to the MLflow store at ``tracking_uri``.
+
+    ``artifact_root`` is where new experiments keep their artifacts when the store
+    is local (sqlite, a database): MLflow's default there is ``./mlruns`` of the
+    current folder. It defaults to ``mlartifacts/`` next to a sqlite database. With
+    an ``http(s)://`` server the server decides. The connection is checked here,
+    so a server that is down fails in seconds with a :class:`TrackingError`.
+    """
+
+    def __init__(
+        self, tracking_uri: str, *, artifact_root: Path | None = None, check: bool = True
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self._artifact_root = artifact_root
+        self._client: Any = _client.make_client(tracking_uri)
+        self._experiments: dict[str, str] = {}
+        self._experiment_of_run: dict[str, str] = {}
+        self._open_children: dict[str, set[str]] = {}
+        if check:
+            self.check_connection()
+
+    def check_connection(self) -> None:
+        """Raise :class:`TrackingError` (in seconds) when the store cannot be reached."""
+        _client.check_connection(self._client, self.tracking_uri)
+
+    def start_pipeline(self, info: PipelineInfo) -> str:
+        with self._errors("start the pipeline run"):
+            experiment_id = self._ensure_experiment(info.experiment)
+            tags = {**info.tags, TAG_KIND: KIND_PIPELINE}
+            run_id = self._create_run(experiment_id, info.run_name, tags)
+            self._open_children[run_id] = set()
+        try:
+            with self._errors("log the pipeline run"):
+                self._log(run_id, params=_limits.flatten_params(info.params))
+                self._log_artifacts(run_id, info.artifacts)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                self.finish_pipeline(run_id, "FAILED")
+            raise
+        return run_id
+
+    def create_step_run(self, parent_id: str, info: StepInfo) -> str:
+        with self._errors(f"create the run of step {info.step!r}"):
+            experiment_id = self._experiment_of_run.get(parent_id)
+            if experiment_id is None:
+                experiment_id = self._client.get_run(parent_id).info.experiment_id
+            tags = {**info.tags, TAG_KIND: KIND_STEP, TAG_STEP: info.step, TAG_PARENT: parent_id}
+            run_id = self._create_run(experiment_id, info.step, tags)
+            self._open_children.setdefault(parent_id, set()).add(run_id)
+            self._log(run_id, params=_limits.flatten_params(info.params))
+        return run_id
+
+    def finish_step(self, run_id: str, outcome: StepOutcome) -> None:
+        with self._errors("finish a step run"):
+            try:
+                self._log(run_id, metrics=outcome.metrics, tags=outcome.tags)
+                if outcome.log_path is not None and outcome.log_path.is_file():
+                    self._client.log_artifact(run_id, str(outcome.log_path))
+            finally:
+                self._terminate(run_id, outcome.status)
+
+    def finish_pipeline(
+        self, parent_id: str, status: RunStatus, metrics: Mapping[str, float] | None = None
+    ) -> None:
+        with self._errors("finish the pipeline run"):
+            try:
+                # Runs created ahead for steps that never started must not stay RUNNING.
+                for child in sorted(self._open_children.get(parent_id, ())):
+                    self._terminate(child, "KILLED")
+                if metrics:
+                    self._log(parent_id, metrics=metrics)
+            finally:
+                self._terminate(parent_id, status)
+                self._open_children.pop(parent_id, None)
+
+    def find_finished_pipeline(self, experiment: str, fingerprints_hash: str) -> str | None:
+        with self._errors("search pipeline runs"):
+            experiment_id = self.experiment_id(experiment, create=False)
+            if experiment_id is None:
+                return None
+            found = self._client.search_runs(
+                [experiment_id],
+                filter_string=(
+                    f"tags.`{TAG_KIND}` = '{KIND_PIPELINE}'"
+                    f" AND tags.`{TAG_FINGERPRINTS}` = {quote(fingerprints_hash)}"
+                    " AND attributes.status = 'FINISHED'"
+                ),
+                order_by=["attributes.start_time DESC"],
+                max_results=1,
+            )
+            return str(found[0].info.run_id) if found else None
+
+    def step_env(self, run_id: str) -> dict[str, str]:
+        env = {"MLFLOW_TRACKING_URI": self.tracking_uri, "MLFLOW_RUN_ID": run_id}
+        # The id, not the name: steps creating an experiment by name in parallel race.
+        experiment_id = self._experiment_of_run.get(run_id)
+        if experiment_id is not None:
+            env["MLFLOW_EXPERIMENT_ID"] = experiment_id
+        return env
+
+    def close(self) -> None:
+        for parent_id in sorted(self._open_children):
+            self.finish_pipeline(parent_id, "KILLED")
+
+    def experiment_id(self, name: str, *, create: bool) -> str | None:
+        """The id of experiment ``name``; created when missing and ``create`` is set."""
+        if name in self._experiments:
+            return self._experiments[name]
+        experiment = self._client.get_experiment_by_name(name)
+        if experiment is None and create:
+            experiment = self._create_experiment(name)
+        if experiment is None:
+            return None
+        if experiment.lifecycle_stage == "deleted":
+            raise TrackingError(
+                f"MLflow experiment {name!r} is deleted",
+                uri=_client.redact(self.tracking_uri),
+                hint=f"restore it (`mlflow experiments restore --experiment-id "
+                f"{experiment.experiment_id}`) or set mlflow.experiment in workspace.yaml",
+            )
+        self._experiments[name] = str(experiment.experiment_id)
+        return self._experiments[name]
+
+    def _ensure_experiment(self, name: str) -> str:
+        experiment_id = self.experiment_id(name, create=True)
+        if experiment_id is None:
+            raise TrackingError(
+                f"could not create MLflow experiment {name!r}",
+                uri=_client.redact(self.tracking_uri),
+            )
+        return experiment_id
+
+    def _create_experiment(self, name: str) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._client.create_experiment(name, artifact_location=self._artifact_location())
+        except MlflowException:
+            # Another process may have created it between our get and create: take theirs.
+            experiment = self._client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return experiment
+        return self._client.get_experiment_by_name(name)
+
+    def _artifact_location(self) -> str | None:
+        if _client.is_remote(self.tracking_uri):
+            return None
+        root = self._artifact_root
+        db = _client.sqlite_path(self.tracking_uri)
+        if root is None and db is not None:
+            root = db.parent / "mlartifacts"
+        return root.resolve().as_uri() if root is not None else None
+
+    def _create_run(self, experiment_id: str, name: str, tags: Mapping[str, str]) -> str:
+        # MLflow rejects a runName tag that differs from run_name: the name wins.
+        tags = {k: v for k, v in tags.items() if k != TAG_RUN_NAME}
+        run = self._client.create_run(experiment_id, run_name=name, tags=_limits.clip_tags(tags))
+        run_id = str(run.info.run_id)
+        self._experiment_of_run[run_id] = experiment_id
+        return run_id
+
+    def _log(
+        self,
+        run_id: str,
+        *,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        clipped_metrics = {_limits.clip_key(k): float(v) for k, v in (metrics or {}).items()}
+        parts = _limits.batches(
+            clipped_metrics, _limits.clip_params(params or {}), _limits.clip_tags(tags or {})
+        )
+        for batch_metrics, batch_params, batch_tags in parts:
+            self._client.log_batch(
+                run_id,
+                metrics=[Metric(k, v, now, 0) for k, v in batch_metrics],
+                params=[Param(k, v) for k, v in batch_params],
+                tags=[RunTag(k, v) for k, v in batch_tags],
+            )
+
+    def _log_artifacts(self, run_id: str, artifacts: Mapping[str, Path]) -> None:
+        if not artifacts:
+            return
+        # Stage ``<key>/<file name>`` so that one call uploads them all.
+        with tempfile.TemporaryDirectory(prefix="mlrecipes-artifacts-") as tmp:
+            for key, path in artifacts.items():
+                if not key or "/" in key or key.startswith("."):
+                    raise ValueError(f"artifact key {key!r} must be a plain name")
+                (Path(tmp) / key).mkdir()
+                shutil.copyfile(path, Path(tmp) / key / path.name)
+            self._client.log_artifacts(run_id, tmp, artifact_path=ARTIFACTS_DIR)
+
+    def _terminate(self, run_id: str, status: RunStatus) -> None:
+        self._client.set_terminated(run_id, status=status)
+        for children in self._open_children.values():
+            children.discard(run_id)
+
+    def _errors(self, doing: str) -> AbstractContextManager[None]:
+        return _client.translate_errors(self.tracking_uri, doing)
+
+
+def quote(value: str) -> str:
+    """``value`` as a string literal of MLflow's search syntax."""
+    if "'" in value or "\\" in value:
+        raise ValueError(f"cannot search for a value with quotes: {value!r}")
+    return f"'{value}'"

@@ -1,0 +1,97 @@
+"""The Python API: ``Workspace.load(path).run(...)`` does what ``mlrecipes run`` does."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+from mlrecipes.core.discover import find_manifest
+from mlrecipes.core.events import EventHandler, ignore
+from mlrecipes.core.graph import StepGraph
+from mlrecipes.core.manifest import Manifest, load_manifest
+from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.pipeline import RunOptions, RunResult, run_pipeline
+from mlrecipes.core.plan import Plan, make_plan
+from mlrecipes.core.status import RepoStatus, workspace_status
+from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
+
+
+class Workspace:
+    """A loaded, validated workspace manifest and the state folder beside it."""
+
+    def __init__(self, manifest: Manifest, *, dev: Mapping[str, Path] | None = None) -> None:
+        self.manifest = manifest
+        self.dev = dict(dev or {})
+        self.paths = WorkspacePaths.for_manifest(manifest)
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str | None = None,
+        *,
+        dev: Mapping[str, Path] | None = None,
+        local: bool = True,
+    ) -> Workspace:
+        """Load ``path`` (or the nearest ``workspace.yaml``); raises ``ManifestError``."""
+        manifest_path = find_manifest(Path(path) if path is not None else None)
+        return cls(load_manifest(manifest_path, local=local), dev=dev)
+
+    @property
+    def graph(self) -> StepGraph:
+        return StepGraph.from_manifest(self.manifest)
+
+    def dag(self, fmt: Literal["text", "mermaid", "dot"] = "text") -> str:
+        graph = self.graph
+        return {"text": graph.to_text, "mermaid": graph.to_mermaid, "dot": graph.to_dot}[fmt]()
+
+    def sync(
+        self,
+        *,
+        mode: SyncMode = "resolve",
+        update: Collection[str] = (),
+        jobs: int | None = None,
+        force: bool = False,
+        on_event: EventHandler = ignore,
+    ) -> SyncResult:
+        return sync_workspace(
+            self.manifest,
+            mode=mode,
+            update=update,
+            dev=self.dev,
+            jobs=jobs,
+            force=force,
+            on_event=on_event,
+        )
+
+    def status(self) -> list[RepoStatus]:
+        return workspace_status(self.manifest)
+
+    def plan(
+        self,
+        targets: Sequence[str] = (),
+        *,
+        overrides: Sequence[str] = (),
+        force: Collection[str] = (),
+        mode: SyncMode = "resolve",
+        on_event: EventHandler = ignore,
+    ) -> Plan:
+        synced = self.sync(mode=mode, on_event=on_event)
+        return make_plan(
+            self.manifest,
+            synced.repos,
+            targets=targets,
+            variants=expand_overrides(overrides),
+            force=force,
+        )
+
+    def run(
+        self,
+        targets: Sequence[str] = (),
+        *,
+        options: RunOptions | None = None,
+        on_event: EventHandler = ignore,
+    ) -> RunResult:
+        """Sync if needed, plan, run what is not cached, track everything in MLflow."""
+        return run_pipeline(self, targets, options or RunOptions(), on_event=on_event)

@@ -1,0 +1,45 @@
+"""Pinned git checkouts from a shared mirror cache.
+
+Turns ``(url, rev, subdir)`` into a checkout at an exact commit: a bare mirror
+per remote under the cache dir (no network when the commit is already there),
+checkouts materialized atomically, parallel syncs, file locks against
+concurrent workspaces, and credentials that never leave memory. It knows
+nothing of steps, manifests, uv or MLflow.
+"""
+
+from mlrecipes.git_sources.checkout import checkout_state
+from mlrecipes.git_sources.errors import (
+    DirtyCheckoutError,
+    GitSourceError,
+    NotARepositoryError,
+    RemoteError,
+    RevNotFoundError,
+    SubdirMissingError,
+    UnsafeSourceError,
+)
+from mlrecipes.git_sources.mirror import default_cache_dir
+from mlrecipes.git_sources.spec import Resolved, SourceEvent, SourceSpec, check_safe
+from mlrecipes.git_sources.sync import resolve_rev, sync_sources
+from mlrecipes.git_sources.urls import normalize_url, redact_url
+from mlrecipes.git_sources.worktree import dev_source
+
+__all__ = [
+    "DirtyCheckoutError",
+    "GitSourceError",
+    "NotARepositoryError",
+    "RemoteError",
+    "Resolved",
+    "RevNotFoundError",
+    "SourceEvent",
+    "SourceSpec",
+    "SubdirMissingError",
+    "UnsafeSourceError",
+    "check_safe",
+    "checkout_state",
+    "default_cache_dir",
+    "dev_source",
+    "normalize_url",
+    "redact_url",
+    "resolve_rev",
+    "sync_sources",
+]

@@ -1,0 +1,289 @@
+"""The only module that talks to git (and the only one importing GitPython).
+
+Two ways in, each where it fits:
+
+* **Reads** (refs, commits, trees) go through GitPython ``Repo`` objects,
+  always closed; inherited repo-redirecting variables are kept out of their
+  way (see :class:`_ScrubbedEnviron`).
+* **Commands** (init, fetch, clone, checkout, status, add, write-tree) run the
+  ``git`` executable through :mod:`subprocess` with an environment built here.
+  GitPython's ``Git.execute`` starts from ``os.environ`` and can only *add*
+  variables, so it cannot scrub an inherited ``GIT_DIR`` or ``GIT_INDEX_FILE``
+  that would point git at another repository.
+
+GitPython's ``allow_unsafe_protocols``/``allow_unsafe_options`` stay off: this
+module never passes them, and :func:`check_protocol` reuses GitPython's own
+unsafe-protocol check on every URL.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+import git
+from git.exc import (
+    AmbiguousObjectName,
+    BadName,
+    BadObject,
+    GitError,
+    InvalidGitRepositoryError,
+    NoSuchPathError,
+    UnsafeProtocolError,
+)
+
+from mlrecipes.git_sources.errors import UnsafeSourceError
+from mlrecipes.git_sources.urls import Credentials, redact_text
+
+RefKind = Literal["branch", "tag", "commit"]
+
+# What `git rev-parse --local-env-vars` printed on git 2.39; used if it fails.
+_FALLBACK_LOCAL_VARS = (
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
+    "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS", "GIT_REPLACE_REF_BASE", "GIT_PREFIX",
+    "GIT_INTERNAL_SUPER_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR",
+)  # fmt: skip
+# Inline credentials reach git through this helper, reading two variables of the
+# git process' own environment: they never appear in argv (visible in `ps`),
+# in the mirror's config, or in FETCH_HEAD.
+_CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get || return 0; '
+    "printf 'username=%s\\npassword=%s\\n' \"$MLRECIPES_GIT_USERNAME\" "
+    '"$MLRECIPES_GIT_PASSWORD"; }; f'
+)
+
+
+class GitFailed(Exception):
+    """A git command exited non-zero; ``stderr`` is already redacted."""
+
+    def __init__(self, command: str, returncode: int, stderr: str) -> None:
+        super().__init__(f"`{command}` failed ({returncode}): {stderr.strip()}")
+        self.command = command
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+@functools.cache
+def _local_env_vars() -> tuple[str, ...]:
+    """The variables that redirect git to another repository (GIT_DIR, GIT_INDEX_FILE...)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--local-env-vars"],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return tuple(_FALLBACK_LOCAL_VARS)
+    return tuple(sorted(set(out.split()) | set(_FALLBACK_LOCAL_VARS)))
+
+
+def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of every git command: scrubbed, never prompting, C locale.
+
+    Identity, ``GIT_CONFIG_GLOBAL``/``GIT_CONFIG_NOSYSTEM`` and ssh settings are kept.
+    """
+    drop = set(_local_env_vars())
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_ASKPASS="",
+        SSH_ASKPASS="",
+        GCM_INTERACTIVE="never",
+        LC_ALL="C",
+        LANGUAGE="C",
+    )
+    if "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env:
+        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+    env.update(extra or {})
+    return env
+
+
+def credential_env(creds: Credentials | None) -> dict[str, str]:
+    """Extra environment feeding inline credentials to git through a one-off helper."""
+    if creds is None:
+        return {}
+    return {
+        "GIT_CONFIG_COUNT": "2",
+        # An empty helper first resets the user's list, so these credentials win.
+        "GIT_CONFIG_KEY_0": "credential.helper",
+        "GIT_CONFIG_VALUE_0": "",
+        "GIT_CONFIG_KEY_1": "credential.helper",
+        "GIT_CONFIG_VALUE_1": _CREDENTIAL_HELPER,
+        "MLRECIPES_GIT_USERNAME": creds.username,
+        "MLRECIPES_GIT_PASSWORD": creds.password,
+    }
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    secrets: tuple[str, ...] = (),
+) -> str:
+    """Run ``git <args>``, output buffered; return stdout or raise :class:`GitFailed`."""
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env=git_env(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    if proc.returncode != 0:
+        shown = redact_text(" ".join(["git", *args[:2]]), secrets)
+        raise GitFailed(shown, proc.returncode, redact_text(proc.stderr, secrets))
+    return proc.stdout
+
+
+def check_protocol(url: str, shown: str) -> None:
+    """GitPython's own guard against ``ext::``-style transports, as an UnsafeSourceError."""
+    try:
+        git.Git.check_unsafe_protocols(url)
+    except UnsafeProtocolError:
+        raise UnsafeSourceError(
+            f"refusing URL {shown!r}: unsafe transport", value=shown, hint=None
+        ) from None
+
+
+class _ScrubbedEnviron:
+    """Removes inherited repo-redirecting variables from ``os.environ`` while in use.
+
+    GitPython reads ``GIT_OBJECT_DIRECTORY``, ``GIT_COMMON_DIR``... straight from
+    ``os.environ`` (to find a repository and to start its cat-file processes)
+    and offers no way to ignore them. So, only while a ``Repo`` is open and only
+    when such variables are inherited (say, mlrecipes run from a git hook), they
+    are taken out and put back when the last reader is done. A count, not a
+    plain flag, so that parallel readers never see them come back mid-read.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: dict[str, str] = {}
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                names = [n for n in _local_env_vars() if n in os.environ]
+                self._saved = {name: os.environ.pop(name) for name in names}
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    os.environ.update(self._saved)
+                    self._saved = {}
+
+
+_scrubbed_environ = _ScrubbedEnviron()
+
+
+@contextmanager
+def _repo(path: Path) -> Iterator[git.Repo]:
+    """A GitPython repo for reads; always closed (that also ends its cat-file processes)."""
+    with _scrubbed_environ():
+        repo = git.Repo(path, search_parent_directories=False)
+        try:
+            yield repo
+        finally:
+            repo.close()
+
+
+def is_repository(path: Path) -> bool:
+    """True when ``path`` itself is a git repository (bare or with a work tree)."""
+    try:
+        with _repo(path):
+            return True
+    except (InvalidGitRepositoryError, NoSuchPathError):
+        return False
+
+
+def _peel_to_commit(obj: git.Object) -> str | None:
+    while isinstance(obj, git.TagObject):
+        obj = obj.object
+    return obj.hexsha if isinstance(obj, git.Commit) else None
+
+
+def lookup(repo_dir: Path, rev: str) -> tuple[str, RefKind] | None:
+    """The commit ``rev`` names in ``repo_dir`` (branch, then tag, then SHA), and its kind."""
+    with _repo(repo_dir) as repo:
+        for kind, ref in (("branch", f"refs/heads/{rev}"), ("tag", f"refs/tags/{rev}")):
+            try:
+                sha = _peel_to_commit(git.Reference(repo, ref).object)
+            except (ValueError, BadName, BadObject, GitError):
+                continue
+            if sha is not None:
+                return sha, kind  # type: ignore[return-value]  # kind is a RefKind
+        if len(rev) >= 4 and all(c in "0123456789abcdef" for c in rev):
+            try:
+                binsha = repo.odb.partial_to_complete_sha_hex(rev)
+                sha = _peel_to_commit(git.Object.new_from_sha(repo, binsha))
+            except (BadName, BadObject, AmbiguousObjectName, ValueError):
+                return None
+            return (sha, "commit") if sha is not None else None
+    return None
+
+
+def has_commit(repo_dir: Path, sha: str) -> bool:
+    """True when the commit ``sha`` (40-hex) is in ``repo_dir``'s object database."""
+    with _repo(repo_dir) as repo:
+        try:
+            return isinstance(git.Object.new_from_sha(repo, bytes.fromhex(sha)), git.Commit)
+        except (BadName, BadObject, ValueError):
+            return False
+
+
+def ref_names(repo_dir: Path) -> list[str]:
+    """Every branch and tag name of ``repo_dir`` (for did-you-mean hints)."""
+    names: list[str] = []
+    with _repo(repo_dir) as repo:
+        for ref in git.Reference.iter_items(repo, common_path="refs/heads"):
+            names.append(ref.path.removeprefix("refs/heads/"))
+        for ref in git.Reference.iter_items(repo, common_path="refs/tags"):
+            names.append(ref.path.removeprefix("refs/tags/"))
+    return names
+
+
+def tree_of(repo_dir: Path, commit: str, subdir: str | None) -> str | None:
+    """The tree SHA of ``<commit>:<subdir>`` (root tree without subdir); None if missing."""
+    with _repo(repo_dir) as repo:
+        return _descend(repo.commit(commit).tree, subdir)
+
+
+def subtree(repo_dir: Path, tree: str, subdir: str | None) -> str | None:
+    """The tree SHA of ``<tree>:<subdir>``; None if that is no folder."""
+    with _repo(repo_dir) as repo:
+        return _descend(git.Tree(repo, bytes.fromhex(tree), path=""), subdir)
+
+
+def _descend(tree: git.Tree, subdir: str | None) -> str | None:
+    if not subdir:
+        return str(tree.hexsha)
+    try:
+        obj = tree / subdir
+    except KeyError:
+        return None
+    return str(obj.hexsha) if isinstance(obj, git.Tree) else None
+
+
+def root_folders(repo_dir: Path, commit: str) -> list[str]:
+    """Names of the folders at the root of ``commit`` (to hint at a wrong subdir)."""
+    with _repo(repo_dir) as repo:
+        return sorted(t.name for t in repo.commit(commit).tree.trees)

@@ -1,0 +1,91 @@
+"""Checkouts: each repository at its exact commit, detached, in ``<checkouts_dir>/<name>/``.
+
+A checkout is built beside its final place (``<name>.tmp-XXXX``) and renamed
+into it, so a half-built checkout is never taken as ready. It is a plain local
+clone of the mirror (objects hard-linked when on the same filesystem, copied
+otherwise), so it keeps working if the mirror cache is deleted; its ``origin``
+is the upstream's redacted URL so a user can fetch from it by hand.
+
+The state check reads ``.git/HEAD`` directly and asks git once
+(``git status``) whether the work tree was edited; untracked files count as
+edits unless ``.gitignore`` ignores them (the same rule a dev copy's tree
+SHA follows).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from pathlib import Path
+from typing import Literal
+
+from mlrecipes.git_sources import _git
+
+State = Literal["missing", "clean", "dirty", "wrong-commit"]
+
+
+def read_head(path: Path) -> str | None:
+    """The detached commit in ``path/.git/HEAD``, None if it is no detached checkout."""
+    try:
+        head = (path / ".git" / "HEAD").read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return head if len(head) == 40 else None
+
+
+def checkout_state(path: Path, commit: str) -> State:
+    """Whether the checkout at ``path`` is missing, clean at ``commit``, dirty, or elsewhere.
+
+    "dirty" wins over "wrong-commit": a folder that is not a checkout made by
+    this package (no detached ``.git/HEAD``) also counts as dirty, since
+    replacing it could throw away someone's work.
+    """
+    if not path.exists():
+        return "missing"
+    head = read_head(path)
+    if head is None or is_dirty(path):
+        return "dirty"
+    return "clean" if head == commit else "wrong-commit"
+
+
+def is_dirty(path: Path) -> bool:
+    """True when tracked files changed or non-ignored untracked files appeared."""
+    try:
+        out = _git.run(["status", "--porcelain", "--untracked-files=normal"], cwd=path)
+    except _git.GitFailed:
+        return True  # a broken checkout is not one to trust, nor to delete silently
+    return bool(out.strip())
+
+
+def clean_stale(checkouts_dir: Path, name: str) -> None:
+    """Remove build folders a killed sync left beside ``name`` (call under its lock)."""
+    for pattern in (f"{name}.tmp-*", f"{name}.old-*"):
+        for stale in checkouts_dir.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def materialize(mirror: Path, commit: str, final: Path, origin_url: str) -> None:
+    """Build a detached checkout of ``commit`` beside ``final``, then swap it into place."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f"{final.name}.tmp-{secrets.token_hex(4)}"
+    try:
+        _git.run(["clone", "--no-checkout", "--quiet", "--template=", "--", str(mirror), str(tmp)])
+        _git.run(["remote", "set-url", "origin", origin_url], cwd=tmp)
+        _git.run(
+            ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit],
+            cwd=tmp,
+        )
+        _swap(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap(tmp: Path, final: Path) -> None:
+    """Put ``tmp`` at ``final``; an old checkout is moved aside first, then deleted."""
+    old: Path | None = None
+    if final.exists():
+        old = final.parent / f"{final.name}.old-{secrets.token_hex(4)}"
+        final.rename(old)
+    tmp.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,101 @@
+"""Errors raised by :mod:`mlrecipes.git_sources`.
+
+Every error carries data (the source name, the redacted URL, the rev, the path)
+as attributes and a ``hint`` that says what to do next. No message ever holds a
+credential: URLs and git's own output are redacted before they reach an error::
+
+    GitSourceError                  base; ``hint`` is optional
+    ├── UnsafeSourceError           a URL, rev, name or subdir that could inject options
+    ├── RevNotFoundError            an unknown rev; ``candidates``: the nearest names
+    ├── RemoteError                 the remote is unreachable or needs credentials (``auth``)
+    ├── NotARepositoryError         a local path that is not a git repository
+    ├── SubdirMissingError          ``subdir`` does not exist at that commit
+    └── DirtyCheckoutError          a checkout edited by hand; ``force=True`` discards the edits
+
+This package is a leaf (it must not import :mod:`mlrecipes.core`), so the tree
+has its own base; the CLI maps every ``GitSourceError`` to a user error (exit 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class GitSourceError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UnsafeSourceError(GitSourceError):
+    """A URL, rev, name or subdir refused because git could read it as an option or command."""
+
+    def __init__(self, message: str, *, value: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.value = value
+
+
+class RevNotFoundError(GitSourceError):
+    """The repository has no branch, tag or commit named ``rev``."""
+
+    def __init__(self, *, name: str, url: str, rev: str, candidates: Sequence[str]) -> None:
+        self.name = name
+        self.url = url
+        self.rev = rev
+        self.candidates = tuple(candidates)
+        hint = (
+            f"did you mean {', '.join(repr(c) for c in self.candidates)}?"
+            if self.candidates
+            else "use a branch, a tag or a commit SHA that exists in the repository"
+        )
+        super().__init__(f"{name}: rev {rev!r} not found in {url}", hint=hint)
+
+
+class RemoteError(GitSourceError):
+    """Git could not talk to the remote: unreachable, not found, or credentials needed."""
+
+    def __init__(
+        self, message: str, *, url: str, auth: bool = False, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
+        self.auth = auth
+
+
+class NotARepositoryError(GitSourceError):
+    """A local path (a source URL or a dev copy) that is not a git repository."""
+
+    def __init__(self, message: str, *, path: Path, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
+class SubdirMissingError(GitSourceError):
+    """The requested ``subdir`` is not a folder at the resolved commit."""
+
+    def __init__(self, *, name: str, subdir: str, commit: str, available: Sequence[str]) -> None:
+        self.name = name
+        self.subdir = subdir
+        self.commit = commit
+        self.available = tuple(available)
+        shown = ", ".join(self.available[:10]) or "(none)"
+        super().__init__(
+            f"{name}: subdir {subdir!r} does not exist at commit {commit[:12]}",
+            hint=f"folders at the repository root: {shown}",
+        )
+
+
+class DirtyCheckoutError(GitSourceError):
+    """A checkout has local edits that a sync would throw away."""
+
+    def __init__(self, *, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+        super().__init__(
+            f"{name}: checkout {path} has local changes",
+            hint="commit or copy them elsewhere, use it as a dev copy, or sync with force",
+        )

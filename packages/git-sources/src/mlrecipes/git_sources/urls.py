@@ -1,0 +1,141 @@
+"""Source URLs: classify, normalize (the mirror key) and redact credentials.
+
+Accepted forms: a local path (relative ones are relative to the manifest's
+folder), ``file://``, ``git://``, ``http(s)://`` (credentials inline or from a
+credential helper), ``ssh://`` and scp-style ``user@host:org/repo.git``.
+
+Redaction rules: over http(s) and git the whole userinfo goes (a "username" is
+often a token); over ssh the user name is kept (``git@``) because ssh needs it
+and it is no secret, but a password never survives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+Kind = Literal["local", "file", "git", "http", "ssh"]
+
+_SCHEMES: dict[str, Kind] = {
+    "file": "file",
+    "git": "git",
+    "http": "http",
+    "https": "http",
+    "ssh": "ssh",
+    "git+ssh": "ssh",
+    "ssh+git": "ssh",
+}
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+# git's own rule: "host:path" is scp-like when a colon comes before any slash.
+_SCP_RE = re.compile(r"^(?:(?P<user>[^@/]+)@)?(?P<host>[^/:@]+):(?P<path>.*)$")
+# scheme://userinfo@ anywhere in free text (git's stderr, exception text).
+_TEXT_URL_RE = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
+# user:secret@host: in scp-ish text.
+_TEXT_SCP_RE = re.compile(r"(?<![\w/])[\w.+%-]+:[^@\s/'\"]+@(?=[\w.-]+:)")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Userinfo split from an http(s) URL; never persisted, never printed."""
+
+    username: str
+    password: str
+
+    def __repr__(self) -> str:  # keeps secrets out of tracebacks and logs
+        return "Credentials(<redacted>)"
+
+
+def classify(url: str) -> Kind | None:
+    """The transport of ``url``, or None for a scheme this package does not support."""
+    match = _SCHEME_RE.match(url)
+    if match:
+        return _SCHEMES.get(match.group(1).lower())
+    if _SCP_RE.match(url) and not url.startswith(("/", ".", "~")):
+        return "ssh"
+    return "local"
+
+
+def redact_url(url: str) -> str:
+    """``url`` without credentials: no userinfo over http(s)/git, no password over ssh."""
+    match = _SCHEME_RE.match(url)
+    if match:
+        parts = urlsplit(url)
+        if "@" not in parts.netloc:
+            return url
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user, has_password, _ = userinfo.partition(":")
+        keep_user = classify(url) == "ssh" and not has_password
+        netloc = f"{user}@{hostport}" if keep_user else hostport
+        return url.replace(parts.netloc, netloc, 1)
+    scp = _SCP_RE.match(url)
+    if scp and classify(url) == "ssh" and scp.group("user"):
+        user = scp.group("user").partition(":")[0]
+        return f"{user}@{scp.group('host')}:{scp.group('path')}"
+    return url
+
+
+def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` (git output, an error) with every URL's userinfo and each secret removed."""
+    text = _TEXT_URL_RE.sub(r"\1", text)
+    text = _TEXT_SCP_RE.sub("", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def split_credentials(url: str) -> tuple[str, Credentials | None]:
+    """An http(s) URL without its userinfo, and the credentials it held (percent-decoded)."""
+    if classify(url) != "http":
+        return url, None
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    creds = Credentials(unquote(parts.username or ""), unquote(parts.password or ""))
+    return redact_url(url), creds
+
+
+def local_path(url: str, base_dir: Path | None) -> Path | None:
+    """The absolute folder a local or ``file://`` URL names, else None."""
+    kind = classify(url)
+    if kind == "file":
+        return Path(unquote(urlsplit(url).path)).resolve()
+    if kind == "local":
+        path = Path(url).expanduser()
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        return path.resolve()
+    return None
+
+
+def normalize_url(url: str, base_dir: Path | None = None) -> str:
+    """The mirror key of ``url``: no credentials, lowercase host, no trailing ``/`` or ``.git``.
+
+    Local paths normalize to their resolved absolute path (``.git`` kept: two
+    folders ``x`` and ``x.git`` may both exist).
+    """
+    path = local_path(url, base_dir)
+    if path is not None:
+        return str(path)
+    match = _SCHEME_RE.match(url)
+    if match:
+        parts = urlsplit(url)
+        scheme = _SCHEMES.get(parts.scheme.lower(), parts.scheme.lower())
+        host = (parts.hostname or "").lower()
+        port = f":{parts.port}" if parts.port else ""
+        scheme_name = "https" if scheme == "http" and parts.scheme.lower() == "https" else scheme
+        return f"{scheme_name}://{host}{port}/{_strip_path(parts.path)}"
+    scp = _SCP_RE.match(url)
+    if scp is None:  # classify() said ssh, so this cannot happen
+        raise ValueError(f"not a URL: {redact_url(url)!r}")
+    return f"ssh://{scp.group('host').lower()}/{_strip_path(scp.group('path'))}"
+
+
+def _strip_path(path: str) -> str:
+    path = path.strip("/")
+    while path.endswith(".git") or path.endswith("/"):
+        path = path.removesuffix(".git").rstrip("/")
+    return path

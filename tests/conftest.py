@@ -1,0 +1,36 @@
+"""Shared fixtures: every test runs isolated from the user's git config, caches and cwd."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fresh cwd, mirror cache and git identity; no inherited GIT_* variables.
+
+    The uv cache is shared on purpose (``UV_CACHE_DIR`` is left alone) so that
+    environment tests reuse downloaded wheels.
+    """
+    for name in list(os.environ):
+        if name.startswith("GIT_") or name.startswith("MLFLOW_") or name.startswith("MLRECIPES_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "_home"
+    home.mkdir()
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Test\n\temail = test@example.invalid\n"
+        "[init]\n\tdefaultBranch = main\n"
+        "[protocol \"file\"]\n\tallow = always\n"
+    )
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("MLRECIPES_CACHE_DIR", str(tmp_path / "_cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    yield
