@@ -224,3 +224,39 @@ def test_background_tracker_builds_the_client_on_its_thread(store: str, tmp_path
     assert c.get_run(tracker.run_id(steps["a"])).info.status == "FINISHED"
     assert c.get_run(tracker.run_id(steps["b"])).info.status == "KILLED"
     assert c.get_run(tracker.run_id(parent)).info.status == "FAILED"
+
+
+def test_experiment_created_by_someone_else_meanwhile_is_taken(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = MlflowTracker(store)
+    real_get = tracker._client.get_experiment_by_name
+    answers = iter([None])  # the first look-up misses, as if the other process was faster
+
+    def racing_get(name: str) -> Any:
+        missed = next(answers, "real")
+        if missed is None:
+            client(store).create_experiment(name)  # the other process wins the race
+            return None
+        return real_get(name)
+
+    monkeypatch.setattr(tracker._client, "get_experiment_by_name", racing_get)
+    parent = tracker.start_pipeline(pipeline_info(tmp_path / "files"))
+    c = client(store)
+    assert c.get_run(parent).info.experiment_id == c.get_experiment_by_name("churn").experiment_id
+    tracker.close()
+
+
+def test_unusable_sqlite_location_is_a_tracking_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(TrackingError) as caught:
+        MlflowTracker(f"sqlite:///{blocker / 'mlflow.db'}")
+    assert "writable" in (caught.value.hint or "")
+
+
+def test_a_run_cannot_end_as_running(tracker: MlflowTracker, tmp_path: Path) -> None:
+    parent = tracker.start_pipeline(pipeline_info(tmp_path / "files"))
+    with pytest.raises(ValueError, match="RUNNING"):
+        tracker.finish_pipeline(parent, "RUNNING")  # type: ignore[arg-type]
+    tracker.close()

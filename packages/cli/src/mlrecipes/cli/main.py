@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -17,10 +16,10 @@ from mlrecipes.cli.state import State, get_state
 class _ErrorHandlingGroup(TyperGroup):
     """Turns every error raised by a command into a message and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer types it with its vendored click
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
             raise
         except (Exception, KeyboardInterrupt) as exc:
             state = ctx.obj if isinstance(ctx.obj, State) else State()

@@ -77,8 +77,8 @@ class PipelineExecution:
             )
             self.parents[variant.index] = self.tracker.start_pipeline(info)
         for fp, step in self.to_run.items():
-            info = step_info(step, self.sync.repos, cache="miss")
-            self.children[fp] = self.tracker.create_step_run(self.parents[self.owner[fp]], info)
+            child = step_info(step, self.sync.repos, cache="miss")
+            self.children[fp] = self.tracker.create_step_run(self.parents[self.owner[fp]], child)
 
     def _prepare(self, task: StepTask) -> StepTask:
         env = self.tracker.step_env(self.children[task.key])

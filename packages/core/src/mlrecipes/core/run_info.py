@@ -54,6 +54,8 @@ def pipeline_info(
         "mlrecipes.lock_hash": sync.lock.digest(),
         "mlrecipes.fingerprints": fingerprints_hash(variant.fingerprints),
         "mlrecipes.manifest": manifest.path.name,
+        # reproduce resolves relative local repo URLs (`url: ../models`) against this
+        "mlrecipes.workspace_root": str(manifest.root.resolve()),
     }
     name = manifest.name
     if variant.overrides:

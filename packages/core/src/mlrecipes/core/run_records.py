@@ -29,7 +29,7 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh, sort_keys=True, indent=1)
-    os.replace(tmp, path)
+    Path(tmp).replace(path)
 
 
 def read_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -11,7 +11,7 @@ from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.core import Workspace
 
 
-class DagFormat(str, Enum):
+class DagFormat(StrEnum):
     text = "text"
     mermaid = "mermaid"
     dot = "dot"

@@ -52,12 +52,12 @@ def sqlite_path(uri: str) -> Path | None:
 
 def make_client(uri: str) -> Any:
     """An ``MlflowClient`` for ``uri``; a sqlite store's folder is created first."""
-    db = sqlite_path(uri)
-    if db is not None:
-        db.parent.mkdir(parents=True, exist_ok=True)
     from mlflow import MlflowClient
 
     with translate_errors(uri, "open the MLflow tracking store"):
+        db = sqlite_path(uri)
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
         return MlflowClient(tracking_uri=uri)
 
 

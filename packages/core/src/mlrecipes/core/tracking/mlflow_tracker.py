@@ -31,6 +31,7 @@ from mlrecipes.core.tracking.base import (
     TAG_PARENT,
     TAG_RUN_NAME,
     TAG_STEP,
+    TERMINAL_STATUSES,
     PipelineInfo,
     RunStatus,
     StepInfo,
@@ -237,6 +238,8 @@ class MlflowTracker:
             self._client.log_artifacts(run_id, tmp, artifact_path=ARTIFACTS_DIR)
 
     def _terminate(self, run_id: str, status: RunStatus) -> None:
+        if status not in TERMINAL_STATUSES:
+            raise ValueError(f"a run ends as one of {TERMINAL_STATUSES}, not {status!r}")
         self._client.set_terminated(run_id, status=status)
         for children in self._open_children.values():
             children.discard(run_id)
