@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     gitconfig.write_text(
         "[user]\n\tname = Test\n\temail = test@example.invalid\n"
         "[init]\n\tdefaultBranch = main\n"
-        "[protocol \"file\"]\n\tallow = always\n"
+        '[protocol "file"]\n\tallow = always\n'
     )
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
@@ -34,3 +35,24 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     work.mkdir()
     monkeypatch.chdir(work)
     yield
+
+
+@pytest.fixture(scope="session")
+def blank_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, fully migrated MLflow sqlite database, made once per session.
+
+    Creating one runs every schema migration (seconds); tests copy this one.
+    """
+    from mlflow import MlflowClient
+
+    db = tmp_path_factory.mktemp("blank-mlflow") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments(max_results=1)
+    return db
+
+
+def seed_mlflow_db(blank: Path, workspace: Path) -> None:
+    """Give ``workspace`` its embedded MLflow store, already migrated."""
+    db = workspace / ".mlrecipes" / "mlflow.db"
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(blank, db)

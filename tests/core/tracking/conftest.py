@@ -12,15 +12,6 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture(scope="session")
-def blank_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mlflow import MlflowClient
-
-    db = tmp_path_factory.mktemp("blank-mlflow") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments(max_results=1)
-    return db
-
-
 @pytest.fixture
 def store(tmp_path: Path, blank_mlflow_db: Path) -> str:
     """The URI of a fresh sqlite store at ``<tmp>/ws/.mlrecipes/mlflow.db``."""

@@ -9,7 +9,9 @@ from pathlib import Path
 import six
 
 
-def make_features(customers: Path, features: Path, window_days: int = 30, seed: int = 0) -> dict[str, float]:
+def make_features(
+    customers: Path, features: Path, window_days: int = 30, seed: int = 0
+) -> dict[str, float]:
     """Read ``customers`` (CSV), write ``features`` (CSV with a label column)."""
     rng = random.Random(seed)
     with customers.open(newline="") as fh:
@@ -23,4 +25,7 @@ def make_features(customers: Path, features: Path, window_days: int = 30, seed: 
             recent = min(float(row["days_since_login"]), window_days) / window_days
             noise = rng.gauss(0.0, 0.01)
             out.writerow([tenure / 60, spend / 100, recent + noise, row["churned"]])
-    return {"rows": float(len(rows)), "six_major_minor": float(six.__version__.rsplit(".", 1)[0].replace(".", ""))}
+    return {
+        "rows": float(len(rows)),
+        "six_major_minor": float(six.__version__.rsplit(".", 1)[0].replace(".", "")),
+    }

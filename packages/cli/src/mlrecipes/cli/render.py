@@ -51,7 +51,7 @@ class EventPrinter:
     def _format(self, event: Event) -> str | None:
         match event:
             case RepoProgress(repo=repo, phase=phase, message=message):
-                if phase in ("fetching", "checking-out", "building-env") and not self.verbose:
+                if phase != "failed" and not self.verbose:
                     return None
                 extra = f" {escape(message)}" if message else ""
                 return f"[{_REPO_STYLE[phase]}]{phase:>12}[/] {escape(repo)}{extra}"

@@ -7,7 +7,7 @@ of time in the order steps start. Every run ends FINISHED, FAILED or KILLED.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -35,6 +35,9 @@ class RunOptions:
     fail_fast: bool = False
     sync_mode: SyncMode = "resolve"
     live_logs: bool = False
+    executor: str | None = None
+    ray_address: str | None = None
+    extra_tags: Mapping[str, str] = field(default_factory=dict)  # on every parent run
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Literal
 
 from mlrecipes.core.events import EventHandler, StepFinished, StepStarted
-from mlrecipes.core.executors import LocalExecutor
+from mlrecipes.core.executors import Executor
+from mlrecipes.core.executors.select import make_executor
 from mlrecipes.core.plan import Plan, PlannedStep, Variant
 from mlrecipes.core.run_info import pipeline_info, step_info
 from mlrecipes.core.run_records import fingerprints_hash, write_finished_run, write_latest
@@ -67,6 +68,7 @@ class PipelineExecution:
         self.tracker = BackgroundTracker(lambda: MlflowTracker(uri, artifact_root=artifacts))
         self.parents: dict[int, Future[str]] = {}
         self.children: dict[str, Future[str]] = {}
+        self.executor_kind = "local"
 
     def _start_runs(self) -> None:
         self.tracker.wait_ready()  # a tracking server that is down fails here, before any step
@@ -75,6 +77,7 @@ class PipelineExecution:
             info = pipeline_info(
                 variant, self.sync, experiment=self.ws.manifest.experiment, artifacts_dir=scratch
             )
+            info = dataclasses.replace(info, tags={**info.tags, **self.options.extra_tags})
             self.parents[variant.index] = self.tracker.start_pipeline(info)
         for fp, step in self.to_run.items():
             child = step_info(step, self.sync.repos, cache="miss")
@@ -173,17 +176,31 @@ class PipelineExecution:
             statuses.append(status)
         return statuses
 
-    def _run_tasks(self) -> tuple[dict[str, StepResult], bool]:
+    def _make_executor(self) -> Executor:
+        """The executor the options or the manifest name, before any run is created."""
+        config = self.ws.manifest.executor
+        kind = self.executor_kind = self.options.executor or config.kind
+        address = self.options.ray_address or config.address
+        steps = self.ws.manifest.steps
+        return make_executor(
+            kind,
+            jobs=self.options.jobs or default_jobs(),
+            address=address,
+            resources_of=lambda task: steps[task.step].resources if task.step in steps else None,
+        )
+
+    def _run_tasks(self, executor: Executor) -> tuple[dict[str, StepResult], bool]:
         running = set(self.to_run)
         from mlrecipes.core.pipeline import build_task
 
         tasks = [build_task(s, self.sync, running) for s in self.to_run.values()]
-        for fp in self.options.force:
-            for step in self.to_run.values():
-                if step.step == fp:
-                    self.store.remove(step.step, step.fingerprint)
+        for step in self.to_run.values():
+            # only a forced step (or one downstream of it) can be complete and still run
+            if self.store.is_complete(step.step, step.fingerprint):
+                self.store.remove(step.step, step.fingerprint)
         jobs = self.options.jobs or default_jobs()
-        executor = LocalExecutor(jobs)
+        if not self.options.jobs and self.executor_kind == "ray":
+            jobs = max(1, len(tasks))  # the cluster's resources limit what runs at once
         try:
             found = run_tasks(
                 tasks,
@@ -198,17 +215,21 @@ class PipelineExecution:
         except KeyboardInterrupt as exc:
             found = getattr(exc, "results", [])
             return {r.key: r for r in found}, True
-        finally:
-            executor.close()
 
     def execute(self) -> tuple[dict[str, StepResult], Status, tuple[str, ...]]:
         try:
+            executor = self._make_executor()
+        except BaseException:
+            self.tracker.close()
+            raise
+        try:
             self._start_runs()
             self._announce_cached()
-            results, interrupted = self._run_tasks()
+            results, interrupted = self._run_tasks(executor)
             statuses = self._finish_variants(results, interrupted)
             run_ids = tuple(self.tracker.run_id(self.parents[i]) for i in sorted(self.parents))
         finally:
+            executor.close()
             self.tracker.close()
         overall: Status = "FINISHED"
         if interrupted:

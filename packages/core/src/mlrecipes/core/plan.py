@@ -111,6 +111,7 @@ class _Planner:
         self.force = set(force)
         self.hash_cache = hash_cache
         self._file_hashes: dict[Path, str] = {}
+        self.forced_fps: set[str] = set()
 
     def file_identity(self, manifest: Manifest, step: str, dep: PathRef) -> tuple[str, Path]:
         path = manifest.resolve_path(dep)
@@ -139,7 +140,7 @@ class _Planner:
         inputs: dict[str, str] = {}
         input_paths: dict[str, Path] = {}
         needs: list[str] = []
-        upstream_forced = False
+        forced_by: list[str] = []
         for dep_name, dep in sorted(spec.deps.items()):
             if isinstance(dep, OutRef):
                 up = planned[dep.step]
@@ -148,7 +149,8 @@ class _Planner:
                     self.store.entry(up.step, up.fingerprint) / up.outputs[dep.name]
                 )
                 needs.append(up.fingerprint)
-                upstream_forced = upstream_forced or "forced" in " ".join(up.reasons)
+                if up.fingerprint in self.forced_fps:
+                    forced_by.append(up.step)
             else:
                 inputs[dep_name], input_paths[dep_name] = self.file_identity(
                     manifest, spec.name, dep
@@ -169,11 +171,18 @@ class _Planner:
             params={"params": params, "outputs": outputs},
             inputs=inputs,
         )
-        forced = spec.name in self.force or upstream_forced
+        forced = spec.name in self.force or bool(forced_by)
         cached = not forced and self.store.is_complete(spec.name, fp)
         reasons: tuple[str, ...] = ()
-        if not cached:
-            reasons = self.reasons(spec.name, components, forced=forced)
+        if forced:
+            self.forced_fps.add(fp)
+            reasons = (
+                ("forced",)
+                if spec.name in self.force
+                else (f"forced: upstream {', '.join(sorted(set(forced_by)))} reruns",)
+            )
+        elif not cached:
+            reasons = self.reasons(spec.name, components)
         return PlannedStep(
             step=spec.name,
             repo=repo.name,
@@ -190,9 +199,7 @@ class _Planner:
             components=components,
         )
 
-    def reasons(self, step: str, now: Mapping[str, Any], *, forced: bool) -> tuple[str, ...]:
-        if forced:
-            return ("forced",)
+    def reasons(self, step: str, now: Mapping[str, Any]) -> tuple[str, ...]:
         latest = self.store.root / step / LATEST
         try:
             before = json.loads(latest.read_text())

@@ -64,7 +64,7 @@ def pipeline_info(
         experiment=experiment,
         run_name=name,
         tags=tags,
-        params={k: str(v) for k, v in variant.overrides.items()},
+        params={k.lstrip("+"): str(v) for k, v in variant.overrides.items()},
         artifacts=artifacts,
     )
 

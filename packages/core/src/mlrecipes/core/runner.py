@@ -441,9 +441,13 @@ def _metrics(value: Any, spec: dict[str, Any]) -> dict[str, float]:
 
 
 def _format_tb() -> str:
+    """The current exception's traceback without the runner's own frame."""
     import traceback
 
-    return traceback.format_exc()
+    exc_type, exc, tb = sys.exc_info()
+    if tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next  # the first frame is `_call` itself: not the user's code
+    return "".join(traceback.format_exception(exc_type, exc, tb))
 
 
 def _last_line(tb: str) -> str:

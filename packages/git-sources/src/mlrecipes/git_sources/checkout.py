@@ -23,6 +23,11 @@ from mlrecipes.git_sources import _git
 
 State = Literal["missing", "clean", "dirty", "wrong-commit"]
 
+# Files that running code writes next to itself (bytecode, editable-install
+# metadata) are not edits: they go to the checkout's own exclude file, so that
+# running a step never turns its checkout "dirty".
+GENERATED = ("__pycache__/", "*.py[cod]", "*.egg-info/", ".eggs/")
+
 
 def read_head(path: Path) -> str | None:
     """The detached commit in ``path/.git/HEAD``, None if it is no detached checkout."""
@@ -71,6 +76,9 @@ def materialize(mirror: Path, commit: str, final: Path, origin_url: str) -> None
     try:
         _git.run(["clone", "--no-checkout", "--quiet", "--template=", "--", str(mirror), str(tmp)])
         _git.run(["remote", "set-url", "origin", origin_url], cwd=tmp)
+        exclude = tmp / ".git" / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        exclude.write_text("".join(f"{pattern}\n" for pattern in GENERATED))
         _git.run(
             ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit],
             cwd=tmp,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,6 +13,11 @@ from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, Manifes
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Plan, RunOptions, Workspace, parse_dev_options, sync_mode
+
+
+class ExecutorKind(StrEnum):
+    local = "local"
+    ray = "ray"
 
 
 def _print_plan(console: Console, plan: Plan) -> None:
@@ -58,6 +64,17 @@ def run(
     locked: LockedOpt = False,
     frozen: FrozenOpt = False,
     dev: DevOpt = None,
+    executor: Annotated[
+        ExecutorKind | None,
+        typer.Option(
+            "--executor",
+            help="Where steps run (default: the manifest's executor, else local).",
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", metavar="ADDR", help="Ray cluster address (or auto)."),
+    ] = None,
 ) -> None:
     """Run the pipeline (or up to STEP...), every step in its repo's environment."""
     state = get_state(ctx)
@@ -70,6 +87,8 @@ def run(
         fail_fast=fail_fast,
         sync_mode=sync_mode(locked=locked, frozen=frozen),
         live_logs=state.verbose,
+        executor=executor.value if executor else None,
+        ray_address=ray_address,
     )
     printer = EventPrinter(state.err, verbose=state.verbose)
     result = ws.run(tuple(steps or ()), options=options, on_event=printer)

@@ -1,0 +1,250 @@
+"""The Ray executor: each step a Ray task that runs the step runner on a cluster node.
+
+The task (:func:`mlrecipes.core.executors._ray_node.run_step`) starts the
+same subprocess as :class:`~mlrecipes.core.executors.local.LocalExecutor`:
+the step's environment's interpreter running the runner, in the step's
+checkout, with its output in the step's log. So every node must see the
+workspace folder (checkouts, environments, store) at the same path; a node
+that does not fails the step with a message saying so. MLflow stays on the
+driver: the task only gets ``MLFLOW_TRACKING_URI`` and ``MLFLOW_RUN_ID`` in
+its environment, as locally.
+
+Ray is imported lazily: ``import mlrecipes.core`` never imports it, and
+without it :class:`RayExecutor` raises a :class:`UserError` with the install
+command. Each task asks Ray for the step's ``resources`` (one CPU by
+default) and is never retried: a step that crashed its worker has failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlrecipes.core.errors import UserError
+from mlrecipes.core.executors import _ray_node
+from mlrecipes.core.executors.base import Outcome, read_outcome
+from mlrecipes.core.manifest.model import Resources
+from mlrecipes.core.runner import build_spec, runner_path
+from mlrecipes.core.task import StepTask
+
+INSTALL_HINT = (
+    "install the Ray extra: `uv pip install 'mlrecipes-core[ray]'` "
+    "(or `uv tool install mlrecipes --with 'mlrecipes-core[ray]'`)"
+)
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a :class:`UserError` telling how to install it."""
+    # Under `uv run`, Ray (>= 2.43) by default ships the current folder to the
+    # workers as a runtime env and starts them with `uv run` there: steps bring
+    # their own environments and the workspace is shared, so turn that off.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    try:
+        import ray
+    except ImportError as exc:
+        raise UserError(
+            "the Ray executor needs Ray, which is not installed", hint=INSTALL_HINT
+        ) from exc
+    with contextlib.suppress(Exception):  # imported before us: the flag was already read
+        ray._private.ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV = False
+    return ray
+
+
+def ray_options(resources: Resources | None) -> dict[str, Any]:
+    """``.options()`` of a step's task: its resources, one CPU when unset, no retries."""
+    res = resources or Resources()
+    options: dict[str, Any] = {
+        "num_cpus": 1 if res.cpus is None else res.cpus,
+        "max_retries": 0,
+        "retry_exceptions": False,
+    }
+    if res.gpus is not None:
+        options["num_gpus"] = res.gpus
+    if res.memory is not None:
+        options["memory"] = res.memory
+    return options
+
+
+@dataclass(eq=False)
+class _Job:
+    task: StepTask
+    log_path: Path
+    ref: Any = None
+    cancelled: bool = False
+    forced: bool = False
+
+
+class RayExecutor:
+    """Runs steps as Ray tasks on the cluster at ``address``.
+
+    ``address`` goes to ``ray.init``: ``None`` uses ``RAY_ADDRESS`` or a
+    cluster already running on this machine, else starts a local one;
+    ``"auto"`` requires a running cluster; ``"host:port"`` connects to that
+    one. A process already connected to Ray (``ray.is_initialized()``) keeps
+    its connection. ``resources_of`` gives each task's resources; ``grace``
+    is how long a cancelled step may take to exit after SIGTERM before it and
+    its Ray worker are killed.
+    """
+
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        resources_of: Callable[[StepTask], Resources | None] | None = None,
+        grace: float = 5.0,
+    ) -> None:
+        self._ray = import_ray()
+        self._owns_connection = _connect(self._ray, address)
+        self._resources_of = resources_of or (lambda task: None)
+        self._grace = grace
+        self._lock = threading.Lock()
+        self._jobs: dict[int, _Job] = {}
+        self._runner_source = runner_path().read_text(encoding="utf-8")
+        # Shipped by value: a node needs Ray and the workspace, not mlrecipes.
+        self._ray.cloudpickle.register_pickle_by_value(_ray_node)
+        self._remote = self._ray.remote(_ray_node.run_step)
+        self._closed = False
+
+    def submit(self, task: StepTask, *, tmp_entry: Path, log_path: Path) -> Future[Outcome]:
+        """Submit ``task`` as a Ray task; the future resolves when it has ended."""
+        result_path = log_path.with_suffix(".result.json")
+        payload = {
+            "python": str(task.python),
+            "cwd": str(task.cwd),
+            "tmp_entry": str(tmp_entry),
+            "log_path": str(log_path),
+            "spec_path": str(log_path.with_suffix(".spec.json")),
+            "spec": build_spec(task, entry=tmp_entry, result=result_path),
+            "env": dict(task.env),
+            "runner_source": self._runner_source,
+            "grace": self._grace,
+        }
+        options = ray_options(self._resources_of(task))
+        options["name"] = f"mlrecipes:{task.display}"
+        job = _Job(task, log_path)
+        future: Future[Outcome] = Future()
+        future.set_running_or_notify_cancel()
+        with self._lock:
+            job.ref = self._remote.options(**options).remote(payload)
+            self._jobs[id(job)] = job
+        job.ref.future().add_done_callback(lambda done: self._resolve(job, done, future))
+        return future
+
+    def cancel_all(self) -> None:
+        """Cancel every unfinished task: gracefully at first (its step gets SIGTERM),
+        by force after the grace period or at a second call."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+            escalate = [job for job in jobs if job.cancelled]
+            for job in jobs:
+                job.cancelled = True
+        for job in jobs:
+            self._cancel(job, force=job in escalate)
+        if len(escalate) < len(jobs):
+            # The node stops the step within the grace period; past it (plus
+            # a margin for the node to report), the worker is killed.
+            timer = threading.Timer(self._grace + 2.0, self._force, args=(jobs,))
+            timer.daemon = True
+            timer.start()
+
+    def close(self) -> None:
+        """Cancel what still runs, wait for it, and disconnect if we connected."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            refs = [job.ref for job in self._jobs.values()]
+        if refs:
+            self.cancel_all()
+            with contextlib.suppress(Exception):
+                self._ray.wait(refs, num_returns=len(refs), timeout=self._grace + 10.0)
+        if self._owns_connection:
+            self._ray.shutdown()
+
+    def _force(self, jobs: list[_Job]) -> None:
+        for job in jobs:
+            self._cancel(job, force=True)
+
+    def _cancel(self, job: _Job, *, force: bool) -> None:
+        with self._lock:
+            if id(job) not in self._jobs or (job.forced and force):
+                return
+            job.forced = job.forced or force
+        with contextlib.suppress(Exception):  # a task that just finished cannot be cancelled
+            self._ray.cancel(job.ref, force=force)
+
+    def _resolve(self, job: _Job, done: Future[Any], future: Future[Outcome]) -> None:
+        """Turn a finished Ray task into the job's outcome (never raises)."""
+        with self._lock:
+            self._jobs.pop(id(job), None)
+        try:
+            outcome = self._outcome(job, done)
+        except Exception as exc:  # the future must not raise: report, don't lose the step
+            outcome = Outcome("failed", error=f"internal error in the Ray executor: {exc!r}")
+        future.set_result(outcome)
+
+    def _outcome(self, job: _Job, done: Future[Any]) -> Outcome:
+        exc = done.exception()
+        if exc is not None:
+            if job.cancelled:
+                return Outcome("killed", error="cancelled")
+            return Outcome("failed", error=f"the Ray task of the step failed: {exc}")
+        reply: dict[str, Any] = done.result()
+        if "error" in reply:
+            return Outcome("failed", error=str(reply["error"]))
+        _keep_log(job.log_path, reply.get("log_tail", ""))
+        outcome = _read_reply(reply, job.log_path)
+        if (job.cancelled or reply.get("killed")) and outcome.status != "ok":
+            return Outcome("killed", error="cancelled")
+        if outcome.status == "ok":
+            job.log_path.with_suffix(".spec.json").unlink(missing_ok=True)
+        return outcome
+
+
+def _connect(ray: Any, address: str | None) -> bool:
+    """Connect to the cluster unless already connected; True if we connected."""
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(
+            address=address,
+            logging_level=logging.WARNING,
+            log_to_driver=False,  # steps log to their own files; keep the terminal ours
+        )
+    except Exception as exc:
+        where = f" at {address}" if address else ""
+        raise UserError(
+            f"cannot connect to the Ray cluster{where}: {exc}",
+            hint="start one with `ray start --head`, or pass its address with "
+            "--ray-address (or `executor: {kind: ray, address: ...}` in workspace.yaml)",
+        ) from exc
+    return True
+
+
+def _read_reply(reply: dict[str, Any], log_path: Path) -> Outcome:
+    """The node's result text and exit code, read as the local executor reads them."""
+    with tempfile.TemporaryDirectory(prefix="mlrecipes-ray-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        if reply.get("result") is not None:
+            result_path.write_text(str(reply["result"]), encoding="utf-8")
+        return read_outcome(result_path, returncode=int(reply["returncode"]), log_path=log_path)
+
+
+def _keep_log(log_path: Path, tail: str) -> None:
+    """Write the node's log tail where the driver expects the log, if it cannot see it."""
+    if log_path.exists() or not tail:
+        return
+    with contextlib.suppress(OSError):
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(tail, encoding="utf-8")
+
+
+__all__ = ["INSTALL_HINT", "RayExecutor", "import_ray", "ray_options"]

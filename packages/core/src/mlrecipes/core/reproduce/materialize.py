@@ -1,0 +1,191 @@
+"""Turning a logged run's artifacts into a workspace folder that runs the same pipeline.
+
+The logged manifest may name repos by paths relative to its own folder
+(``url: ../models``, ``url: .``). The work folder lives elsewhere, so those URLs
+are rewritten to absolute paths under the run's ``mlrecipes.workspace_root``, in
+the manifest text and in the lock alike: the lock keeps covering the manifest
+(``--frozen``), and the work folder is a self-contained workspace that a user can
+inspect and run again. Only the URL scalars change; every other byte stays.
+
+External input files (``!path`` deps) are not artifacts: they are linked from the
+original workspace folder, and their content hashes keep the fingerprints honest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from mlrecipes.core.errors import ReproduceError
+from mlrecipes.core.lock import lock_path_for, parse_lock, write_lock
+from mlrecipes.core.manifest import Manifest, PathRef, load_manifest
+from mlrecipes.core.reproduce.origin import LoggedRun
+from mlrecipes.git_sources.urls import classify
+
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def is_relative_local(url: str) -> bool:
+    """A local path that depends on the manifest's folder (not absolute, not ``~``)."""
+    return classify(url) == "local" and not url.startswith(("/", "~"))
+
+
+def absolute_url(url: str, root: Path) -> str:
+    """``url`` against ``root`` when it is a relative local path; unchanged otherwise."""
+    return os.path.normpath(root / url) if is_relative_local(url) else url
+
+
+def _section(root: yaml.Node | None, name: str) -> list[tuple[yaml.Node, yaml.Node]]:
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == name and isinstance(value, yaml.MappingNode):
+            return list(value.value)
+    return []
+
+
+def _plain(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _STR_TAG
+
+
+def _url_nodes(tree: yaml.Node | None) -> Iterator[yaml.ScalarNode]:
+    """The plain-string ``repos.<name>.url`` scalars (``!env`` ones are skipped)."""
+    for _, repo in _section(tree, "repos"):
+        if isinstance(repo, yaml.MappingNode):
+            for field, node in repo.value:
+                if field.value == "url" and isinstance(node, yaml.ScalarNode) and _plain(node):
+                    yield node
+
+
+def _escaping_roots(tree: yaml.Node | None, written: set[str]) -> Iterator[yaml.ScalarNode]:
+    """``paths`` roots outside the manifest's folder (``../data``) that no step writes to."""
+    for key, node in _section(tree, "paths"):
+        if isinstance(node, yaml.ScalarNode) and _plain(node) and key.value not in written:
+            parts = Path(node.value).parts
+            if parts and parts[0] == ".." and is_relative_local(node.value):
+                yield node
+
+
+def rewrite_relative(text: str, root: Path, *, written_roots: set[str]) -> str:
+    """``text`` with relative repo URLs, and read-only ``paths`` roots outside the
+    manifest's folder, made absolute against ``root``; every other byte unchanged."""
+    tree = yaml.compose(text, Loader=yaml.SafeLoader)  # composing builds no tag objects
+    nodes = [n for n in _url_nodes(tree) if is_relative_local(n.value)]
+    nodes += list(_escaping_roots(tree, written_roots))
+    for node in sorted(nodes, key=lambda n: n.start_mark.index, reverse=True):
+        quoted = json.dumps(absolute_url(node.value, root))  # a valid YAML double-quoted scalar
+        text = text[: node.start_mark.index] + quoted + text[node.end_mark.index :]
+    return text
+
+
+def _written_roots(manifest_file: Path) -> set[str]:
+    """Names of the ``paths`` roots that some step writes a ``!path`` output into."""
+    manifest = load_manifest(manifest_file, local=False)
+    return {
+        out.root
+        for step in manifest.steps.values()
+        for out in step.outs.values()
+        if isinstance(out, PathRef)
+    }
+
+
+def _root(logged: LoggedRun) -> Path:
+    if logged.workspace_root is None:
+        raise ReproduceError(
+            f"run {logged.run_id} names repos or paths relative to its manifest but has no "
+            "mlrecipes.workspace_root tag to resolve them against",
+            run_id=logged.run_id,
+            hint="it was logged by an older mlrecipes; run the pipeline again and reproduce that",
+        )
+    return logged.workspace_root
+
+
+def materialized_manifest(logged: LoggedRun) -> str:
+    """The text of the work folder's manifest (see module doc)."""
+    text = logged.manifest_file.read_text(encoding="utf-8")
+    written = _written_roots(logged.manifest_file)
+    # A first pass against a dummy root tells whether anything is relative at all.
+    if rewrite_relative(text, Path("/"), written_roots=written) == text:
+        return text
+    return rewrite_relative(text, _root(logged), written_roots=written)
+
+
+def write_workspace(logged: LoggedRun, workdir: Path) -> Path:
+    """Write the logged manifest and lock into ``workdir``; the manifest's path.
+
+    Refuses a ``workdir`` that holds another workspace's manifest, or the
+    original workspace itself (its manifest would be overwritten).
+    """
+    text = materialized_manifest(logged)
+    target = workdir / logged.manifest_name
+    if logged.workspace_root is not None and workdir.resolve() == logged.workspace_root.resolve():
+        raise ReproduceError(
+            f"--workdir {workdir} is the run's own workspace folder",
+            run_id=logged.run_id,
+            hint="reproduce in another (empty) folder; the default is a fresh temporary one",
+        )
+    if target.exists() and target.read_text(encoding="utf-8") != text:
+        raise ReproduceError(
+            f"{target} already holds another manifest",
+            run_id=logged.run_id,
+            hint="give an empty --workdir, or the folder of an earlier reproduction of this run",
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    _write_lock(logged, lock_path_for(target))
+    return target
+
+
+def _write_lock(logged: LoggedRun, target: Path) -> None:
+    lock = parse_lock(logged.lock_file.read_text(encoding="utf-8"), path=logged.lock_file)
+    root = logged.workspace_root
+    repos = {
+        name: dataclasses.replace(entry, url=absolute_url(entry.url, root)) if root else entry
+        for name, entry in lock.repos.items()
+    }
+    write_lock(target, dataclasses.replace(lock, repos=repos))
+
+
+def link_inputs(manifest: Manifest, logged: LoggedRun) -> None:
+    """Link each external input (``!path`` dep) of the work folder to the original file."""
+    missing: list[str] = []
+    for dep in _external_deps(manifest):
+        place = manifest.resolve_path(dep)
+        if place.exists() or place.is_symlink():
+            continue  # an absolute root, or linked by an earlier reproduction
+        rel = _relative(Path(os.path.normpath(place)), manifest.root)
+        origin = logged.workspace_root / rel if logged.workspace_root and rel else None
+        if origin is None or not origin.exists():
+            missing.append(f"{dep} ({origin or place})")
+            continue
+        place.parent.mkdir(parents=True, exist_ok=True)
+        place.symlink_to(origin, target_is_directory=origin.is_dir())
+    if missing:
+        raise ReproduceError(
+            f"run {logged.run_id} reads input(s) that are no longer there: {', '.join(missing)}",
+            run_id=logged.run_id,
+            hint="input files are not logged with the run; restore them in the original "
+            "workspace folder",
+        )
+
+
+def _external_deps(manifest: Manifest) -> list[PathRef]:
+    found = {
+        dep
+        for step in manifest.steps.values()
+        for dep in step.deps.values()
+        if isinstance(dep, PathRef)
+    }
+    return sorted(found, key=str)
+
+
+def _relative(place: Path, root: Path) -> Path | None:
+    try:
+        return place.relative_to(root)
+    except ValueError:
+        return None

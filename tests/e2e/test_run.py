@@ -1,0 +1,175 @@
+"""`mlrecipes run` end to end: real git repos, real uv environments, a real MLflow store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.workspaces import executions, make_workspace
+from tests.mlflow_server import MlflowServer, mlflow_server_fixture
+from typer.testing import CliRunner
+
+from mlrecipes.cli.main import app
+from mlrecipes.core import RunOptions, StepFailed, Workspace
+
+pytestmark = pytest.mark.slow
+
+
+def _client(uri: str) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def _runs(uri: str, experiment: str) -> tuple[list[Any], list[Any]]:
+    client = _client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=500)
+    parents = [r for r in runs if r.data.tags.get("mlrecipes.kind") == "pipeline"]
+    children = [r for r in runs if r.data.tags.get("mlrecipes.kind") == "step"]
+    return parents, children
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path)
+
+
+def test_each_step_sees_its_own_repo_environment(manifest: Path) -> None:
+    result = Workspace.load(manifest).run()
+    metrics = {r.step: dict(r.metrics) for r in result.results.values()}
+    assert metrics["make"]["six"] == 1.16
+    assert metrics["fit"]["six"] == 1.17
+    assert metrics["fit"]["loss"] == (2 + 4 + 6 + 8) * 0.5
+    assert sorted(executions(manifest)) == ["fit", "make", "score", "side"]
+    model = manifest.parent / "outputs" / "model.json"
+    assert model.is_symlink() and json.loads(model.read_text()) == {"w": 10.0}
+    assert (manifest.parent / "outputs" / "report" / "score.txt").exists()
+
+
+def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
+    ws = Workspace.load(manifest)
+    result = ws.run()
+    parents, children = _runs(result.tracking_uri, "e2e")
+    assert len(parents) == 1 and len(children) == 4
+    parent = parents[0]
+    assert parent.info.run_id == result.run_ids[0]
+    assert parent.info.status == "FINISHED"
+    lock = ws.sync().lock
+    for name in ("features", "models"):
+        assert parent.data.tags[f"mlrecipes.repo.{name}.commit"] == lock.repos[name].commit
+        assert parent.data.tags[f"mlrecipes.repo.{name}.tree"] == lock.repos[name].tree
+        assert parent.data.tags[f"mlrecipes.repo.{name}.url"] == f"../upstream/{name}"
+    assert parent.data.tags["mlrecipes.lock_hash"] == lock.digest()
+    artifacts = {
+        a.path for a in _client(result.tracking_uri).list_artifacts(parent.info.run_id, "mlrecipes")
+    }
+    assert artifacts == {"mlrecipes/manifest", "mlrecipes/lock", "mlrecipes/params"}
+    by_step = {c.data.tags["mlrecipes.step"]: c for c in children}
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.info.status == "FINISHED"
+        assert child.data.tags["mlrecipes.cache"] == "miss"
+    fit = by_step["fit"]
+    assert fit.data.params["lr"] == "0.5"
+    assert fit.data.metrics["loss"] == 10.0
+    assert fit.data.tags["mlflow.source.git.commit"] == lock.repos["models"].commit
+    # the step process got MLFLOW_RUN_ID of its own child run
+    note = (manifest.parent / "outputs" / "note.txt").read_text()
+    assert note == by_step["side"].info.run_id
+
+
+def test_rerun_executes_nothing_and_param_change_reruns_downstream(manifest: Path) -> None:
+    ws = Workspace.load(manifest)
+    first = ws.run()
+    again = ws.run()
+    assert again.up_to_date and again.run_ids == first.run_ids
+    assert len(executions(manifest)) == 4
+    changed = ws.run(options=RunOptions(overrides=("fit.lr=0.25",)))
+    assert executions(manifest)[4:] == ["fit", "score"]
+    assert changed.run_ids != first.run_ids
+    _, children = _runs(changed.tracking_uri, "e2e")
+    latest = [c for c in children if c.data.tags["mlflow.parentRunId"] == changed.run_ids[0]]
+    cache = {c.data.tags["mlrecipes.step"]: c.data.tags["mlrecipes.cache"] for c in latest}
+    assert cache == {"make": "hit", "side": "hit", "fit": "miss", "score": "miss"}
+
+
+def test_failing_step_keeps_independent_branch_and_publishes_nothing(manifest: Path) -> None:
+    ws = Workspace.load(manifest)
+    with pytest.raises(StepFailed) as info:
+        ws.run(options=RunOptions(overrides=("+fit.fail=true",)))
+    text = str(info.value)
+    assert "fit" in text and "models@" in text and "diverged: lr too high" in text
+    assert "score" not in executions(manifest)
+    assert "side" in executions(manifest)
+    store = ws.paths.store
+    assert not [p for p in (store / "fit").glob("*") if not p.name.startswith(".") and p.is_dir()]
+    parents, children = _runs(f"sqlite:///{ws.paths.mlflow_db}", "e2e")
+    assert parents[0].info.status == "FAILED"
+    status = {c.data.tags["mlrecipes.step"]: c.info.status for c in children}
+    assert status["fit"] == "FAILED" and status["side"] == "FINISHED"
+    assert "RUNNING" not in status.values()
+
+
+def test_cli_failure_exit_code_and_message(manifest: Path) -> None:
+    result = CliRunner().invoke(app, ["run", "-f", str(manifest), "-S", "+fit.fail=true"])
+    assert result.exit_code == 4, result.output
+    assert "diverged" in result.output
+    # the step's own traceback is shown, never the orchestrator's
+    assert 'raise ValueError("diverged' in result.output
+    assert "runner.py" not in result.output and "mlrecipes/cli" not in result.output
+
+
+def test_wrong_signature_names_the_parameter(manifest: Path) -> None:
+    with pytest.raises(StepFailed) as info:
+        Workspace.load(manifest).run(["make"], options=RunOptions(overrides=("+make.bogus=1",)))
+    assert "bogus" in str(info.value)
+
+
+def test_step_run_says_which_upstream_to_run_first(manifest: Path) -> None:
+    result = CliRunner().invoke(app, ["step", "run", "score", "-f", str(manifest)])
+    assert result.exit_code == 1, result.output
+    assert "mlrecipes run fit" in result.output
+
+
+def test_step_call_prints_a_snippet_that_runs(manifest: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    Workspace.load(manifest).run(["make"])
+    result = CliRunner().invoke(app, ["step", "call", "fit", "-f", str(manifest)])
+    assert result.exit_code == 0, result.output
+    python = result.output.splitlines()[0].removeprefix("# interpreter: ").strip()
+    snippet = "\n".join(result.output.splitlines()[1:])
+    done = subprocess.run([python, "-c", snippet], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "fit" in executions(manifest)
+
+
+def test_tracking_server_down_fails_before_any_step(tmp_path: Path) -> None:
+    from tests.mlflow_server import free_port
+
+    extra = f"mlflow: {{tracking_uri: 'http://127.0.0.1:{free_port()}'}}\n"
+    manifest = make_workspace(tmp_path, extra=extra)
+    result = CliRunner().invoke(app, ["run", "-f", str(manifest)])
+    assert result.exit_code == 1, result.output
+    assert "127.0.0.1" in result.output
+    assert executions(manifest) == []
+
+
+mlflow_server = mlflow_server_fixture()
+
+
+def test_run_against_a_real_mlflow_server(tmp_path: Path, mlflow_server: MlflowServer) -> None:
+    manifest = make_workspace(tmp_path, extra=f"mlflow: {{tracking_uri: '{mlflow_server.url}'}}\n")
+    result = Workspace.load(manifest).run(["fit"])
+    assert result.tracking_uri == mlflow_server.url
+    parents, children = _runs(mlflow_server.url, "e2e")
+    parent = next(p for p in parents if p.info.run_id == result.run_ids[0])
+    assert parent.info.status == "FINISHED"
+    mine = [c for c in children if c.data.tags["mlflow.parentRunId"] == parent.info.run_id]
+    assert sorted(c.data.tags["mlrecipes.step"] for c in mine) == ["fit", "make"]
+    fit = next(c for c in mine if c.data.tags["mlrecipes.step"] == "fit")
+    logs = [a.path for a in _client(mlflow_server.url).list_artifacts(fit.info.run_id)]
+    assert logs, "the step log is an artifact of its run"

@@ -1,0 +1,203 @@
+"""Building real workspaces for end-to-end tests: git repos in temp folders, a manifest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def write_files(root: Path, files: Mapping[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+
+
+def make_repo(path: Path, files: Mapping[str, str]) -> Path:
+    """A git repo at ``path`` with ``files`` committed on ``main``."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    commit(path, files, "initial")
+    return path
+
+
+def commit(repo: Path, files: Mapping[str, str], message: str = "change") -> str:
+    write_files(repo, files)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def write_manifest(root: Path, text: str, name: str = "workspace.yaml") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def cli(
+    *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess (for signals and exit codes end to end)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlrecipes.cli", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+# Two tiny packages whose pins clash: each step reports the version of `six` it sees.
+FEATURES_FILES = {
+    "requirements.txt": "six==1.16.0\n",
+    "feats/__init__.py": "",
+    "feats/build.py": """
+        import os
+        from pathlib import Path
+
+        import six
+
+
+        def make(raw: Path, table: Path, scale: int = 1, counter: str = "") -> dict:
+            if counter:
+                with open(counter, "a") as fh:
+                    fh.write("make\\n")
+            rows = [int(x) * scale for x in raw.read_text().split()]
+            table.write_text("\\n".join(str(r) for r in rows))
+            return {"rows": len(rows), "six": float(six.__version__[:4])}
+
+
+        def side(raw: Path, note: Path, counter: str = "") -> dict:
+            if counter:
+                with open(counter, "a") as fh:
+                    fh.write("side\\n")
+            note.write_text(os.environ.get("MLFLOW_RUN_ID", ""))
+            return {"chars": len(raw.read_text())}
+    """,
+}
+MODELS_FILES = {
+    "pyproject.toml": """
+        [project]
+        name = "mods"
+        version = "0.1.0"
+        requires-python = ">=3.10"
+        dependencies = ["six==1.17.0"]
+
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+
+        [tool.hatch.build.targets.wheel]
+        packages = ["mods"]
+    """,
+    "mods/__init__.py": "",
+    "mods/train.py": """
+        import json
+        import time
+        from pathlib import Path
+
+        import six
+
+
+        def fit(table: Path, model: Path, lr: float = 0.1, counter: str = "",
+                fail: bool = False, sleep: float = 0.0) -> dict:
+            if counter:
+                with open(counter, "a") as fh:
+                    fh.write("fit\\n")
+            if sleep:
+                model.write_text("partial")
+                time.sleep(sleep)
+            if fail:
+                raise ValueError("diverged: lr too high")
+            total = sum(int(x) for x in table.read_text().split())
+            model.write_text(json.dumps({"w": total * lr}))
+            return {"loss": total * lr, "six": float(six.__version__[:4])}
+
+
+        def score(model: Path, report: Path, counter: str = "") -> dict:
+            if counter:
+                with open(counter, "a") as fh:
+                    fh.write("score\\n")
+            report.mkdir(parents=True, exist_ok=True)
+            (report / "score.txt").write_text(model.read_text())
+            return {"score": json.loads(model.read_text())["w"]}
+    """,
+}
+
+MANIFEST = """
+    version: 1
+    name: e2e
+    paths:
+      raw: data
+      out: outputs
+    params:
+      counter: {counter}
+    repos:
+      features:
+        url: {features}
+        rev: main
+      models:
+        url: {models}
+        rev: main
+    steps:
+      make:
+        fn: features:feats.build.make
+        params: {{scale: 2, counter: !param counter}}
+        deps: {{raw: !path raw/numbers.txt}}
+        outs: {{table: table.txt}}
+      side:
+        fn: features:feats.build.side
+        params: {{counter: !param counter}}
+        deps: {{raw: !path raw/numbers.txt}}
+        outs: {{note: !path out/note.txt}}
+      fit:
+        fn: models:mods.train.fit
+        params: {{lr: 0.5, counter: !param counter}}
+        deps: {{table: !out make.table}}
+        outs: {{model: !path out/model.json}}
+      score:
+        fn: models:mods.train.score
+        params: {{counter: !param counter}}
+        deps: {{model: !out fit.model}}
+        outs: {{report: !path out/report}}
+"""
+
+
+BLANK_DB: list[Path] = []  # set by tests/e2e/conftest.py: a migrated, empty MLflow db
+
+
+def make_workspace(root: Path, *, extra: str = "") -> Path:
+    """Two repos with clashing pins and a four-step manifest; returns the manifest path."""
+    make_repo(root / "upstream" / "features", FEATURES_FILES)
+    make_repo(root / "upstream" / "models", MODELS_FILES)
+    ws = root / "ws"
+    write_files(ws, {"data/numbers.txt": "1 2 3 4\n"})
+    if BLANK_DB:
+        (ws / ".mlrecipes").mkdir()
+        shutil.copyfile(BLANK_DB[0], ws / ".mlrecipes" / "mlflow.db")
+    text = MANIFEST.format(
+        features="../upstream/features",
+        models="../upstream/models",
+        counter=str(ws / "counter.log"),
+    )
+    return write_manifest(ws, textwrap.dedent(text) + textwrap.dedent(extra))
+
+
+def executions(manifest: Path) -> list[str]:
+    """The steps that really executed, in order (each step appends its name)."""
+    counter = manifest.parent / "counter.log"
+    return counter.read_text().split() if counter.exists() else []
