@@ -173,3 +173,21 @@ def test_run_against_a_real_mlflow_server(tmp_path: Path, mlflow_server: MlflowS
     fit = next(c for c in mine if c.data.tags["mlrecipes.step"] == "fit")
     logs = [a.path for a in _client(mlflow_server.url).list_artifacts(fit.info.run_id)]
     assert logs, "the step log is an artifact of its run"
+
+
+def test_verbose_run_streams_step_output(manifest: Path) -> None:
+    from tests.e2e.workspaces import commit
+
+    upstream = manifest.parent.parent / "upstream" / "features"
+    text = (upstream / "feats" / "build.py").read_text()
+    commit(
+        upstream,
+        {
+            "feats/build.py": text.replace(
+                "    rows = [", "    print('hello from make')\n    rows = ["
+            )
+        },
+    )
+    result = CliRunner().invoke(app, ["-v", "run", "make", "-f", str(manifest)])
+    assert result.exit_code == 0, result.output
+    assert "make | hello from make" in result.output

@@ -19,7 +19,7 @@ def load(features: Path) -> tuple[list[list[float]], list[int]]:
 
 
 def predict(weights: list[float], x: list[float]) -> float:
-    z = weights[0] + sum(w * v for w, v in zip(weights[1:], x))
+    z = weights[0] + sum(w * v for w, v in zip(weights[1:], x, strict=True))
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -30,7 +30,7 @@ def fit(features: Path, model: Path, lr: float = 0.1, epochs: int = 5) -> dict[s
     loss = 0.0
     for _ in range(epochs):
         loss = 0.0
-        for x, y in zip(xs, ys):
+        for x, y in zip(xs, ys, strict=True):
             p = predict(weights, x)
             loss -= y * math.log(p + 1e-12) + (1 - y) * math.log(1 - p + 1e-12)
             grad = p - y

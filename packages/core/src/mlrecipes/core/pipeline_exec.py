@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from mlrecipes.core.events import EventHandler, StepFinished, StepStarted
 from mlrecipes.core.executors import Executor
 from mlrecipes.core.executors.select import make_executor
+from mlrecipes.core.log_follow import LogFollower
 from mlrecipes.core.plan import Plan, PlannedStep, Variant
 from mlrecipes.core.run_info import pipeline_info, step_info
 from mlrecipes.core.run_records import fingerprints_hash, write_finished_run, write_latest
@@ -68,6 +69,7 @@ class PipelineExecution:
         self.tracker = BackgroundTracker(lambda: MlflowTracker(uri, artifact_root=artifacts))
         self.parents: dict[int, Future[str]] = {}
         self.children: dict[str, Future[str]] = {}
+        self.logs = LogFollower(on_event) if options.live_logs else None
         self.executor_kind = "local"
 
     def _start_runs(self) -> None:
@@ -90,7 +92,11 @@ class PipelineExecution:
     def _relay(self, event: SchedulerEvent) -> None:
         if isinstance(event, TaskStarted):
             self.on_event(StepStarted(event.task.step, event.task.key, event.task.label))
+            if self.logs is not None:
+                self.logs.follow(event.task.key, event.task.step, event.log_path)
         elif isinstance(event, TaskFinished):
+            if self.logs is not None:
+                self.logs.stop(event.result.key)
             self._finished(event.result)
 
     def _finished(self, result: StepResult) -> None:
@@ -229,6 +235,8 @@ class PipelineExecution:
             statuses = self._finish_variants(results, interrupted)
             run_ids = tuple(self.tracker.run_id(self.parents[i]) for i in sorted(self.parents))
         finally:
+            if self.logs is not None:
+                self.logs.close()
             executor.close()
             self.tracker.close()
         overall: Status = "FINISHED"
