@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.e2e.workspaces import commit, git, make_repo, write_manifest
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
-from tests.e2e.workspaces import commit, git, make_repo, write_manifest
 
 pytestmark = pytest.mark.slow
 

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.e2e.workspaces import make_repo
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
 from mlrecipes.core import Workspace
-from tests.e2e.workspaces import make_repo
 
-SECRET = "s3cr3t-T0KEN-xyz"
+SECRET = "s3cr3t-T0KEN-xyz"  # noqa: S105 - the test server's password, on purpose
 
 pytestmark = pytest.mark.slow
 
