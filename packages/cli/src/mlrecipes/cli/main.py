@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import version
 from typing import Annotated, Any
 
@@ -55,6 +56,10 @@ def _root(
     ] = False,
 ) -> None:
     get_state(ctx).verbose = verbose
+    if not verbose:
+        # MLflow announces its one-time schema migrations at INFO; they are no news to users.
+        for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 app.command("validate")(validate.validate)
