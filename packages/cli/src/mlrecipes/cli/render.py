@@ -6,6 +6,7 @@ import threading
 
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 
 from mlrecipes.core.events import (
     Event,
@@ -35,18 +36,57 @@ _STEP_MARK = {
 
 
 class EventPrinter:
-    """Prints events as they come; ``verbose`` adds live step output."""
+    """Prints events as they come; ``verbose`` adds live step output.
+
+    Used as a context manager it also shows a live status line (a spinner with
+    each repo's phase and the running steps) on terminals; rich leaves it out
+    when the output is not a terminal (CI logs keep only the printed lines).
+    """
 
     def __init__(self, console: Console, *, verbose: bool = False) -> None:
         self.console = console
         self.verbose = verbose
         self._lock = threading.Lock()
+        self._repos: dict[str, str] = {}
+        self._running: dict[str, str] = {}
+        self._status: Status | None = None
+
+    def __enter__(self) -> EventPrinter:
+        self._status = self.console.status("loading the workspace")
+        self._status.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
     def __call__(self, event: Event) -> None:
         line = self._format(event)
-        if line is not None:
-            with self._lock:
+        with self._lock:
+            self._track(event)
+            if line is not None:
                 self.console.print(line)
+
+    def _track(self, event: Event) -> None:
+        if self._status is None:
+            return
+        if isinstance(event, RepoProgress):
+            self._repos[event.repo] = event.phase
+        elif isinstance(event, StepStarted):
+            self._running[event.key] = event.step
+        elif isinstance(event, StepFinished):
+            self._running.pop(event.key, None)
+        busy = [
+            f"{repo}: {phase}" for repo, phase in sorted(self._repos.items()) if phase != "ready"
+        ]
+        if self._running:
+            text = "running " + ", ".join(sorted(self._running.values()))
+        elif busy:
+            text = "syncing " + " · ".join(busy)
+        else:
+            text = "working"
+        self._status.update(escape(text))
 
     def _format(self, event: Event) -> str | None:
         match event:

@@ -90,8 +90,8 @@ def run(
         executor=executor.value if executor else None,
         ray_address=ray_address,
     )
-    printer = EventPrinter(state.err, verbose=state.verbose)
-    result = ws.run(tuple(steps or ()), options=options, on_event=printer)
+    with EventPrinter(state.err, verbose=state.verbose) as printer:
+        result = ws.run(tuple(steps or ()), options=options, on_event=printer)
     if dry_run:
         _print_plan(state.console, result.plan)
         return

@@ -30,10 +30,9 @@ def sync(
     """Check out each repo at its locked commit, build its uv environment, write the lock."""
     state = get_state(ctx)
     ws = Workspace.load(file, dev=parse_dev_options(dev))
-    printer = EventPrinter(state.err, verbose=state.verbose)
-    result = ws.sync(
-        mode=sync_mode(locked=locked, frozen=frozen), jobs=jobs, force=force, on_event=printer
-    )
+    mode = sync_mode(locked=locked, frozen=frozen)
+    with EventPrinter(state.err, verbose=state.verbose) as printer:
+        result = ws.sync(mode=mode, jobs=jobs, force=force, on_event=printer)
     state.console.print(f"[green]synced[/] {len(result.repos)} repos")
 
 
@@ -50,8 +49,8 @@ def update(
     state = get_state(ctx)
     ws = Workspace.load(file)
     names = repos or list(ws.manifest.repos)
-    printer = EventPrinter(state.err, verbose=state.verbose)
-    result = ws.sync(update=names, jobs=jobs, on_event=printer)
+    with EventPrinter(state.err, verbose=state.verbose) as printer:
+        result = ws.sync(update=names, jobs=jobs, on_event=printer)
     for name in names:
         state.console.print(f"{name}: {result.repos[name].source.commit[:12]}")
 
