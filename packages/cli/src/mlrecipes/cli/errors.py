@@ -12,7 +12,14 @@ from typing import Final
 from rich.console import Console
 from rich.markup import escape
 
-from mlrecipes.core.errors import DriftDetected, MlrecipesError, StepFailed, UserError
+from mlrecipes.core.errors import (
+    DriftDetected,
+    ManifestError,
+    MlrecipesError,
+    Problem,
+    StepFailed,
+    UserError,
+)
 from mlrecipes.git_sources import GitSourceError
 
 EXIT_OK: Final = 0
@@ -34,6 +41,32 @@ _TABLE: Final[tuple[tuple[type[BaseException], int, str], ...]] = (
     (MlrecipesError, EXIT_USER, "error"),
     (KeyboardInterrupt, EXIT_INTERRUPTED, "interrupted"),
 )
+
+
+def _snippet(problem: Problem) -> str | None:
+    """The problem's line of the file with a caret under its column."""
+    try:
+        lines = problem.file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    if not 1 <= problem.line <= len(lines):
+        return None
+    text = lines[problem.line - 1]
+    return f"    {text}\n    {' ' * max(problem.col - 1, 0)}^"
+
+
+def _report_manifest(exc: ManifestError, console: Console) -> None:
+    count = len(exc.problems)
+    console.print(f"[bold red]error:[/] {count} problem{'s' if count != 1 else ''} in the manifest")
+    for problem in exc.problems:
+        where = f"{problem.file}:{problem.line}:{problem.col}"
+        key = f" [{problem.key_path}]" if problem.key_path else ""
+        console.print(f"{escape(where)}: {escape(problem.message)}{escape(key)}")
+        snippet = _snippet(problem)
+        if snippet:
+            console.print(escape(snippet), style="dim")
+        if problem.hint:
+            console.print(f"  [cyan]hint:[/] {escape(problem.hint)}")
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -61,6 +94,9 @@ def report(exc: BaseException, *, console: Console, verbose: bool) -> int:
         )
         return code
     label = next(lbl for cls, _, lbl in _TABLE if isinstance(exc, cls))
+    if isinstance(exc, ManifestError):
+        _report_manifest(exc, console)
+        return code
     console.print(f"[bold red]{label}:[/] {escape(str(exc))}")
     hint = getattr(exc, "hint", None)
     if hint:
