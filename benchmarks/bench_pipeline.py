@@ -11,7 +11,7 @@ one-time checkout and environment build are excluded):
 (a) the first run (``Workspace.load(...).run()``, in process);
 (b) a no-op rerun, in process and as a fresh ``python -m mlrecipes.cli run``
     (the CLI adds interpreter start-up and imports);
-(c) a rerun after ``-S <last step>.x=1`` (one step runs);
+(c) a rerun after ``-S <last step>.x=-1`` (one step runs);
 (d) the same N calls of the function run bare: ``python -c`` with the same
     interpreter, one after another for ``linear``, ``--jobs`` at a time for
     ``fanout`` (after the root).

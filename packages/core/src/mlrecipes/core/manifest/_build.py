@@ -60,12 +60,22 @@ class Draft:
 
     def entries_under(self, key_path: str) -> list[str]:
         """The keys written directly under ``key_path`` (problems or not), sorted."""
-        prefix = key_path + "."
-        return sorted(
-            key[len(prefix) :]
-            for key in self.entries
-            if key.startswith(prefix) and "." not in key[len(prefix) :]
-        )
+        return self._children().get(key_path, [])
+
+    def _children(self) -> dict[str, list[str]]:
+        # An index built once: scanning every entry per call made validation
+        # quadratic in the number of steps (2.4 s to load 1000 steps).
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = {}
+            for key in self.entries:
+                parent, dot, child = key.rpartition(".")
+                if dot:
+                    index.setdefault(parent, []).append(child)
+            for children in index.values():
+                children.sort()
+            object.__setattr__(self, "_index", index)
+        return index
 
 
 def build(ctx: Context, root: YNode, path: Path) -> Draft | None:

@@ -57,6 +57,7 @@ class MlflowTracker:
         self._client: Any = _client.make_client(tracking_uri)
         self._experiments: dict[str, str] = {}
         self._experiment_of_run: dict[str, str] = {}
+        self._artifact_uris: dict[str, str] = {}
         self._open_children: dict[str, set[str]] = {}
         if check:
             self.check_connection()
@@ -97,7 +98,7 @@ class MlflowTracker:
             try:
                 self._log(run_id, metrics=outcome.metrics, tags=outcome.tags)
                 if outcome.log_path is not None and outcome.log_path.is_file():
-                    self._client.log_artifact(run_id, str(outcome.log_path))
+                    self._log_file(run_id, outcome.log_path)
             finally:
                 self._terminate(run_id, outcome.status)
 
@@ -200,6 +201,7 @@ class MlflowTracker:
         run = self._client.create_run(experiment_id, run_name=name, tags=_limits.clip_tags(tags))
         run_id = str(run.info.run_id)
         self._experiment_of_run[run_id] = experiment_id
+        self._artifact_uris[run_id] = str(run.info.artifact_uri)
         return run_id
 
     def _log(
@@ -224,6 +226,21 @@ class MlflowTracker:
                 params=[Param(k, v) for k, v in batch_params],
                 tags=[RunTag(k, v) for k, v in batch_tags],
             )
+
+    def _log_file(self, run_id: str, path: Path) -> None:
+        """Log one file, with the artifact URI known since the run was created.
+
+        ``MlflowClient.log_artifact`` would first fetch the run to learn that URI
+        (about a third of a step's tracking time on a sqlite store).
+        """
+        uri = self._artifact_uris.pop(run_id, None)
+        if uri is None:
+            self._client.log_artifact(run_id, str(path))
+            return
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        repo: Any = get_artifact_repository(uri, tracking_uri=self.tracking_uri)
+        repo.log_artifact(str(path))
 
     def _log_artifacts(self, run_id: str, artifacts: Mapping[str, Path]) -> None:
         if not artifacts:
