@@ -58,6 +58,7 @@ class MlflowTracker:
         self._experiments: dict[str, str] = {}
         self._experiment_of_run: dict[str, str] = {}
         self._artifact_uris: dict[str, str] = {}
+        self._pending_params: dict[str, dict[str, str]] = {}
         self._open_children: dict[str, set[str]] = {}
         if check:
             self.check_connection()
@@ -90,13 +91,15 @@ class MlflowTracker:
             tags = {**info.tags, TAG_KIND: KIND_STEP, TAG_STEP: info.step, TAG_PARENT: parent_id}
             run_id = self._create_run(experiment_id, info.step, tags)
             self._open_children.setdefault(parent_id, set()).add(run_id)
-            self._log(run_id, params=_limits.flatten_params(info.params))
+            # Logged with the outcome, in one batch: one store call less per step.
+            self._pending_params[run_id] = _limits.flatten_params(info.params)
         return run_id
 
     def finish_step(self, run_id: str, outcome: StepOutcome) -> None:
         with self._errors("finish a step run"):
             try:
-                self._log(run_id, metrics=outcome.metrics, tags=outcome.tags)
+                params = self._pending_params.pop(run_id, {})
+                self._log(run_id, metrics=outcome.metrics, params=params, tags=outcome.tags)
                 if outcome.log_path is not None and outcome.log_path.is_file():
                     self._log_file(run_id, outcome.log_path)
             finally:
@@ -257,6 +260,10 @@ class MlflowTracker:
     def _terminate(self, run_id: str, status: RunStatus) -> None:
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"a run ends as one of {TERMINAL_STATUSES}, not {status!r}")
+        params = self._pending_params.pop(run_id, None)
+        if params:  # a run ended before its step finished (killed, never started)
+            with contextlib.suppress(Exception):
+                self._log(run_id, params=params)
         self._client.set_terminated(run_id, status=status)
         for children in self._open_children.values():
             children.discard(run_id)
