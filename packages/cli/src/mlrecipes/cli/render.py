@@ -85,7 +85,7 @@ class EventPrinter:
         elif busy:
             text = "syncing " + " · ".join(busy)
         else:
-            text = "working"
+            text = "logging to MLflow" if self._repos else "working"
         self._status.update(escape(text))
 
     def _format(self, event: Event) -> str | None:

@@ -20,7 +20,7 @@ import yaml
 from mlrecipes.core.errors import LockError
 
 LOCK_VERSION = 1
-_HEADER = "# workspace.lock: written by `mlrecipes workspace sync`. Commit it; do not edit.\n"
+_HEADER = "# written by `mlrecipes workspace sync`: commit it, do not edit it by hand\n"
 
 
 @dataclass(frozen=True)
