@@ -66,7 +66,13 @@ def ray_cluster() -> Iterator[Cluster]:
     """Start the head (blocking) and a worker node (in the background); stop both at the end."""
     port = _free_port()
     address = f"{HEAD_IP}:{port}"
+    # A token left in ~/.ray/auth_token (by any earlier `ray.init()` on this machine)
+    # silently turns on token auth for some processes and not others: the test
+    # cluster runs without auth, for every process, whatever the machine holds.
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["RAY_AUTH_MODE"] = "disabled"
+    previous_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     head = [_ray_cli(), "start", "--head", "--port", str(port), "--node-ip-address", HEAD_IP,
             "--include-dashboard=false", *_START]  # fmt: skip
     subprocess.run(head, check=True, env=env, capture_output=True, timeout=240)
@@ -83,3 +89,7 @@ def ray_cluster() -> Iterator[Cluster]:
         ray.shutdown()
         worker.wait(timeout=120)
         subprocess.run([_ray_cli(), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        if previous_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = previous_mode

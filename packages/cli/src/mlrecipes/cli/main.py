@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from importlib.metadata import version
 from typing import Annotated, Any
 
 import typer
@@ -30,6 +29,8 @@ class _ErrorHandlingGroup(TyperGroup):
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version  # ~50 ms: only --version needs it
+
         typer.echo(f"mlrecipes {version('mlrecipes')}")
         raise typer.Exit()
 

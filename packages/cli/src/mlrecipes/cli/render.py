@@ -114,8 +114,9 @@ class EventPrinter:
         mark = _STEP_MARK[event.status]
         metrics = " ".join(f"{k}={v:.4g}" for k, v in event.metrics)
         text = f"{mark} {escape(event.step):<20} {event.status:<8} {event.duration:6.2f}s {metrics}"
-        if event.error:
-            text += f"\n[red]{escape(event.error)}[/]"
+        if event.error:  # the last line here; the traceback's tail comes with the final error
+            last = event.error.strip().splitlines()[-1] if event.error.strip() else event.error
+            text += f"\n  [red]{escape(last)}[/]"
         if event.log_path and event.status == "failed":
             text += f"\n  log: {escape(event.log_path)}"
         return text

@@ -75,7 +75,7 @@ def run_step_foreground(
     spec = build_spec(target.task, entry=target.scratch, result=result)
     spec_path.write_text(json.dumps(spec))
     argv = runner_argv(target.task.python, spec_path, pdb=pdb)
-    env = subprocess_env(target.task.python, {})
+    env = subprocess_env(target.task.python, target.task.env)
     return subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
 
 

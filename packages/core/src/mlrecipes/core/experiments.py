@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mlrecipes.core._suggest import did_you_mean
+from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.tracking import PipelineRunRow, list_pipeline_runs
 from mlrecipes.core.tracking_uri import tracking_uri
@@ -30,14 +32,34 @@ def pipeline_runs(
             field = "attributes.start_time" if sort == "start_time" else f"metrics.`{sort}`"
         elif "." in field.split(".", 1)[1]:
             kind, name = field.split(".", 1)
-            field = f"{kind}.`{name}`"
+            field = f"{kind}.`{name.strip('`')}`"  # already quoted or not
         order.append(f"{field} {'ASC' if ascending else 'DESC'}")
-    return list_pipeline_runs(
+    rows = list_pipeline_runs(
         tracking_uri(manifest),
         manifest.experiment,
         filter=filter_,
         order_by=order or None,
         max_results=limit,
+    )
+    _check_sort_metric(sort, rows)
+    return rows
+
+
+def _check_sort_metric(sort: str | None, rows: Sequence[PipelineRunRow]) -> None:
+    """Refuse a sort by a metric no run has: MLflow would silently ignore it.
+
+    Runs lacking the metric sort last, so when none of the returned rows has it,
+    no run in the experiment (matching the filter) has it.
+    """
+    if not sort or not rows or sort == "start_time" or sort.startswith(("params.", "attributes.")):
+        return
+    metric = sort.removeprefix("metrics.").strip("`")
+    if any(metric in row.metrics for row in rows):
+        return
+    known = {name for row in rows for name in row.metrics}
+    raise UserError(
+        f"cannot sort by {sort!r}: no pipeline run has a metric {metric!r}",
+        hint=did_you_mean(metric, known) + " (metrics are named step.metric)",
     )
 
 

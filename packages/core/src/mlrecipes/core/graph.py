@@ -4,13 +4,19 @@
 ``a -> b`` when ``b`` reads an output of ``a``) with queries (order, closures,
 cycles) and renderers (text, Mermaid, Graphviz dot). Validation builds one to
 find cycles; a validated manifest's graph has none.
+
+networkx is imported when the first graph is built, not with this module: its
+import (~0.2 s, every algorithm it ships) is then paid only by commands that
+load a manifest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 from mlrecipes.core.errors import UnknownStepError, UserError
 from mlrecipes.core.manifest.model import Manifest, OutRef, StepSpec
@@ -31,6 +37,8 @@ class StepGraph:
     """Steps and the ``!out`` edges between them."""
 
     def __init__(self, steps: Mapping[str, StepSpec]) -> None:
+        import networkx as nx
+
         self.steps = dict(steps)
         graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(sorted(steps))
@@ -48,6 +56,8 @@ class StepGraph:
 
     def order(self) -> list[str]:
         """Every step, upstream first; ties are broken by name so the order is stable."""
+        import networkx as nx
+
         cycle = self.find_cycle()
         if cycle is not None:
             raise CycleError(cycle)
@@ -62,6 +72,8 @@ class StepGraph:
 
     def upstream_closure(self, names: Iterable[str]) -> list[str]:
         """The steps needed to run ``names`` (them included), in order."""
+        import networkx as nx
+
         needed: set[str] = set()
         for name in self._check(names):
             needed |= nx.ancestors(self.graph, name) | {name}
@@ -69,6 +81,8 @@ class StepGraph:
 
     def downstream_closure(self, names: Iterable[str]) -> list[str]:
         """``names`` and every step that reads their outputs, directly or not, in order."""
+        import networkx as nx
+
         affected: set[str] = set()
         for name in self._check(names):
             affected |= nx.descendants(self.graph, name) | {name}
@@ -79,6 +93,8 @@ class StepGraph:
 
         Each cycle starts at its smallest name; a step reading its own output is ``[a, a]``.
         """
+        import networkx as nx
+
         found: list[list[str]] = []
         for component in nx.strongly_connected_components(self.graph):
             start = min(component)
@@ -89,6 +105,8 @@ class StepGraph:
 
     def _cycle_from(self, start: str, component: set[str]) -> list[str]:
         """A shortest way from ``start`` back to itself inside its component."""
+        import networkx as nx
+
         sub = self.graph.subgraph(component)
         best: list[str] | None = None
         for succ in sorted(sub.successors(start)):

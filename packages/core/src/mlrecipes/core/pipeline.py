@@ -68,6 +68,7 @@ def build_task(step: PlannedStep, sync: SyncResult, running: Collection[str]) ->
         params=dict(step.params),
         inputs=dict(step.input_paths),
         outputs=dict(step.outputs),
+        env={"PYTHONPYCACHEPREFIX": str(ctx.pycache)} if ctx.pycache else {},
         needs=tuple(fp for fp in step.needs if fp in running),
         label=f"{step.step} ({step.repo}@{ctx.source.commit[:7]})",
     )
@@ -105,6 +106,8 @@ def run_pipeline(
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
     done = _up_to_date(ws, plan, uri)
     if done is not None:
+        # Nothing runs, but the declared places may be gone or show another variant.
+        link_declared_outputs(Store(ws.paths.store), plan.variants[-1].steps, ws.paths.root)
         on_event(PipelineFinished(done, "UP_TO_DATE", uri, experiment))
         return RunResult(plan, "UP_TO_DATE", done, uri, experiment)
 

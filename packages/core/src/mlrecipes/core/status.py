@@ -39,7 +39,7 @@ def workspace_status(manifest: Manifest) -> list[RepoStatus]:
         if dev is not None:
             state, checkout_dir = "dev", dev
         elif entry is None:
-            state = "unlocked" if not checkout_dir.exists() else "wrong-commit"
+            state = "unlocked"
         else:
             state = checkout_state(checkout_dir, entry.commit)
         project = checkout_dir / repo.subdir if repo.subdir else checkout_dir

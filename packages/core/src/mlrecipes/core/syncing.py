@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 from mlrecipes.core.envs import Environment, EnvSpec, ensure_environments
-from mlrecipes.core.errors import EnvironmentBuildError, LockError, UserError
+from mlrecipes.core.envs.parallel import BuildFailure
+from mlrecipes.core.errors import LockError, UserError
 from mlrecipes.core.events import EventHandler, LockWritten, RepoProgress, ignore
 from mlrecipes.core.lock import Lock, LockedRepo, lock_path_for, read_lock, write_lock
 from mlrecipes.core.manifest import EnvRef, Manifest, RepoSpec
@@ -47,6 +48,8 @@ class RepoContext:
     name: str
     source: Resolved
     env: Environment
+    pycache: Path | None = None
+    """Where a dev copy's steps write bytecode: outside it, so running never changes its tree."""
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,11 @@ def _pins(
         elif mode == "frozen":
             uncovered.append(name)
     if uncovered:
+        path = lock_path_for(manifest.path)
         raise LockError(
-            f"workspace.lock does not cover repo(s) {', '.join(sorted(uncovered))} "
+            f"{path.name} does not cover repo(s) {', '.join(sorted(uncovered))} "
             "as the manifest names them (url, rev and subdir)",
-            path=lock_path_for(manifest.path),
+            path=path,
             hint="run `mlrecipes workspace sync` without --frozen and commit workspace.lock",
         )
     return pins
@@ -117,17 +121,32 @@ def _build_envs(
     for spec in specs:
         on_event(RepoProgress(spec.repo, "building-env"))
     built = ensure_environments(specs, envs_dir=paths.envs, jobs=jobs)
-    failures = [v for v in built.values() if isinstance(v, EnvironmentBuildError)]
+    # Any non-Environment is a per-repo failure: a build error or a missing Python.
+    failures: list[BuildFailure] = []
     envs: dict[str, Environment] = {}
     for name, value in built.items():
         if isinstance(value, Environment):
             envs[name] = value
             on_event(RepoProgress(name, "ready"))
         else:
+            failures.append(value)
             on_event(RepoProgress(name, "failed", value.message))
     if failures:
         raise failures[0]
     return envs
+
+
+def _refuse_unpinned(
+    specs: Mapping[str, SourceSpec], pins: Mapping[str, str], skip: Collection[str], path: Path
+) -> None:
+    """``--locked``: a repo the lock does not cover would change it; fail before any checkout."""
+    changed = sorted(n for n in specs if n not in pins and n not in skip)
+    if changed:
+        raise LockError(
+            f"{path.name} would change for repo(s) {', '.join(changed)}",
+            path=path,
+            hint="run `mlrecipes workspace sync` (without --locked) and commit workspace.lock",
+        )
 
 
 def lock_url(repo: RepoSpec) -> str:
@@ -196,6 +215,8 @@ def sync_workspace(
     lock_path = lock_path_for(manifest.path)
     old = read_lock(lock_path)
     pins = _pins(manifest, specs, old, mode, update)
+    if mode == "locked":
+        _refuse_unpinned(specs, pins, {*dev_paths, *update}, lock_path)
 
     def relay(event: SourceEvent) -> None:
         on_event(RepoProgress(event.name, event.phase, event.message))
@@ -220,7 +241,7 @@ def sync_workspace(
     changed = _lock_diff(old, new)
     if mode == "locked" and changed:
         raise LockError(
-            f"workspace.lock would change for repo(s) {', '.join(changed)}",
+            f"{lock_path.name} would change for repo(s) {', '.join(changed)}",
             path=lock_path,
             hint="run `mlrecipes workspace sync` (without --locked) and commit workspace.lock",
         )
@@ -229,7 +250,10 @@ def sync_workspace(
         written = write_lock(lock_path, new)
         on_event(LockWritten(str(lock_path), written))
     final = new if mode != "frozen" else (old or new)
-    repos = {n: RepoContext(n, sources[n], envs[n]) for n in sources}
+    pycache = paths.state / "pycache"
+    repos = {
+        n: RepoContext(n, sources[n], envs[n], pycache if n in dev_paths else None) for n in sources
+    }
     return SyncResult(repos=repos, lock=final, lock_changed=written)
 
 

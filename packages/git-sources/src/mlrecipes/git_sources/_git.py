@@ -13,35 +13,37 @@ Two ways in, each where it fits:
 
 GitPython's ``allow_unsafe_protocols``/``allow_unsafe_options`` stay off: this
 module never passes them, and :func:`check_protocol` reuses GitPython's own
-unsafe-protocol check on every URL.
+unsafe-protocol check on every URL it fetches from.
+
+GitPython is imported on first use, not with this module: a no-op sync (every
+checkout clean at its pinned commit, tree SHAs cached) never reads objects, and
+importing it costs about 0.1 s of every CLI start.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import git
-from git.exc import (
-    AmbiguousObjectName,
-    BadName,
-    BadObject,
-    GitError,
-    InvalidGitRepositoryError,
-    NoSuchPathError,
-    UnsafeProtocolError,
-)
+if TYPE_CHECKING:
+    import git
 
 from mlrecipes.git_sources.errors import UnsafeSourceError
 from mlrecipes.git_sources.urls import Credentials, redact_text
 
 RefKind = Literal["branch", "tag", "commit"]
+
+# GitPython's `Git.re_unsafe_protocol` (3.1.x): remote helpers (`<transport>::`)
+# and `ext://`. Checked here without importing GitPython; GitPython's own check
+# runs again on every URL right before it is fetched (see check_fetch_url).
+_UNSAFE_TRANSPORT = re.compile(r"([A-Za-z0-9][A-Za-z0-9+.-]*|)::|ext://")
 
 # What `git rev-parse --local-env-vars` printed on git 2.39; used if it fails.
 _FALLBACK_LOCAL_VARS = (
@@ -93,7 +95,9 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
     Identity, ``GIT_CONFIG_GLOBAL``/``GIT_CONFIG_NOSYSTEM`` and ssh settings are kept.
     """
-    drop = set(_local_env_vars())
+    # Every such variable starts with GIT_: without one, git need not be asked which.
+    inherited = any(name.startswith("GIT_") for name in os.environ)
+    drop = set(_local_env_vars()) if inherited else set()
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
         GIT_TERMINAL_PROMPT="0",
@@ -150,13 +154,29 @@ def run(
 
 
 def check_protocol(url: str, shown: str) -> None:
-    """GitPython's own guard against ``ext::``-style transports, as an UnsafeSourceError."""
+    """Refuse ``ext::``-style transports (GitPython's rule, without importing it)."""
+    if _UNSAFE_TRANSPORT.match(url):
+        raise _unsafe_transport(shown)
+
+
+def check_fetch_url(url: str, shown: str) -> None:
+    """GitPython's own guard against ``ext::``-style transports, as an UnsafeSourceError.
+
+    Called right before git is given ``url`` to fetch from, so that a rule a
+    newer GitPython adds applies even where :func:`check_protocol` lags behind.
+    """
+    import git
+    from git.exc import UnsafeProtocolError
+
+    check_protocol(url, shown)
     try:
         git.Git.check_unsafe_protocols(url)
     except UnsafeProtocolError:
-        raise UnsafeSourceError(
-            f"refusing URL {shown!r}: unsafe transport", value=shown, hint=None
-        ) from None
+        raise _unsafe_transport(shown) from None
+
+
+def _unsafe_transport(shown: str) -> UnsafeSourceError:
+    return UnsafeSourceError(f"refusing URL {shown!r}: unsafe transport", value=shown, hint=None)
 
 
 class _ScrubbedEnviron:
@@ -198,6 +218,8 @@ _scrubbed_environ = _ScrubbedEnviron()
 @contextmanager
 def _repo(path: Path) -> Iterator[git.Repo]:
     """A GitPython repo for reads; always closed (that also ends its cat-file processes)."""
+    import git
+
     with _scrubbed_environ():
         repo = git.Repo(path, search_parent_directories=False)
         try:
@@ -208,6 +230,8 @@ def _repo(path: Path) -> Iterator[git.Repo]:
 
 def is_repository(path: Path) -> bool:
     """True when ``path`` itself is a git repository (bare or with a work tree)."""
+    from git.exc import InvalidGitRepositoryError, NoSuchPathError
+
     try:
         with _repo(path):
             return True
@@ -216,6 +240,8 @@ def is_repository(path: Path) -> bool:
 
 
 def _peel_to_commit(obj: git.Object) -> str | None:
+    import git
+
     while isinstance(obj, git.TagObject):
         obj = obj.object
     return obj.hexsha if isinstance(obj, git.Commit) else None
@@ -223,6 +249,9 @@ def _peel_to_commit(obj: git.Object) -> str | None:
 
 def lookup(repo_dir: Path, rev: str) -> tuple[str, RefKind] | None:
     """The commit ``rev`` names in ``repo_dir`` (branch, then tag, then SHA), and its kind."""
+    import git
+    from git.exc import AmbiguousObjectName, BadName, BadObject, GitError
+
     with _repo(repo_dir) as repo:
         for kind, ref in (("branch", f"refs/heads/{rev}"), ("tag", f"refs/tags/{rev}")):
             try:
@@ -243,6 +272,9 @@ def lookup(repo_dir: Path, rev: str) -> tuple[str, RefKind] | None:
 
 def has_commit(repo_dir: Path, sha: str) -> bool:
     """True when the commit ``sha`` (40-hex) is in ``repo_dir``'s object database."""
+    import git
+    from git.exc import BadName, BadObject
+
     with _repo(repo_dir) as repo:
         try:
             return isinstance(git.Object.new_from_sha(repo, bytes.fromhex(sha)), git.Commit)
@@ -252,6 +284,8 @@ def has_commit(repo_dir: Path, sha: str) -> bool:
 
 def ref_names(repo_dir: Path) -> list[str]:
     """Every branch and tag name of ``repo_dir`` (for did-you-mean hints)."""
+    import git
+
     names: list[str] = []
     with _repo(repo_dir) as repo:
         for ref in git.Reference.iter_items(repo, common_path="refs/heads"):
@@ -269,11 +303,15 @@ def tree_of(repo_dir: Path, commit: str, subdir: str | None) -> str | None:
 
 def subtree(repo_dir: Path, tree: str, subdir: str | None) -> str | None:
     """The tree SHA of ``<tree>:<subdir>``; None if that is no folder."""
+    import git
+
     with _repo(repo_dir) as repo:
         return _descend(git.Tree(repo, bytes.fromhex(tree), path=""), subdir)
 
 
 def _descend(tree: git.Tree, subdir: str | None) -> str | None:
+    import git
+
     if not subdir:
         return str(tree.hexsha)
     try:

@@ -10,10 +10,15 @@ The state check reads ``.git/HEAD`` directly and asks git once
 (``git status``) whether the work tree was edited; untracked files count as
 edits unless ``.gitignore`` ignores them (the same rule a dev copy's tree
 SHA follows).
+
+The tree SHA of ``<commit>:<subdir>`` never changes (objects are content
+addressed), so once read it is kept in ``.git/mlrecipes-trees.json`` of the
+checkout: a no-op sync then needs ``git status`` only, no object reads.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 from pathlib import Path
@@ -27,6 +32,7 @@ State = Literal["missing", "clean", "dirty", "wrong-commit"]
 # metadata) are not edits: they go to the checkout's own exclude file, so that
 # running a step never turns its checkout "dirty".
 GENERATED = ("__pycache__/", "*.py[cod]", "*.egg-info/", ".eggs/")
+TREES_FILE = "mlrecipes-trees.json"
 
 
 def read_head(path: Path) -> str | None:
@@ -60,6 +66,43 @@ def is_dirty(path: Path) -> bool:
     except _git.GitFailed:
         return True  # a broken checkout is not one to trust, nor to delete silently
     return bool(out.strip())
+
+
+def cached_tree(path: Path, commit: str, subdir: str | None) -> str | None:
+    """The tree SHA of ``<commit>:<subdir>`` remembered in the checkout, None if unknown."""
+    tree = _read_trees(path).get(_tree_key(commit, subdir))
+    return tree if isinstance(tree, str) and _is_sha(tree) else None
+
+
+def remember_tree(path: Path, commit: str, subdir: str | None, tree: str) -> None:
+    """Remember a tree SHA in the checkout (call under its lock); best effort."""
+    trees = _read_trees(path)
+    if trees.get(_tree_key(commit, subdir)) == tree:
+        return
+    trees[_tree_key(commit, subdir)] = tree
+    target = path / ".git" / TREES_FILE
+    tmp = target.with_name(f"{TREES_FILE}.tmp-{secrets.token_hex(4)}")
+    try:
+        tmp.write_text(json.dumps(trees, sort_keys=True))
+        tmp.replace(target)  # atomic: a reader never sees half a file
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a read-only checkout only loses the shortcut
+
+
+def _tree_key(commit: str, subdir: str | None) -> str:
+    return f"{commit}:{subdir or ''}"
+
+
+def _read_trees(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads((path / ".git" / TREES_FILE).read_text())
+    except (OSError, ValueError):
+        return {}  # missing or damaged: read the trees again
+    return data if isinstance(data, dict) else {}
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
 def clean_stale(checkouts_dir: Path, name: str) -> None:

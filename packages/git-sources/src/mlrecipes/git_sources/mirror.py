@@ -30,8 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filelock import FileLock
-
 from mlrecipes.git_sources import _git
 from mlrecipes.git_sources.errors import NotARepositoryError, RemoteError, RevNotFoundError
 from mlrecipes.git_sources.spec import SourceSpec, check_safe, is_full_sha
@@ -106,6 +104,8 @@ def mirror_dir(cache_dir: Path, key: str) -> Path:
 @contextmanager
 def locked_mirror(cache_dir: Path, remote: Remote) -> Iterator[Path]:
     """The mirror of ``remote``, created if needed, held under its file lock."""
+    from filelock import FileLock  # on first use: a CLI command that syncs nothing skips it
+
     path = mirror_dir(cache_dir, remote.key)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
@@ -161,6 +161,7 @@ def nearest(rev: str, names: list[str]) -> list[str]:
 
 def _fetch(mirror: Path, remote: Remote, rev: str) -> None:
     """Fetch ``rev`` exactly, else every branch and tag; RemoteError if both fail."""
+    _git.check_fetch_url(remote.fetch_url, remote.shown)
     # Checked only now: a pinned commit already in the mirror needs no upstream at all.
     if remote.local is not None and not _git.is_repository(remote.local):
         raise NotARepositoryError(

@@ -24,8 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from filelock import FileLock
-
 from mlrecipes.git_sources import _git, checkout, mirror
 from mlrecipes.git_sources.errors import (
     DirtyCheckoutError,
@@ -128,6 +126,8 @@ def _sync_one(spec: SourceSpec, pin: str | None, job: _Job) -> Resolved:
 
 
 def _locked_sync(spec: SourceSpec, remote: mirror.Remote, pin: str | None, job: _Job) -> Resolved:
+    from filelock import FileLock  # on first use: a CLI command that syncs nothing skips it
+
     if pin is not None and not is_full_sha(pin):
         raise UnsafeSourceError(
             f"{spec.name}: pinned commit {pin!r} is not a 40-hex SHA",
@@ -140,7 +140,7 @@ def _locked_sync(spec: SourceSpec, remote: mirror.Remote, pin: str | None, job: 
     with FileLock(str(job.checkouts_dir / f".{spec.name}.lock")):
         checkout.clean_stale(job.checkouts_dir, spec.name)
         if pin is not None and checkout.checkout_state(final, pin) == "clean":
-            return _result(spec, remote, pin, subdir, final, final)
+            return _result(spec, remote, pin, subdir, final, final, cache=True)
         job.emit(SourceEvent(spec.name, "fetching", remote.shown))
         with mirror.locked_mirror(job.cache_dir, remote) as repo:
             if pin is None:
@@ -150,12 +150,12 @@ def _locked_sync(spec: SourceSpec, remote: mirror.Remote, pin: str | None, job: 
                 mirror.ensure_commit(repo, remote, spec.name, pin)
             resolved = _result(spec, remote, commit, subdir, final, repo)
             state = checkout.checkout_state(final, commit)
-            if state == "clean":
-                return resolved
             if state == "dirty" and not job.force:
                 raise DirtyCheckoutError(name=spec.name, path=final)
-            _emit(job, spec.name, "checking-out", commit)
-            checkout.materialize(repo, commit, final, remote.shown)
+            if state != "clean":
+                _emit(job, spec.name, "checking-out", commit)
+                checkout.materialize(repo, commit, final, remote.shown)
+        checkout.remember_tree(final, commit, subdir, resolved.tree)
         return resolved
 
 
@@ -164,15 +164,32 @@ def _emit(job: _Job, name: str, phase: Phase, message: str) -> None:
 
 
 def _result(
-    spec: SourceSpec, remote: mirror.Remote, commit: str, sub: str | None, final: Path, repo: Path
+    spec: SourceSpec,
+    remote: mirror.Remote,
+    commit: str,
+    sub: str | None,
+    final: Path,
+    repo: Path,
+    *,
+    cache: bool = False,
 ) -> Resolved:
-    """The Resolved for ``commit``; its tree is read from ``repo`` (mirror or checkout)."""
-    subdir = sub or ""
-    tree = _git.tree_of(repo, commit, sub)
-    if tree is None:  # only a subdir can be missing: the root tree always exists
-        raise SubdirMissingError(
-            name=spec.name, subdir=subdir, commit=commit, available=_git.root_folders(repo, commit)
-        )
+    """The Resolved for ``commit``; its tree is read from ``repo`` (mirror or checkout).
+
+    With ``cache`` (``repo`` is the clean checkout ``final`` itself) the tree
+    comes from the checkout's tree cache when known, and is added to it if not.
+    """
+    tree = checkout.cached_tree(final, commit, sub) if cache else None
+    if tree is None:
+        tree = _git.tree_of(repo, commit, sub)
+        if tree is None:  # only a subdir can be missing: the root tree always exists
+            raise SubdirMissingError(
+                name=spec.name,
+                subdir=sub or "",
+                commit=commit,
+                available=_git.root_folders(repo, commit),
+            )
+        if cache:
+            checkout.remember_tree(final, commit, sub, tree)
     return Resolved(
         name=spec.name, url=remote.shown, rev=spec.rev, commit=commit,
         subdir=sub, tree=tree, path=final,

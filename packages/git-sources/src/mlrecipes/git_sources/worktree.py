@@ -65,7 +65,10 @@ def working_tree(root: Path) -> str:
     with tempfile.TemporaryDirectory(prefix="mlrecipes-index-") as tmp:
         tmp_index = Path(tmp) / "index"
         if index.is_file():
-            shutil.copyfile(index, tmp_index)
+            # copy2 keeps the index's mtime: with a new one, git would trust the
+            # cached stat data of files edited in the same second ("racy git")
+            # and miss those edits.
+            shutil.copy2(index, tmp_index)
         env = {"GIT_INDEX_FILE": str(tmp_index)}
         _git.run(["add", "--all", "--", "."], cwd=root, env=env)
         return _git.run(["write-tree"], cwd=root, env=env).strip()

@@ -37,6 +37,8 @@ def show(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV for spreadsheets.")] = False,
 ) -> None:
     """A table of the experiment's pipeline runs: status, overrides, metrics, commits."""
+    if as_json and as_csv:
+        raise typer.BadParameter("give one of --json and --csv", param_hint="'--json' / '--csv'")
     ws = Workspace.load(file)
     records = as_records(
         pipeline_runs(ws.manifest, filter_=filter_, sort=sort, ascending=ascending, limit=limit)
@@ -51,6 +53,9 @@ def show(
         writer.writeheader()
         writer.writerows(records)
         typer.echo(buffer.getvalue(), nl=False)
+        return
+    if not records:
+        get_state(ctx).err.print(f"no pipeline runs in experiment {ws.manifest.experiment!r} yet")
         return
     table = Table(*[c if c != "run_id" else "run" for c in cols], title=ws.manifest.experiment)
     for record in records:

@@ -23,6 +23,7 @@ SetOpt = Annotated[
 
 @app.command("run")
 def run(
+    ctx: typer.Context,
     step: StepArg,
     file: ManifestOpt = None,
     pdb: Annotated[
@@ -31,9 +32,12 @@ def run(
     set_: SetOpt = None,
 ) -> None:
     """Run STEP in the foreground with inputs from the store (outputs go to a scratch folder)."""
-    code = run_step_foreground(Workspace.load(file), step, pdb=pdb, overrides=tuple(set_ or ()))
+    ws = Workspace.load(file)
+    code = run_step_foreground(ws, step, pdb=pdb, overrides=tuple(set_ or ()))
     if code != 0:
         raise typer.Exit(EXIT_STEP_FAILED)
+    scratch = ws.paths.state / "debug" / step
+    get_state(ctx).err.print(f"[green]ok[/] {step}: outputs in {scratch} (not stored, not tracked)")
 
 
 @app.command("call")

@@ -33,7 +33,8 @@ def sync(
     mode = sync_mode(locked=locked, frozen=frozen)
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.sync(mode=mode, jobs=jobs, force=force, on_event=printer)
-    state.console.print(f"[green]synced[/] {len(result.repos)} repos")
+    count = len(result.repos)
+    state.console.print(f"[green]synced[/] {count} repo{'s' if count != 1 else ''}")
 
 
 @app.command("update")

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 MARKER = ".mlrecipes-env.json"
 MARKER_FORMAT = 1
 TMP_PREFIX = ".tmp-"
@@ -93,6 +91,8 @@ def clean_leftovers(envs_dir: Path, key: str, key_length: int) -> None:
     The caller holds the lock of ``key``; other keys' temp folders are removed
     only when their lock is free (nobody is building them right now).
     """
+    from filelock import FileLock, Timeout  # builds only: keep it out of every start-up
+
     for tmp in envs_dir.glob(f"{TMP_PREFIX}*"):
         other = tmp.name[len(TMP_PREFIX) : len(TMP_PREFIX) + key_length]
         if other == key:

@@ -7,15 +7,16 @@ environment is built on the base interpreter of the running Python.
 from __future__ import annotations
 
 import platform
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from mlrecipes.core.envs.spec import PythonRequest
 from mlrecipes.core.errors import EnvironmentBuildError, PythonNotAvailable
+
+_PLAIN = re.compile(r"[0-9]+(\.[0-9]+)*")
+_CLAUSE = re.compile(r"(>=|<)\s*([0-9]+(?:\.[0-9]+)*)")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,13 @@ def _satisfies(repo: str, request: PythonRequest, version: str) -> bool:
     for prefix in ("cpython-", "cpython@", "python"):
         if text.lower().startswith(prefix):
             text = text[len(prefix) :]
+    quick = _plain_satisfies(text, version)
+    if quick is not None:
+        return quick
+    # Imported here: the cases above (nearly every repo) do without packaging.
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
     if text[:1].isdigit():
         # A bare version ("3.11") asks for that release line, as uv reads it.
         try:
@@ -65,6 +73,35 @@ def _satisfies(repo: str, request: PythonRequest, version: str) -> bool:
         return SpecifierSet(text).contains(version, prereleases=True)
     except InvalidSpecifier:
         return _bad_request(repo, request)
+
+
+def _plain_satisfies(text: str, version: str) -> bool | None:
+    """The answer for plain numbers ("3.11", ">=3.10", ">=3.10,<3.13") and a final
+    release; None for anything else, which packaging decides."""
+    if not _PLAIN.fullmatch(version):
+        return None
+    have = _numbers(version)
+    if _PLAIN.fullmatch(text):
+        wanted = _numbers(text)
+        return have[: len(wanted)] == wanted
+    clauses = [clause.strip() for clause in text.split(",")]
+    parsed = [_CLAUSE.fullmatch(clause) for clause in clauses]
+    if not all(parsed):
+        return None
+    for match in parsed:
+        assert match is not None  # noqa: S101 - checked just above
+        bound = _numbers(match[2])
+        width = max(len(bound), len(have))
+        # Release numbers compare padded with zeros, as in packaging (3.10 == 3.10.0).
+        left = have + (0,) * (width - len(have))
+        right = bound + (0,) * (width - len(bound))
+        if (left < right) if match[1] == ">=" else (left >= right):
+            return False
+    return True
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
 
 
 def _bad_request(repo: str, request: PythonRequest) -> bool:

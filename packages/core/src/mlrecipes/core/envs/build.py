@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-from filelock import FileLock
-
 from mlrecipes.core.envs import _install, _layout
 from mlrecipes.core.envs._python import Interpreter, base_interpreter, check_python
 from mlrecipes.core.envs._uv import UvFailed, UvNotFound, relevant_output, uv_environ
@@ -63,6 +61,8 @@ def ensure_environment(
     ready = _ready(envs_dir, key)
     if ready is not None:
         return ready
+    from filelock import FileLock  # only a build needs it: a ready environment takes no lock
+
     (envs_dir / ".locks").mkdir(parents=True, exist_ok=True)
     with FileLock(_layout.lock_path(envs_dir, key)):
         # Another process may have built it while we waited for the lock.
