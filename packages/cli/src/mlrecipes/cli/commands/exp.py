@@ -8,6 +8,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from mlrecipes.cli.options import ManifestOpt
@@ -66,4 +67,10 @@ def show(
                 value = str(value)[:8]
             cells.append(f"{value:.4g}" if isinstance(value, float) else str(value))
         table.add_row(*cells)
-    get_state(ctx).console.print(table)
+    console = get_state(ctx).console
+    # Like `dvc exp show`: never squeeze columns into ellipses; a wide table stays wide
+    # (a terminal wraps it, a pipe or a file gets it whole).
+    natural = Console(width=10_000).measure(table).maximum
+    if natural > console.width:
+        console = Console(width=natural, highlight=False)
+    console.print(table)
