@@ -17,11 +17,13 @@ from mlrecipes.core.errors import (
     EnvironmentBuildError,
     LockError,
     ManifestError,
+    MissingExtra,
     MlrecipesError,
     OverrideError,
     Problem,
     PythonNotAvailable,
     ReproduceError,
+    SearchSpaceError,
     StepFailed,
     StoreError,
     TrackingError,
@@ -34,6 +36,7 @@ from mlrecipes.core.pipeline import RunOptions, RunResult
 from mlrecipes.core.plan import Plan, PlannedStep, Variant
 from mlrecipes.core.status import RepoStatus
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_mode
+from mlrecipes.core.tune import Trial, TuneOptions, TuneResult
 from mlrecipes.core.workspace import Workspace
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "LockedRepo",
     "Manifest",
     "ManifestError",
+    "MissingExtra",
     "MlrecipesError",
     "OverrideError",
     "Plan",
@@ -54,11 +58,15 @@ __all__ = [
     "ReproduceError",
     "RunOptions",
     "RunResult",
+    "SearchSpaceError",
     "StepFailed",
     "StoreError",
     "SyncMode",
     "SyncResult",
     "TrackingError",
+    "Trial",
+    "TuneOptions",
+    "TuneResult",
     "UnknownStepError",
     "UserError",
     "Variant",

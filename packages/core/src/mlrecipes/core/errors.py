@@ -12,6 +12,8 @@ message and an exit code in one table (``mlrecipes.cli.errors``)::
     │   ├── PythonNotAvailable          a repo asks for a Python this machine lacks
     │   ├── UnknownStepError            a step name on the command line
     │   ├── OverrideError               a -S KEY=VALUE that names nothing
+    │   │   └── SearchSpaceError        a ``tune -S`` search space that does not parse
+    │   ├── MissingExtra                an optional extra (``mlrecipes[tune]``) not installed
     │   ├── TrackingError               MLflow unreachable or misconfigured
     │   ├── StoreError                  an upstream output missing from the store
     │   └── ReproduceError              a run that cannot be reproduced
@@ -121,6 +123,28 @@ class OverrideError(UserError):
     def __init__(self, message: str, *, key: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.key = key
+
+
+class SearchSpaceError(OverrideError):
+    """A ``tune -S`` item that does not parse: ``column`` (1-based) points at the problem."""
+
+    def __init__(
+        self, message: str, *, override: str, column: int, hint: str | None = None
+    ) -> None:
+        caret = " " * (column - 1) + "^"
+        text = f"-S {override!r}: column {column}: {message}\n    {override}\n    {caret}"
+        super().__init__(text, key=override.partition("=")[0].strip(), hint=hint)
+        self.override = override
+        self.column = column
+        self.reason = message
+
+
+class MissingExtra(UserError):
+    """An optional dependency (``extra``, e.g. ``tune``) is not installed."""
+
+    def __init__(self, message: str, *, extra: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.extra = extra
 
 
 class TrackingError(UserError):

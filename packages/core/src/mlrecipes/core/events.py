@@ -69,8 +69,35 @@ class PipelineFinished:
     experiment: str
 
 
+@dataclass(frozen=True)
+class TrialStarted:
+    """A tuning trial starts: one pipeline run with these overrides."""
+
+    study: str
+    number: int
+    overrides: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrialFinished:
+    study: str
+    number: int
+    state: Literal["COMPLETE", "FAIL", "INTERRUPTED"]
+    value: float | None
+    run_id: str | None
+    error: str | None = None
+
+
 Event: TypeAlias = (
-    RepoProgress | LockWritten | PlanReady | StepStarted | StepFinished | StepLog | PipelineFinished
+    RepoProgress
+    | LockWritten
+    | PlanReady
+    | StepStarted
+    | StepFinished
+    | StepLog
+    | PipelineFinished
+    | TrialStarted
+    | TrialFinished
 )
 EventHandler: TypeAlias = Callable[[Event], None]
 

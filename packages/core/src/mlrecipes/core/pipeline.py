@@ -38,6 +38,9 @@ class RunOptions:
     executor: str | None = None
     ray_address: str | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)  # on every parent run
+    # Log a parent run even when every step is cached and an identical run exists
+    # (a tuning trial is a run of its own, whatever it costs).
+    new_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def run_pipeline(
     on_event(PlanReady(len(plan.variants), len(plan.to_run), len(unique) - len(plan.to_run)))
     if options.dry_run:
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
-    done = _up_to_date(ws, plan, uri)
+    done = None if options.new_run else _up_to_date(ws, plan, uri)
     if done is not None:
         # Nothing runs, but the declared places may be gone or show another variant.
         link_declared_outputs(Store(ws.paths.store), plan.variants[-1].steps, ws.paths.root)

@@ -16,6 +16,7 @@ from mlrecipes.core.plan import Plan, make_plan
 from mlrecipes.core.status import RepoStatus, workspace_status
 from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
+from mlrecipes.core.tune import TuneOptions, TuneResult, tune
 
 
 class Workspace:
@@ -95,3 +96,13 @@ class Workspace:
     ) -> RunResult:
         """Sync if needed, plan, run what is not cached, track everything in MLflow."""
         return run_pipeline(self, targets, options or RunOptions(), on_event=on_event)
+
+    def tune(
+        self,
+        targets: Sequence[str] = (),
+        *,
+        options: TuneOptions,
+        on_event: EventHandler = ignore,
+    ) -> TuneResult:
+        """Search hyperparameters with Optuna; every trial is a cached pipeline run."""
+        return tune(self, targets, options, on_event=on_event)

@@ -70,7 +70,7 @@ class MlflowTracker:
     def start_pipeline(self, info: PipelineInfo) -> str:
         with self._errors("start the pipeline run"):
             experiment_id = self._ensure_experiment(info.experiment)
-            tags = {**info.tags, TAG_KIND: KIND_PIPELINE}
+            tags = {TAG_KIND: KIND_PIPELINE, **info.tags}  # a study summary says kind=study
             run_id = self._create_run(experiment_id, info.run_name, tags)
             self._open_children[run_id] = set()
         try:

@@ -1,0 +1,240 @@
+"""``tune``: an Optuna study whose every trial is a cached pipeline run.
+
+Trials are asked for one at a time (in this thread, so a seeded sampler draws in
+a fixed order) and run through ``Workspace.run``: planned, cached, executed and
+logged like any run, with the study and trial number as tags. ``--trials N`` is
+the study's total: a resumed study runs only the trials it lacks. A trial cut
+short by Ctrl-C is recorded as failed with an ``interrupted`` mark and does not
+count, so the next call runs it again.
+
+With ``jobs > 1`` trials run in threads (each a whole pipeline run); Ctrl-C
+then starts no new trial and waits for the running ones, which are recorded
+as they end (only the main thread receives the signal).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from mlrecipes.core.errors import UserError
+from mlrecipes.core.events import EventHandler, TrialFinished, TrialStarted, ignore
+from mlrecipes.core.pipeline import RunOptions
+from mlrecipes.core.tracking.base import TAG_STUDY, TAG_TRIAL
+from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.core.tune._optuna import Direction, Sampler, import_optuna, make_sampler, open_study
+from mlrecipes.core.tune.objective import Objective, parse_objective, run_trial
+from mlrecipes.core.tune.result import (
+    ATTR_ERROR,
+    ATTR_INTERRUPTED,
+    ATTR_RUN_ID,
+    Trial,
+    TuneResult,
+)
+from mlrecipes.core.tune.space import SearchSpace, parse_space
+from mlrecipes.core.tune.storage import default_storage, redact_storage
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mlrecipes.core.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    """What ``mlrecipes tune`` takes; ``run`` holds the options of each trial's run.
+
+    ``trials`` is the study's total number of finished trials (completed or
+    failed): a study that has them all runs nothing more.
+    """
+
+    space: Sequence[str]
+    objective: str
+    direction: Literal["maximize", "minimize", "max", "min"]
+    trials: int
+    jobs: int = 1
+    study: str | None = None
+    sampler: Sampler = "tpe"
+    seed: int | None = None
+    storage: str | None = None
+    run: RunOptions = field(default_factory=RunOptions)
+    summary: bool = True  # log the study's summary run to MLflow
+
+
+def tune(
+    ws: Workspace,
+    targets: Sequence[str],
+    options: TuneOptions,
+    *,
+    on_event: EventHandler = ignore,
+) -> TuneResult:
+    """Search ``options.space`` for the best ``options.objective`` (see module doc)."""
+    if options.trials < 1 or options.jobs < 1:
+        raise UserError("--trials and -j must be at least 1")
+    space = parse_space(options.space)
+    space.check(ws.manifest)  # unknown keys fail here, with did-you-mean, before anything runs
+    objective = parse_objective(options.objective, ws.manifest, targets)
+    direction: Direction = "maximize" if options.direction.startswith("max") else "minimize"
+    import_optuna()
+    name = options.study or default_study_name(space, objective, direction, targets)
+    storage = options.storage or default_storage(ws.paths.state)
+    study = open_study(
+        name=name, storage=storage, direction=direction, objective=str(objective), space=space
+    )
+    budget = _budget(study, options, space)
+    ran = 0
+    if budget:
+        synced = ws.sync(mode=options.run.sync_mode, jobs=options.run.jobs, on_event=on_event)
+        del synced  # synced once here; trials use the lock just written, never re-resolve
+        # Each trial must run the same commits: a branch that moves mid-study must not leak in.
+        run_options = dataclasses.replace(options.run, sync_mode="frozen")
+        loop = _TrialLoop(ws, targets, study, space, objective, run_options, name, on_event)
+        ran = loop.run(budget, options.jobs)
+    result = _result(ws, study, name, storage, objective, direction, space, ran)
+    if ran and options.summary:
+        from mlrecipes.core.tune.summary import log_summary
+
+        result = dataclasses.replace(result, summary_run_id=log_summary(result, ws.paths))
+    return result
+
+
+def default_study_name(
+    space: SearchSpace, objective: Objective, direction: str, targets: Sequence[str]
+) -> str:
+    """A name that the same search always gets: rerunning a command resumes its study."""
+    what = json.dumps([space.describe(), str(objective), direction, sorted(targets)])
+    return f"{objective}-{hashlib.sha256(what.encode()).hexdigest()[:8]}"
+
+
+def _budget(study: optuna.Study, options: TuneOptions, space: SearchSpace) -> int:
+    trials = [Trial.from_optuna(t) for t in study.get_trials(deepcopy=False)]
+    done = sum(t.counts for t in trials)
+    budget = max(0, options.trials - done)
+    if options.sampler == "grid":
+        size = 1
+        for values in space.grid().values():
+            size *= len(values)
+        budget = min(budget, max(0, size - done))
+    study.sampler = make_sampler(options.sampler, space, options.seed, len(trials))
+    return budget
+
+
+def _result(
+    ws: Workspace,
+    study: optuna.Study,
+    name: str,
+    storage: str,
+    objective: Objective,
+    direction: Direction,
+    space: SearchSpace,
+    ran: int,
+) -> TuneResult:
+    return TuneResult(
+        study=name,
+        storage=redact_storage(storage),
+        objective=str(objective),
+        direction=direction,
+        space=space.describe(),
+        trials=tuple(Trial.from_optuna(t) for t in study.get_trials(deepcopy=False)),
+        ran=ran,
+        tracking_uri=tracking_uri(ws.manifest),
+        experiment=ws.manifest.experiment,
+    )
+
+
+class _TrialLoop:
+    """Asks, runs and tells trials; Optuna calls are serialized by one lock."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        targets: Sequence[str],
+        study: optuna.Study,
+        space: SearchSpace,
+        objective: Objective,
+        options: RunOptions,
+        name: str,
+        on_event: EventHandler,
+    ) -> None:
+        self.ws, self.targets, self.study, self.space = ws, targets, study, space
+        self.objective, self.options, self.name = objective, options, name
+        self.on_event = on_event
+        self.lock = threading.Lock()
+        self.distributions = space.distributions()
+
+    def ask(self) -> optuna.trial.Trial:
+        with self.lock:
+            return self.study.ask(self.distributions)
+
+    def run(self, budget: int, jobs: int) -> int:
+        """Run ``budget`` trials, ``jobs`` at a time; how many ran."""
+        if jobs == 1:
+            for _ in range(budget):
+                self.one(self.ask())
+            return budget
+        return self._parallel(budget, jobs)
+
+    def _parallel(self, budget: int, jobs: int) -> int:
+        asked = 0
+        pending: set[Future[None]] = set()
+        with ThreadPoolExecutor(jobs, thread_name_prefix="trial") as pool:
+            try:
+                while asked < budget or pending:
+                    while asked < budget and len(pending) < jobs:
+                        pending.add(pool.submit(self.one, self.ask()))
+                        asked += 1
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        future.result()  # a UserError (no such metric) ends the study
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+        return asked
+
+    def one(self, trial: optuna.trial.Trial) -> None:
+        overrides = self.space.overrides(trial.params)
+        self.on_event(TrialStarted(self.name, trial.number, overrides))
+        tags = {TAG_STUDY: self.name, TAG_TRIAL: str(trial.number)}
+        try:
+            outcome = run_trial(
+                self.ws,
+                self.targets,
+                self.options,
+                overrides=overrides,
+                tags=tags,
+                objective=self.objective,
+                on_event=self.on_event,
+            )
+        except KeyboardInterrupt:
+            self._fail(trial, "interrupted", interrupted=True)
+            raise
+        except BaseException as exc:
+            self._fail(trial, str(exc))
+            raise
+        if outcome.error is not None:
+            self._fail(trial, outcome.error)
+            return
+        with self.lock:
+            trial.set_user_attr(ATTR_RUN_ID, outcome.run_id)
+            self.study.tell(trial, outcome.value)
+        self.on_event(
+            TrialFinished(self.name, trial.number, "COMPLETE", outcome.value, outcome.run_id)
+        )
+
+    def _fail(self, trial: optuna.trial.Trial, error: str, *, interrupted: bool = False) -> None:
+        from optuna.trial import TrialState
+
+        with self.lock:
+            trial.set_user_attr(ATTR_ERROR, error)
+            if interrupted:
+                trial.set_user_attr(ATTR_INTERRUPTED, True)
+            self.study.tell(trial, state=TrialState.FAIL)
+        state: Literal["FAIL", "INTERRUPTED"] = "INTERRUPTED" if interrupted else "FAIL"
+        self.on_event(TrialFinished(self.name, trial.number, state, None, None, error))

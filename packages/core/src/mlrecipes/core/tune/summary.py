@@ -1,0 +1,60 @@
+"""The study's summary run in MLflow: search space, best trial and value, all trials."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.tracking import MlflowTracker, PipelineInfo
+from mlrecipes.core.tracking.base import (
+    KIND_STUDY,
+    TAG_BEST_RUN,
+    TAG_BEST_TRIAL,
+    TAG_DIRECTION,
+    TAG_KIND,
+    TAG_OBJECTIVE,
+    TAG_STUDY,
+)
+from mlrecipes.core.tune.result import TuneResult
+
+
+def log_summary(result: TuneResult, paths: WorkspacePaths) -> str:
+    """Log one run (``mlrecipes.kind=study``) for this ``tune`` call; its id.
+
+    Its params are the search space as written, its metric the best value (named
+    after the objective), its artifact ``study.json`` every trial of the study.
+    """
+    scratch = paths.state / "tmp" / f"study-{result.study}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    trials = scratch / "study.json"
+    trials.write_text(json.dumps([asdict(t) for t in result.trials], indent=2, default=str))
+    best = result.best
+    tags = {
+        TAG_KIND: KIND_STUDY,
+        TAG_STUDY: result.study,
+        TAG_OBJECTIVE: result.objective,
+        TAG_DIRECTION: result.direction,
+    }
+    metrics = {
+        "trials.complete": float(sum(t.state == "COMPLETE" for t in result.trials)),
+        "trials.failed": float(len(result.failed)),
+    }
+    if best is not None and best.value is not None:
+        tags[TAG_BEST_TRIAL] = str(best.number)
+        tags[TAG_BEST_RUN] = best.run_id or ""
+        metrics[result.objective] = best.value
+    info = PipelineInfo(
+        experiment=result.experiment,
+        run_name=f"study {result.study}",
+        tags=tags,
+        params=dict(result.space),
+        artifacts={"study": trials},
+    )
+    tracker = MlflowTracker(result.tracking_uri, artifact_root=paths.mlflow_artifacts)
+    try:
+        run_id = tracker.start_pipeline(info)
+        tracker.finish_pipeline(run_id, "FINISHED", metrics)
+    finally:
+        tracker.close()
+    return run_id
