@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 # What `import mlrecipes.cli.main` must not pull in (each costs 20-250 ms or, for mlflow, seconds).
-LAZY = ("git", "networkx", "packaging", "filelock", "importlib.metadata", "mlflow")
+LAZY = ("git", "networkx", "packaging", "filelock", "importlib.metadata", "mlflow", "optuna")
 
 
 def _loaded_after(code: str) -> list[str]:

@@ -9,6 +9,7 @@ from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.tracking import PipelineRunRow, list_pipeline_runs
+from mlrecipes.core.tracking.base import TAG_STUDY
 from mlrecipes.core.tracking_uri import tracking_uri
 
 
@@ -19,12 +20,18 @@ def pipeline_runs(
     sort: str | None = None,
     ascending: bool = False,
     limit: int = 50,
+    study: str | None = None,
 ) -> list[PipelineRunRow]:
     """The experiment's parent runs, newest first, or sorted by ``sort``.
 
     ``sort`` is a metric (``evaluate.auc``, as logged on the parent), a param
-    (``params.train.lr``) or ``start_time``; ``filter_`` is MLflow search syntax.
+    (``params.train.lr``) or ``start_time``; ``filter_`` is MLflow search syntax;
+    ``study`` keeps the trials of one ``tune`` study.
     """
+    if study is not None:
+        quoted = study.replace("'", "\\'")
+        where = f"tags.`{TAG_STUDY}` = '{quoted}'"
+        filter_ = f"{where} AND {filter_}" if filter_ else where
     order: list[str] = []
     if sort:
         field = sort if sort.startswith(("params.", "metrics.", "attributes.")) else None

@@ -34,6 +34,9 @@ def show(
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, help="At most this many runs.")
     ] = 50,
+    study: Annotated[
+        str | None, typer.Option("--study", metavar="NAME", help="Only the trials of this study.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON records for scripts.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV for spreadsheets.")] = False,
 ) -> None:
@@ -42,7 +45,14 @@ def show(
         raise typer.BadParameter("give one of --json and --csv", param_hint="'--json' / '--csv'")
     ws = Workspace.load(file)
     records = as_records(
-        pipeline_runs(ws.manifest, filter_=filter_, sort=sort, ascending=ascending, limit=limit)
+        pipeline_runs(
+            ws.manifest,
+            filter_=filter_,
+            sort=sort,
+            ascending=ascending,
+            limit=limit,
+            study=study,
+        )
     )
     cols = columns(records)
     if as_json:

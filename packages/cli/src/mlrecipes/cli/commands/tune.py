@@ -59,11 +59,15 @@ class _TrialPrinter:
                     )
 
 
+def _cell(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
 def _table(result: TuneResult, top: int) -> Table:
     keys = list(result.space)
     table = Table("trial", result.objective, *keys, "run", title=f"best trials of {result.study}")
     for trial in result.ranked()[:top]:
-        cells = [str(trial.params.get(k, result.space[k])) for k in keys]
+        cells = [_cell(trial.params.get(k, result.space[k])) for k in keys]
         table.add_row(str(trial.number), f"{trial.value:.6g}", *cells, trial.run_id or "")
     return table
 

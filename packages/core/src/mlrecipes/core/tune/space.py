@@ -275,7 +275,7 @@ def _choices(ov: Override, nodes: Sequence[Node], *, at: int = 0) -> tuple[Scala
         if isinstance(node, Call):
             raise fail(ov.source, node.column, f"a choice cannot hold {node.name}(...)")
         value = _scalar(ov, node)
-        if value in values:
+        if any(type(v) is type(value) and v == value for v in values):  # 1 == True
             raise fail(ov.source, node.column, f"{node.text} is given twice in the choice")
         values.append(value)
     return tuple(values)
