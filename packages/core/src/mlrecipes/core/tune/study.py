@@ -199,10 +199,10 @@ class _TrialLoop:
         return asked
 
     def one(self, trial: optuna.trial.Trial) -> None:
-        overrides = self.space.overrides(trial.params)
-        self.on_event(TrialStarted(self.name, trial.number, overrides))
-        tags = {TAG_STUDY: self.name, TAG_TRIAL: str(trial.number)}
         try:
+            overrides = self.space.overrides(trial.params)
+            self.on_event(TrialStarted(self.name, trial.number, overrides))
+            tags = {TAG_STUDY: self.name, TAG_TRIAL: str(trial.number)}
             outcome = run_trial(
                 self.ws,
                 self.targets,
