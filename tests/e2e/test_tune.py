@@ -16,18 +16,19 @@ from tests.e2e._tune_repos import OPTIMUM, make_lab_workspace, prepare_count
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
-from mlrecipes.core import TuneOptions, TuneResult, Workspace
+from mlrecipes.core import TuneOptions, Workspace
 from mlrecipes.core.experiments import pipeline_runs
 
 pytestmark = pytest.mark.slow
 
 SPACE = ("train.x=interval(0, 1)", "train.depth=range(1, 10)", "train.kind=choice(a, b)")
-TOLERANCE = 0.02  # 25 TPE trials, seed 0: measured 0.0967 (the optimum is 0.1)
+TOLERANCE = 0.01  # 25 TPE trials, seed 0: measured 0.09999 (the optimum is 0.1)
 
 
 def _score(params: dict[str, Any]) -> float:
     bonus = 0.1 if params["train.kind"] == "b" else 0.0
-    return bonus - (params["train.x"] - 0.3) ** 2 - 0.05 * (params["train.depth"] - 5) ** 2
+    x, depth = float(params["train.x"]), int(params["train.depth"])
+    return bonus - (x - 0.3) ** 2 - 0.05 * (depth - 5) ** 2
 
 
 def _options(**kwargs: Any) -> TuneOptions:
@@ -67,7 +68,9 @@ def test_tpe_gets_near_the_optimum_and_prepare_runs_once(manifest: Path) -> None
 
     runs = _mlflow_runs(ws)
     trials = [r for r in runs if r.data.tags.get("mlrecipes.study") == "s"]
-    parents = {r.data.tags["mlrecipes.trial"]: r for r in trials if "mlrecipes.trial" in r.data.tags}
+    parents = {
+        r.data.tags["mlrecipes.trial"]: r for r in trials if "mlrecipes.trial" in r.data.tags
+    }
     assert sorted(parents, key=int) == [str(i) for i in range(25)]
     best_run = parents[str(result.best.number)]
     assert best_run.info.run_id == result.best.run_id

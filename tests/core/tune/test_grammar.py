@@ -105,7 +105,8 @@ def test_a_space_with_nothing_to_search_is_an_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [1e-05, 0.1, 3.0, 1e20, -2.5, 7, -3, True, False, None, "gbm", "a b", "1", "true", "a,b"]
+    "value",
+    [1e-05, 0.1, 3.0, 1e20, -2.5, 7, -3, True, False, None, "gbm", "a b", "1", "true", "a,b"],
 )
 def test_sampled_values_read_back_unchanged(value: object) -> None:
     """What a trial passes as ``-S key=text`` is read back by the manifest's YAML rules."""
