@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -212,7 +213,8 @@ def test_cli_table_and_reproduce_command(manifest: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if x.startswith("reproduce the best:"))
-    run_id = line.rsplit(" ", 1)[1]
+    command = shlex.split(line.removeprefix("reproduce the best: "))
+    run_id = command[2]
     rows = {r.run_id: r for r in pipeline_runs(Workspace.load(manifest).manifest)}
     assert run_id in rows and rows[run_id].metrics["train.score"] == max(
         r.metrics["train.score"] for r in rows.values()
@@ -221,3 +223,44 @@ def test_cli_table_and_reproduce_command(manifest: Path) -> None:
         "train.x",
         "train.depth",
     }
+    # the printed command reproduces the best trial: same commits, same metrics
+    assert command[:2] == ["mlrecipes", "reproduce"]
+    again = CliRunner().invoke(app, command[1:])
+    assert again.exit_code == 0, again.output
+
+
+def test_grid_sampler_stops_when_the_grid_is_exhausted(manifest: Path) -> None:
+    space = ("train.depth=range(4, 6)", "train.kind=choice(a, b)", "train.x=0.3")
+    result = Workspace.load(manifest).tune(options=_options(space=space, trials=10, sampler="grid"))
+    points = {(t.params["train.depth"], t.params["train.kind"]) for t in result.trials}
+    assert result.ran == 4 and points == {(4, "a"), (4, "b"), (5, "a"), (5, "b")}
+    assert result.best is not None and result.best.value == pytest.approx(OPTIMUM)
+
+
+def test_two_workspaces_share_a_study_through_storage(manifest: Path, tmp_path: Path) -> None:
+    """Two machines (here: two workspaces over the same repo) search one study."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = Workspace.load(manifest).tune(options=_options(trials=2, study="team", storage=storage))
+    other = make_lab_workspace(tmp_path / "second")
+    second = Workspace.load(other).tune(options=_options(trials=3, study="team", storage=storage))
+    assert first.ran == 2 and second.ran == 1
+    assert [t.number for t in second.trials] == [0, 1, 2]
+    assert second.storage == storage
+
+
+def test_bad_storage_is_a_user_error_without_the_password(manifest: Path) -> None:
+    result = _cli(
+        manifest, "-S", "train.x=interval(0, 1)", "--objective", "train.score",
+        "--direction", "max", "--trials", "1", "--storage", "postgresql://me:s3cret@127.0.0.1:9/db",
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "cannot open study" in result.output and "s3cret" not in result.output
+
+
+def test_no_completed_trial_exits_4(manifest: Path) -> None:
+    result = _cli(
+        manifest, "-S", "train.kind=choice(broken)", "--objective", "train.score",
+        "--direction", "max", "--trials", "2",
+    )  # fmt: skip
+    assert result.exit_code == 4, result.output
+    assert "0 complete, 2 failed" in result.output

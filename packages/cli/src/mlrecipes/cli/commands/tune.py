@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -72,7 +74,9 @@ def _table(result: TuneResult, top: int) -> Table:
     return table
 
 
-def _report(console: Console, err: Console, result: TuneResult, top: int) -> None:
+def _report(
+    console: Console, err: Console, result: TuneResult, top: int, file: Path | None
+) -> None:
     failed = len(result.failed)
     done = sum(t.state == "COMPLETE" for t in result.trials)
     err.print(
@@ -84,7 +88,10 @@ def _report(console: Console, err: Console, result: TuneResult, top: int) -> Non
         err.print("[red]no trial completed[/]")
         raise typer.Exit(EXIT_STEP_FAILED if failed else 0)
     console.print(_table(result, top))
-    console.print(f"reproduce the best: mlrecipes reproduce {best.run_id}")
+    command = f"mlrecipes reproduce {best.run_id}"
+    if file is not None:  # reproduce finds the tracking store through the manifest
+        command += f" -f {shlex.quote(str(file))}"
+    console.print(f"reproduce the best: {escape(command)}")
 
 
 def tune(
@@ -175,4 +182,4 @@ def tune(
     except KeyboardInterrupt:
         state.err.print("[yellow]rerun the same command to run the missing trials[/]")
         raise
-    _report(state.console, state.err, result, top)
+    _report(state.console, state.err, result, top, file)
