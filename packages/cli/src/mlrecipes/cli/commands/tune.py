@@ -87,7 +87,11 @@ def _report(
     if best is None:
         err.print("[red]no trial completed[/]")
         raise typer.Exit(EXIT_STEP_FAILED if failed else 0)
-    console.print(_table(result, top))
+    table = _table(result, top)
+    natural = Console(width=10_000).measure(table).maximum
+    if natural > console.width:  # as `exp show`: a wide table stays whole, never ellipsized
+        console = Console(width=natural, highlight=False)
+    console.print(table)
     command = f"mlrecipes reproduce {best.run_id}"
     if file is not None:  # reproduce finds the tracking store through the manifest
         command += f" -f {shlex.quote(str(file))}"

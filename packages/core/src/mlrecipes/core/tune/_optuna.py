@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from mlrecipes.core.tune.space import SearchSpace
 
+
 Sampler = Literal["tpe", "random", "grid"]
 Direction = Literal["maximize", "minimize"]
 
@@ -47,9 +48,7 @@ def import_optuna() -> ModuleType:
     return optuna
 
 
-def make_sampler(
-    kind: Sampler, space: SearchSpace, seed: int | None, done: int
-) -> optuna.samplers.BaseSampler:
+def make_sampler(kind: Sampler, seed: int | None, done: int) -> optuna.samplers.BaseSampler:
     """The sampler; on a resumed study the seed moves on by the trials already done.
 
     A seeded sampler restarts its random stream in each process: without the
@@ -60,10 +59,10 @@ def make_sampler(
 
     if seed is not None:
         seed += done
-    if kind == "random":
+    if kind in ("random", "grid"):
+        # The grid's points are enqueued one by one (see ``tune.study``): Optuna's
+        # GridSampler calls ``Study.stop()``, which fails outside ``optimize()``.
         return optuna.samplers.RandomSampler(seed=seed)
-    if kind == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
 
 

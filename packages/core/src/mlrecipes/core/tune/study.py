@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
+import random
 import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -37,7 +39,7 @@ from mlrecipes.core.tune.result import (
     Trial,
     TuneResult,
 )
-from mlrecipes.core.tune.space import SearchSpace, parse_space
+from mlrecipes.core.tune.space import Scalar, SearchSpace, parse_space
 from mlrecipes.core.tune.storage import default_storage, redact_storage
 
 if TYPE_CHECKING:
@@ -87,7 +89,10 @@ def tune(
     study = open_study(
         name=name, storage=storage, direction=direction, objective=str(objective), space=space
     )
-    budget = _budget(study, options, space)
+    budget = _budget(study, options)
+    grid = grid_points(space, study, options.seed) if options.sampler == "grid" else None
+    if grid is not None:
+        budget = min(budget, len(grid))  # the grid is exhausted: the study is complete
     ran = 0
     if budget:
         synced = ws.sync(mode=options.run.sync_mode, jobs=options.run.jobs, on_event=on_event)
@@ -95,6 +100,7 @@ def tune(
         # Each trial must run the same commits: a branch that moves mid-study must not leak in.
         run_options = dataclasses.replace(options.run, sync_mode="frozen")
         loop = _TrialLoop(ws, targets, study, space, objective, run_options, name, on_event)
+        loop.queue = grid
         ran = loop.run(budget, options.jobs)
     result = _result(ws, study, name, storage, objective, direction, space, ran)
     if ran and options.summary:
@@ -112,17 +118,22 @@ def default_study_name(
     return f"{objective}-{hashlib.sha256(what.encode()).hexdigest()[:8]}"
 
 
-def _budget(study: optuna.Study, options: TuneOptions, space: SearchSpace) -> int:
+def _budget(study: optuna.Study, options: TuneOptions) -> int:
     trials = [Trial.from_optuna(t) for t in study.get_trials(deepcopy=False)]
-    done = sum(t.counts for t in trials)
-    budget = max(0, options.trials - done)
-    if options.sampler == "grid":
-        size = 1
-        for values in space.grid().values():
-            size *= len(values)
-        budget = min(budget, max(0, size - done))
-    study.sampler = make_sampler(options.sampler, space, options.seed, len(trials))
-    return budget
+    study.sampler = make_sampler(options.sampler, options.seed, len(trials))
+    return max(0, options.trials - sum(t.counts for t in trials))
+
+
+def grid_points(
+    space: SearchSpace, study: optuna.Study, seed: int | None
+) -> list[dict[str, Scalar]]:
+    """The grid's points not tried yet, in a seeded random order (as Optuna's GridSampler)."""
+    grid = space.grid()
+    trials = [Trial.from_optuna(t) for t in study.get_trials(deepcopy=False)]
+    tried = [t.params for t in trials if t.counts]
+    points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
+    random.Random(seed).shuffle(points)  # noqa: S311 - an order, not a secret
+    return [p for p in points if p not in tried]
 
 
 def _result(
@@ -167,9 +178,12 @@ class _TrialLoop:
         self.on_event = on_event
         self.lock = threading.Lock()
         self.distributions = space.distributions()
+        self.queue: list[dict[str, Scalar]] | None = None  # the grid's points still to run
 
     def ask(self) -> optuna.trial.Trial:
         with self.lock:
+            if self.queue:
+                self.study.enqueue_trial(self.queue.pop(0))  # the next ask takes it
             return self.study.ask(self.distributions)
 
     def run(self, budget: int, jobs: int) -> int:
