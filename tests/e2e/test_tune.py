@@ -223,6 +223,15 @@ def test_cli_table_and_reproduce_command(manifest: Path) -> None:
         "train.x",
         "train.depth",
     }
+    study = next(x for x in result.output.splitlines() if x.startswith("study "))
+    name = study.split()[1].rstrip(":")
+    shown = CliRunner().invoke(
+        app,
+        ["exp", "show", "-f", str(manifest), "--study", name, "--sort", "train.score", "--json"],
+    )
+    assert shown.exit_code == 0, shown.output
+    assert [r["run_id"] for r in json.loads(shown.output)][0] == run_id
+    assert len(json.loads(shown.output)) == 3
     # the printed command reproduces the best trial: same commits, same metrics
     assert command[:2] == ["mlrecipes", "reproduce"]
     again = CliRunner().invoke(app, command[1:])

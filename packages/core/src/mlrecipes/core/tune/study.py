@@ -89,25 +89,39 @@ def tune(
     study = open_study(
         name=name, storage=storage, direction=direction, objective=str(objective), space=space
     )
-    budget = _budget(study, options)
-    grid = grid_points(space, study, options.seed) if options.sampler == "grid" else None
-    if grid is not None:
-        budget = min(budget, len(grid))  # the grid is exhausted: the study is complete
-    ran = 0
-    if budget:
-        synced = ws.sync(mode=options.run.sync_mode, jobs=options.run.jobs, on_event=on_event)
-        del synced  # synced once here; trials use the lock just written, never re-resolve
-        # Each trial must run the same commits: a branch that moves mid-study must not leak in.
-        run_options = dataclasses.replace(options.run, sync_mode="frozen")
-        loop = _TrialLoop(ws, targets, study, space, objective, run_options, name, on_event)
-        loop.queue = grid
-        ran = loop.run(budget, options.jobs)
+    ran = _run_trials(ws, targets, options, study, space, objective, name, on_event)
     result = _result(ws, study, name, storage, objective, direction, space, ran)
     if ran and options.summary:
         from mlrecipes.core.tune.summary import log_summary
 
         result = dataclasses.replace(result, summary_run_id=log_summary(result, ws.paths))
     return result
+
+
+def _run_trials(
+    ws: Workspace,
+    targets: Sequence[str],
+    options: TuneOptions,
+    study: optuna.Study,
+    space: SearchSpace,
+    objective: Objective,
+    name: str,
+    on_event: EventHandler,
+) -> int:
+    """Run the trials the study lacks; how many ran."""
+    budget = _budget(study, options)
+    grid = grid_points(space, study, options.seed) if options.sampler == "grid" else None
+    if grid is not None:
+        budget = min(budget, len(grid))  # the grid is exhausted: the study is complete
+    if not budget:
+        return 0
+    ws.sync(mode=options.run.sync_mode, jobs=options.run.jobs, on_event=on_event)
+    # Trials use the lock just written and never re-resolve: every trial runs the same
+    # commits, even if a branch moves mid-study (and parallel trials never race on sync).
+    run_options = dataclasses.replace(options.run, sync_mode="frozen")
+    loop = _TrialLoop(ws, targets, study, space, objective, run_options, name, on_event)
+    loop.queue = grid
+    return loop.run(budget, options.jobs)
 
 
 def default_study_name(
