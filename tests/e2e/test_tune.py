@@ -230,8 +230,8 @@ def test_cli_table_and_reproduce_command(manifest: Path) -> None:
         ["exp", "show", "-f", str(manifest), "--study", name, "--sort", "train.score", "--json"],
     )
     assert shown.exit_code == 0, shown.output
-    assert [r["run_id"] for r in json.loads(shown.output)][0] == run_id
-    assert len(json.loads(shown.output)) == 3
+    records = json.loads(shown.output)
+    assert len(records) == 3 and records[0]["run_id"] == run_id
     # the printed command reproduces the best trial: same commits, same metrics
     assert command[:2] == ["mlrecipes", "reproduce"]
     again = CliRunner().invoke(app, command[1:])

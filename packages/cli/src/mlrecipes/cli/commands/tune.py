@@ -89,9 +89,9 @@ def _report(
         raise typer.Exit(EXIT_STEP_FAILED if failed else 0)
     table = _table(result, top)
     natural = Console(width=10_000).measure(table).maximum
-    if natural > console.width:  # as `exp show`: a wide table stays whole, never ellipsized
-        console = Console(width=natural, highlight=False)
-    console.print(table)
+    # as `exp show`: a wide table stays whole, never ellipsized
+    wide = Console(width=natural, highlight=False) if natural > console.width else console
+    wide.print(table)
     command = f"mlrecipes reproduce {best.run_id}"
     if file is not None:  # reproduce finds the tracking store through the manifest
         command += f" -f {shlex.quote(str(file))}"
