@@ -273,3 +273,13 @@ def test_no_completed_trial_exits_4(manifest: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 4, result.output
     assert "0 complete, 2 failed" in result.output
+
+
+def test_an_objective_metric_the_step_lacks_stops_the_study(manifest: Path) -> None:
+    result = _cli(
+        manifest, "-S", "train.x=interval(0, 1)", "--objective", "train.scor",
+        "--direction", "max", "--trials", "3",
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "returned no metric 'scor'" in result.output and "did you mean 'score'" in result.output
+    assert "trial 1" not in result.output  # the first trial ended the study
