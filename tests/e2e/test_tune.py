@@ -283,3 +283,33 @@ def test_an_objective_metric_the_step_lacks_stops_the_study(manifest: Path) -> N
     assert result.exit_code == 1, result.output
     assert "returned no metric 'scor'" in result.output and "did you mean 'score'" in result.output
     assert "trial 1" not in result.output  # the first trial ended the study
+
+
+def test_sigint_during_parallel_trials_lets_them_finish(manifest: Path) -> None:
+    """With -j 2, Ctrl-C starts no new trial; the two running ones finish and count."""
+    Workspace.load(manifest).sync()
+    space = ("train.x=interval(0, 1)", "train.depth=5", "train.sleep=2")
+    args = [*[f"-S{s}" for s in space], "--objective", "train.score", "--direction", "max"]
+    args += ["--trials", "6", "-j", "2", "--seed", "0", "--study", "par"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlrecipes.cli", "tune", "-f", str(manifest), *args],
+        cwd=manifest.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    train = Workspace.load(manifest).paths.store / "train"
+    # both trials' train steps are running: each has its temp entry (a folder) in the store
+    _wait_for(lambda: len([p for p in train.glob(".tmp-*") if p.is_dir()]) == 2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 130, err
+    assert "waiting for 2 running trial(s)" in err
+    import optuna
+
+    study = optuna.load_study(
+        study_name="par", storage=f"sqlite:///{manifest.parent / '.mlrecipes' / 'optuna.db'}"
+    )
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "COMPLETE"]

@@ -88,6 +88,14 @@ class TrialFinished:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class TrialsDraining:
+    """Ctrl-C during parallel trials: no new trial starts; ``running`` ones finish first."""
+
+    study: str
+    running: int
+
+
 Event: TypeAlias = (
     RepoProgress
     | LockWritten
@@ -98,6 +106,7 @@ Event: TypeAlias = (
     | PipelineFinished
     | TrialStarted
     | TrialFinished
+    | TrialsDraining
 )
 EventHandler: TypeAlias = Callable[[Event], None]
 

@@ -25,7 +25,7 @@ from mlrecipes.core import (
     parse_dev_options,
     sync_mode,
 )
-from mlrecipes.core.events import Event, TrialFinished, TrialStarted
+from mlrecipes.core.events import Event, TrialFinished, TrialsDraining, TrialStarted
 
 
 class Direction(StrEnum):
@@ -50,6 +50,10 @@ class _TrialPrinter:
             if isinstance(event, TrialStarted) and self.verbose:
                 sets = " ".join(event.overrides)
                 self.console.print(f"[dim]trial {event.number} starts: {escape(sets)}[/]")
+            elif isinstance(event, TrialsDraining):
+                self.console.print(
+                    f"[yellow]interrupted: waiting for {event.running} running trial(s)[/]"
+                )
             elif isinstance(event, TrialFinished):
                 if event.state == "COMPLETE":
                     self.console.print(f"trial {event.number}: [green]{event.value:.6g}[/]")

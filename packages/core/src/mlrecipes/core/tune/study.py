@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from mlrecipes.core.errors import UserError
-from mlrecipes.core.events import EventHandler, TrialFinished, TrialStarted, ignore
+from mlrecipes.core.events import (
+    EventHandler,
+    TrialFinished,
+    TrialsDraining,
+    TrialStarted,
+    ignore,
+)
 from mlrecipes.core.pipeline import RunOptions
 from mlrecipes.core.tracking.base import TAG_STUDY, TAG_TRIAL
 from mlrecipes.core.tracking_uri import tracking_uri
@@ -220,9 +226,12 @@ class _TrialLoop:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
                         future.result()  # a UserError (no such metric) ends the study
-            except BaseException:
+            except BaseException as exc:
                 for future in pending:
                     future.cancel()
+                running = sum(1 for future in pending if not future.done())
+                if isinstance(exc, KeyboardInterrupt) and running:
+                    self.on_event(TrialsDraining(self.name, running))
                 raise
         return asked
 
