@@ -11,8 +11,8 @@ from mlrecipes.core.events import EventHandler, ignore
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest, load_manifest
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.pipeline import RunOptions, RunResult, run_pipeline
 from mlrecipes.core.plan import Plan, make_plan
+from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.status import RepoStatus, workspace_status
 from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
@@ -94,4 +94,11 @@ class Workspace:
         on_event: EventHandler = ignore,
     ) -> RunResult:
         """Sync if needed, plan, run what is not cached, track everything in MLflow."""
-        return run_pipeline(self, targets, options or RunOptions(), on_event=on_event)
+        from mlrecipes.core.run.pipeline import run_pipeline
+
+        def sync(mode: SyncMode, jobs: int | None, handler: EventHandler) -> SyncResult:
+            return self.sync(mode=mode, jobs=jobs, on_event=handler)
+
+        return run_pipeline(
+            self.manifest, self.paths, sync, targets, options or RunOptions(), on_event=on_event
+        )
