@@ -7,16 +7,26 @@ from pathlib import Path
 
 
 @functools.cache
-def has_mlflow(env_path: Path) -> bool:
-    """True when ``import mlflow`` works in the environment at ``env_path``.
-
-    A step of such an environment may log to MLflow itself, so it is given its
-    run id before it starts; every other step runs without waiting for MLflow.
-    An environment folder never changes once complete (its key names its
-    contents), so one look per process is enough.
-    """
+def _env_has_mlflow(env_path: Path) -> bool:
+    # An environment folder never changes once complete (its key names its
+    # contents), so one look per process is enough.
     patterns = (
         "lib/python*/site-packages/mlflow/__init__.py",
         "Lib/site-packages/mlflow/__init__.py",
     )
     return any(next(env_path.glob(pattern), None) is not None for pattern in patterns)
+
+
+def has_mlflow(env_path: Path, project_dir: Path | None = None) -> bool:
+    """True when ``import mlflow`` works in a step of this environment and project.
+
+    A step that can import MLflow may log to its run itself, so it is given its
+    run id before it starts; every other step runs without waiting for MLflow.
+    The step runner puts the project folder first on ``sys.path``, so a package
+    there counts too.
+    """
+    if _env_has_mlflow(env_path):
+        return True
+    return project_dir is not None and (
+        (project_dir / "mlflow" / "__init__.py").is_file() or (project_dir / "mlflow.py").is_file()
+    )
