@@ -244,9 +244,13 @@ class PipelineExecution:
             return {r.key: r for r in found}, True
 
     def _record_locally(
-        self, results: Mapping[str, StepResult], finished: Mapping[int, tuple[Status, Future[None]]]
+        self,
+        results: Mapping[str, StepResult],
+        finished: Mapping[int, tuple[Status, Future[None]]],
+        complete: bool,
     ) -> None:
-        """Once logged: which run made each entry, and which pipelines are complete."""
+        """Once logged: which run made each entry, and (``complete``: nothing failed to
+        log) which pipelines are up to date; an incomplete record is logged again."""
         for key, result in results.items():
             run_id = _resolved(self.children.get(key))
             if result.status == "ok" and run_id is not None:
@@ -255,7 +259,7 @@ class PipelineExecution:
         for variant in self.plan.variants:
             status, future = finished.get(variant.index, ("KILLED", None))
             parent = _resolved(self.parents.get(variant.index))
-            if status == "FINISHED" and parent and future is not None and _ok(future):
+            if complete and status == "FINISHED" and parent and future and _ok(future):
                 fp_hash = fingerprints_hash(variant.fingerprints)
                 write_finished_run(self.paths.runs, fp_hash, self.uri, parent)
 
@@ -282,7 +286,7 @@ class PipelineExecution:
                 self.logs.close()
             executor.close()
         error = self._wait_for_tracking()
-        self._record_locally(results, finished)
+        self._record_locally(results, finished, complete=error is None)
         run_ids = tuple(
             run_id for i in sorted(self.parents) if (run_id := _resolved(self.parents[i]))
         )
