@@ -86,7 +86,7 @@ class Bench:
         self.paths = WorkspacePaths.for_manifest(self.manifest)
         self.paths.ensure()
         source = Resolved("r", "./r", "main", "c" * 40, None, "t" * 40, root / "r")
-        env = Environment("k", tmp / "env", tmp / "env" / "bin" / "python", "deps", "project")
+        env = Environment("k", tmp / "env", tmp / "env" / "bin" / "python", "deps", "bare")
         self.sync = SyncResult({"r": RepoContext("r", source, env)}, Lock({}), False)
         self.tracker = RecordingTracker()
 
