@@ -188,3 +188,21 @@ def test_a_step_failure_outranks_a_tracking_failure(bench: Bench) -> None:
     with pytest.raises(StepFailed) as failed:
         bench.run(FakeExecutor({}, fail=frozenset({"b"})), tracker=BrokenStore())
     assert "database is gone" in (failed.value.hint or "")
+
+
+def _note_run(tracker: Any, run_id: str) -> None:
+    tracker.runs[run_id].tags["uploaded"] = "yes"
+
+
+def test_a_job_after_a_step_runs_once_its_run_exists(bench: Bench) -> None:
+    executor = FakeExecutor({})
+    services = RunServices(
+        lambda _uri: BackgroundTracker(bench.tracker),
+        lambda: executor,
+        after_step=lambda result: _note_run if result.step == "a" else None,
+    )
+    result = run_pipeline(
+        bench.manifest, bench.paths, lambda *_: bench.sync, (), RunOptions(), services=services
+    )
+    children = bench.children(result.run_ids[0])
+    assert children["a"].tags.get("uploaded") == "yes" and "uploaded" not in children["b"].tags

@@ -17,7 +17,9 @@ from mlrecipes.core.executors.select import make_executor
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.task import StepResult
 from mlrecipes.core.tracking.background import BackgroundTracker
+from mlrecipes.core.tracking.base import PostRunJob
 
 
 def default_jobs() -> int:
@@ -25,13 +27,24 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+AfterStep = Callable[[StepResult], "PostRunJob | None"]
+"""Given a step that ran, a job to run once its MLflow run exists (or None)."""
+
+
 @dataclass(frozen=True)
 class RunServices:
-    """Builds the tracker (given the tracking URI) and the executor of one run."""
+    """Builds the tracker (given the tracking URI) and the executor of one run.
+
+    ``after_step`` is the hook for work that needs a step's run but must not hold
+    up the pipeline (e.g. uploading its outputs to a team store as artifacts of
+    that run): its job is queued on the tracker behind the step's logging and
+    runs in the tracker process (see :data:`~mlrecipes.core.tracking.base.PostRunJob`).
+    """
 
     tracker: Callable[[str], BackgroundTracker]
     executor: Callable[[], Executor]
     executor_kind: str = "local"
+    after_step: AfterStep | None = None
 
 
 def default_services(manifest: Manifest, paths: WorkspacePaths, options: RunOptions) -> RunServices:

@@ -167,6 +167,9 @@ class PipelineExecution:
             self._tracker.finish_step(self.children[result.key], outcome)
         if result.status == "ok":
             write_latest(self.store.root, step.step, step.components)
+            job = self.services.after_step(result) if self.services.after_step else None
+            if job is not None:
+                self._tracker.after_run(self.children[result.key], job)
         self.on_event(
             StepFinished(
                 step=step.step,
