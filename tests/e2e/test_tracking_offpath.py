@@ -73,7 +73,7 @@ def test_steps_finish_while_the_tracker_is_still_starting(tmp_path: Path) -> Non
     result = run_pipeline(
         ws.manifest,
         ws.paths,
-        lambda mode, jobs, handler: ws.sync(mode=mode, jobs=jobs, on_event=handler),
+        ws.sync(),
         (),
         RunOptions(jobs=1),
         services=RunServices(
@@ -120,7 +120,7 @@ def test_interrupt_while_logging_leaves_nothing_running(tmp_path: Path) -> None:
         run_pipeline(
             ws.manifest,
             ws.paths,
-            lambda mode, jobs, handler: ws.sync(mode=mode, jobs=jobs, on_event=handler),
+            ws.sync(),
             (),
             RunOptions(jobs=1),
             services=RunServices(

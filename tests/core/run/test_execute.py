@@ -96,7 +96,7 @@ class Bench:
         return run_pipeline(
             self.manifest,
             self.paths,
-            lambda mode, jobs, handler: self.sync,
+            self.sync,
             (),
             RunOptions(**options),
             services=services,
@@ -202,7 +202,7 @@ def test_a_job_after_a_step_runs_once_its_run_exists(bench: Bench) -> None:
         after_step=lambda result: _note_run if result.step == "a" else None,
     )
     result = run_pipeline(
-        bench.manifest, bench.paths, lambda *_: bench.sync, (), RunOptions(), services=services
+        bench.manifest, bench.paths, bench.sync, (), RunOptions(), services=services
     )
     children = bench.children(result.run_ids[0])
     assert children["a"].tags.get("uploaded") == "yes" and "uploaded" not in children["b"].tags

@@ -96,9 +96,7 @@ class Workspace:
         """Sync if needed, plan, run what is not cached, track everything in MLflow."""
         from mlrecipes.core.run.pipeline import run_pipeline
 
-        def sync(mode: SyncMode, jobs: int | None, handler: EventHandler) -> SyncResult:
-            return self.sync(mode=mode, jobs=jobs, on_event=handler)
-
-        return run_pipeline(
-            self.manifest, self.paths, sync, targets, options or RunOptions(), on_event=on_event
-        )
+        options = options or RunOptions()
+        expand_overrides(options.overrides)  # a bad -S fails before a sync
+        synced = self.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
+        return run_pipeline(self.manifest, self.paths, synced, targets, options, on_event=on_event)

@@ -1,14 +1,14 @@
 """``run``: sync, plan, execute what is not cached, and track it all in MLflow.
 
 The caller hands in what this layer needs (the manifest, the workspace paths,
-a function that syncs) and nothing calls back up. MLflow stays off the
+the sync result) and nothing calls back up. MLflow stays off the
 critical path (see :mod:`mlrecipes.core.run.execute`): a run that has nothing
 to do never starts the tracker. Every run ends FINISHED, FAILED or KILLED.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from mlrecipes.core.errors import StepFailed
 from mlrecipes.core.events import EventHandler, PipelineFinished, PlanReady, ignore
@@ -22,12 +22,9 @@ from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run_records import fingerprints_hash, read_finished_run
 from mlrecipes.core.store import Store
 from mlrecipes.core.sweep import expand_overrides
-from mlrecipes.core.syncing import SyncMode, SyncResult
+from mlrecipes.core.syncing import SyncResult
 from mlrecipes.core.task import StepResult
 from mlrecipes.core.tracking_uri import tracking_uri
-
-SyncFn = Callable[[SyncMode, "int | None", EventHandler], SyncResult]
-"""``sync(mode, jobs, on_event)``: the synced repos and lock of the workspace."""
 
 
 def _up_to_date(paths: WorkspacePaths, plan: Plan, uri: str) -> tuple[str, ...] | None:
@@ -44,16 +41,15 @@ def _up_to_date(paths: WorkspacePaths, plan: Plan, uri: str) -> tuple[str, ...] 
 def run_pipeline(
     manifest: Manifest,
     paths: WorkspacePaths,
-    sync_fn: SyncFn,
+    sync: SyncResult,
     targets: Sequence[str],
     options: RunOptions,
     *,
     services: RunServices | None = None,
     on_event: EventHandler = ignore,
 ) -> RunResult:
-    """Sync if needed, plan every variant, run what is missing, log it (see module doc)."""
+    """Plan every variant on ``sync``'s repos, run what is missing, log it (see module doc)."""
     variants = expand_overrides(options.overrides)
-    sync = sync_fn(options.sync_mode, options.jobs, on_event)
     plan = make_plan(manifest, sync.repos, targets=targets, variants=variants, force=options.force)
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
