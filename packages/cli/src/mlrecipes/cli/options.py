@@ -12,13 +12,14 @@ ManifestOpt = Annotated[
     typer.Option(
         "--file",
         "-f",
+        metavar="PATH",
         help="The manifest (default: workspace.yaml in this folder or the nearest parent).",
         dir_okay=False,
     ),
 ]
 JobsOpt = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, help="How many things to do side by side."),
+    typer.Option("--jobs", "-j", min=1, metavar="N", help="How many things to do side by side."),
 ]
 DevOpt = Annotated[
     list[str] | None,

@@ -50,22 +50,33 @@ class EventPrinter:
         self._repos: dict[str, str] = {}
         self._running: dict[str, str] = {}
         self._status: Status | None = None
+        self._failures: list[tuple[str, str]] = []  # (line, message) of failed repos
 
     def __enter__(self) -> EventPrinter:
         self._status = self.console.status("loading the workspace")
         self._status.start()
         return self
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if self._status is not None:
             self._status.stop()
             self._status = None
+        # A repo's failure is held back until the end: the error that stops the command
+        # is printed once by the error handler, the other repos' failures here.
+        said = str(exc) if exc is not None else ""
+        for line, message in self._failures:
+            if not message or message not in said:
+                self.console.print(line)
 
     def __call__(self, event: Event) -> None:
         line = self._format(event)
         with self._lock:
             self._track(event)
-            if line is not None:
+            if line is None:
+                return
+            if isinstance(event, RepoProgress) and event.phase == "failed" and not self.verbose:
+                self._failures.append((line, event.message))
+            else:
                 self.console.print(line)
 
     def _track(self, event: Event) -> None:

@@ -21,6 +21,7 @@ from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult
 from mlrecipes.core.task import StepResult, StepTask
 from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.git_sources import short_commit
 
 if TYPE_CHECKING:
     from mlrecipes.core.workspace import Workspace
@@ -70,7 +71,7 @@ def build_task(step: PlannedStep, sync: SyncResult, running: Collection[str]) ->
         outputs=dict(step.outputs),
         env={"PYTHONPYCACHEPREFIX": str(ctx.pycache)} if ctx.pycache else {},
         needs=tuple(fp for fp in step.needs if fp in running),
-        label=f"{step.step} ({step.repo}@{ctx.source.commit[:7]})",
+        label=f"{step.step} ({step.repo}@{short_commit(ctx.source.commit)})",
     )
 
 
@@ -130,7 +131,7 @@ def run_pipeline(
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:
     """``repo@sha: last lines of the traceback``."""
     step = plan.unique()[result.key]
-    commit = sync.repos[step.repo].source.commit[:7]
+    commit = short_commit(sync.repos[step.repo].source.commit)
     return f"{step.repo}@{commit}: {(result.error or 'failed').strip()}"
 
 

@@ -8,6 +8,7 @@ nothing of steps, manifests, uv or MLflow.
 """
 
 from mlrecipes.git_sources.checkout import checkout_state
+from mlrecipes.git_sources.commits import SHORT_LENGTH, short_commit
 from mlrecipes.git_sources.errors import (
     DirtyCheckoutError,
     GitSourceError,
@@ -24,6 +25,7 @@ from mlrecipes.git_sources.urls import normalize_url, redact_url
 from mlrecipes.git_sources.worktree import dev_source
 
 __all__ = [
+    "SHORT_LENGTH",
     "DirtyCheckoutError",
     "GitSourceError",
     "NotARepositoryError",
@@ -41,5 +43,6 @@ __all__ = [
     "normalize_url",
     "redact_url",
     "resolve_rev",
+    "short_commit",
     "sync_sources",
 ]

@@ -282,17 +282,16 @@ def has_commit(repo_dir: Path, sha: str) -> bool:
             return False
 
 
-def ref_names(repo_dir: Path) -> list[str]:
-    """Every branch and tag name of ``repo_dir`` (for did-you-mean hints)."""
+def branches_and_tags(repo_dir: Path) -> tuple[list[str], list[str]]:
+    """The branch names and the tag names of ``repo_dir``, each sorted."""
     import git
 
-    names: list[str] = []
+    found: dict[str, list[str]] = {"heads": [], "tags": []}
     with _repo(repo_dir) as repo:
-        for ref in git.Reference.iter_items(repo, common_path="refs/heads"):
-            names.append(ref.path.removeprefix("refs/heads/"))
-        for ref in git.Reference.iter_items(repo, common_path="refs/tags"):
-            names.append(ref.path.removeprefix("refs/tags/"))
-    return names
+        for kind, names in found.items():
+            for ref in git.Reference.iter_items(repo, common_path=f"refs/{kind}"):
+                names.append(ref.path.removeprefix(f"refs/{kind}/"))
+    return sorted(found["heads"]), sorted(found["tags"])
 
 
 def tree_of(repo_dir: Path, commit: str, subdir: str | None) -> str | None:

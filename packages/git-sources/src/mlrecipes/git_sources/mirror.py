@@ -139,8 +139,14 @@ def resolve_in_mirror(mirror: Path, remote: Remote, name: str, rev: str) -> str:
     _fetch(mirror, remote, rev)
     found = _git.lookup(mirror, rev)
     if found is None:
+        branches, tags = _git.branches_and_tags(mirror)
         raise RevNotFoundError(
-            name=name, url=remote.shown, rev=rev, candidates=nearest(rev, _git.ref_names(mirror))
+            name=name,
+            url=remote.shown,
+            rev=rev,
+            candidates=nearest(rev, [*branches, *tags]),
+            branches=branches,
+            tags=tags,
         )
     return found[0]
 

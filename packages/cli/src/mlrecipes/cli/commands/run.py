@@ -38,7 +38,8 @@ def _print_plan(console: Console, plan: Plan) -> None:
 def run(
     ctx: typer.Context,
     steps: Annotated[
-        list[str] | None, typer.Argument(help="Run up to these steps (default: all).")
+        list[str] | None,
+        typer.Argument(metavar="STEP", help="Run up to these steps (default: all)."),
     ] = None,
     set_: Annotated[
         list[str] | None,
@@ -68,6 +69,7 @@ def run(
         ExecutorKind | None,
         typer.Option(
             "--executor",
+            metavar="local|ray",
             help="Where steps run (default: the manifest's executor, else local).",
         ),
     ] = None,

@@ -14,7 +14,7 @@ from mlrecipes.core.debug import call_snippet, run_step_foreground
 
 app = typer.Typer(help="Debug one step in its own environment.")
 
-StepArg = Annotated[str, typer.Argument(help="The step.")]
+StepArg = Annotated[str, typer.Argument(metavar="STEP", help="The step.")]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set-param", "-S", metavar="KEY=VALUE", help="Override a param."),

@@ -41,7 +41,8 @@ def sync(
 def update(
     ctx: typer.Context,
     repos: Annotated[
-        list[str] | None, typer.Argument(help="Repos to update (default: all).")
+        list[str] | None,
+        typer.Argument(metavar="REPO", help="Repos to update (default: all)."),
     ] = None,
     file: ManifestOpt = None,
     jobs: JobsOpt = None,
