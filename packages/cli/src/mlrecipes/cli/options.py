@@ -29,6 +29,21 @@ DevOpt = Annotated[
         help="Use a local working copy for REPO instead of its pinned commit (repeatable).",
     ),
 ]
+
+
+def parse_dev(values: list[str] | None) -> dict[str, Path]:
+    """``--dev REPO=PATH`` values; the core resolves PATH from the manifest's folder."""
+    result: dict[str, Path] = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise typer.BadParameter(
+                f"{value!r} is not REPO=PATH (e.g. --dev models=../models)", param_hint="'--dev'"
+            )
+        result[name] = Path(path)
+    return result
+
+
 LockedOpt = Annotated[bool, typer.Option("--locked", help="Fail if workspace.lock would change.")]
 FrozenOpt = Annotated[
     bool,

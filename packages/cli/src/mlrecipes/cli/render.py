@@ -51,6 +51,7 @@ class EventPrinter:
         self._running: dict[str, str] = {}
         self._status: Status | None = None
         self._failures: list[tuple[str, str]] = []  # (line, message) of failed repos
+        self._labels: dict[str, str] = {}  # fingerprint -> the sweep variants it serves
 
     def __enter__(self) -> EventPrinter:
         self._status = self.console.status("loading the workspace")
@@ -108,11 +109,14 @@ class EventPrinter:
                 return f"[{_REPO_STYLE[phase]}]{phase:>12}[/] {escape(repo)}{extra}"
             case LockWritten(path=path, changed=changed):
                 return f"[green]wrote[/] {escape(path)}" if changed else None
-            case PlanReady(variants=variants, to_run=to_run, cached=cached):
+            case PlanReady(variants=variants, to_run=to_run, cached=cached, labels=labels):
+                self._labels = dict(labels)
                 runs = f"{variants} variants, " if variants > 1 else ""
                 return f"[bold]plan:[/] {runs}{to_run} to run, {cached} from the store"
-            case StepStarted(step=step, label=label):
-                return f"[dim]     start[/] {escape(label or step)}" if self.verbose else None
+            case StepStarted(step=step, key=key, label=label):
+                if not self.verbose:
+                    return None
+                return f"[dim]     start[/] {escape(self._named(label or step, key))}"
             case StepFinished():
                 return self._step_line(event)
             case StepLog(step=step, line=text):
@@ -121,10 +125,16 @@ class EventPrinter:
                 return None
         return None
 
+    def _named(self, step: str, key: str) -> str:
+        """The step, with the sweep variant(s) it runs for: every line of a sweep says which."""
+        variant = self._labels.get(key)
+        return f"{step} [{variant}]" if variant else step
+
     def _step_line(self, event: StepFinished) -> str:
         mark = _STEP_MARK[event.status]
         metrics = " ".join(f"{k}={v:.4g}" for k, v in event.metrics)
-        text = f"{mark} {escape(event.step):<20} {event.status:<8} {event.duration:6.2f}s {metrics}"
+        name = escape(self._named(event.step, event.key))
+        text = f"{mark} {name:<20} {event.status:<8} {event.duration:6.2f}s {metrics}"
         if event.error:  # the last line here; the traceback's tail comes with the final error
             last = event.error.strip().splitlines()[-1] if event.error.strip() else event.error
             text += f"\n  [red]{escape(last)}[/]"

@@ -21,6 +21,7 @@ from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult
 from mlrecipes.core.task import StepResult, StepTask
 from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.core.variant_labels import execution_labels
 from mlrecipes.git_sources import short_commit
 
 if TYPE_CHECKING:
@@ -102,7 +103,8 @@ def run_pipeline(
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
     unique = plan.unique()
-    on_event(PlanReady(len(plan.variants), len(plan.to_run), len(unique) - len(plan.to_run)))
+    cached = len(unique) - len(plan.to_run)
+    on_event(PlanReady(len(plan.variants), len(plan.to_run), cached, execution_labels(plan)))
     if options.dry_run:
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
     done = _up_to_date(ws, plan, uri)

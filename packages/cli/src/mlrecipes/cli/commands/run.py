@@ -9,10 +9,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt
+from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt, parse_dev
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.state import get_state
-from mlrecipes.core import Plan, RunOptions, Workspace, parse_dev_options, sync_mode
+from mlrecipes.core import Plan, RunOptions, Workspace, sync_mode
+from mlrecipes.core.variant_labels import variant_label
 
 
 class ExecutorKind(StrEnum):
@@ -23,8 +24,7 @@ class ExecutorKind(StrEnum):
 def _print_plan(console: Console, plan: Plan) -> None:
     for variant in plan.variants:
         if len(plan.variants) > 1:
-            sets = " ".join(f"{k}={v}" for k, v in variant.overrides.items())
-            console.print(f"[bold]variant {variant.index}[/] {escape(sets)}")
+            console.print(f"[bold]{escape(variant_label(plan, variant))}[/]")
         for step in variant.steps:
             if step.status == "cached":
                 console.print(
@@ -80,7 +80,7 @@ def run(
 ) -> None:
     """Run the pipeline (or up to STEP...), every step in its repo's environment."""
     state = get_state(ctx)
-    ws = Workspace.load(file, dev=parse_dev_options(dev))
+    ws = Workspace.load(file, dev=parse_dev(dev))
     options = RunOptions(
         overrides=tuple(set_ or ()),
         jobs=jobs,

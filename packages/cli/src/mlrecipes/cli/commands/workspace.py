@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt
+from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt, parse_dev
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.state import get_state
-from mlrecipes.core import Workspace, parse_dev_options, sync_mode
+from mlrecipes.core import Workspace, sync_mode
 
 app = typer.Typer(help="Check out repos, build environments, write workspace.lock.")
 
@@ -29,7 +29,7 @@ def sync(
 ) -> None:
     """Check out each repo at its locked commit, build its uv environment, write the lock."""
     state = get_state(ctx)
-    ws = Workspace.load(file, dev=parse_dev_options(dev))
+    ws = Workspace.load(file, dev=parse_dev(dev))
     mode = sync_mode(locked=locked, frozen=frozen)
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.sync(mode=mode, jobs=jobs, force=force, on_event=printer)
