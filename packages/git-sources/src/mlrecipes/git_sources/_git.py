@@ -135,18 +135,27 @@ def run(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     secrets: tuple[str, ...] = (),
+    timeout: float | None = None,
 ) -> str:
-    """Run ``git <args>``, output buffered; return stdout or raise :class:`GitFailed`."""
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env=git_env(env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
+    """Run ``git <args>``, output buffered; return stdout or raise :class:`GitFailed`.
+
+    With ``timeout`` (seconds) a git that takes longer is killed and reported as failed.
+    """
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=git_env(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        shown = redact_text(" ".join(["git", *args[:2]]), secrets)
+        raise GitFailed(shown, -1, f"no answer within {timeout:g} s") from None
     if proc.returncode != 0:
         shown = redact_text(" ".join(["git", *args[:2]]), secrets)
         raise GitFailed(shown, proc.returncode, redact_text(proc.stderr, secrets))

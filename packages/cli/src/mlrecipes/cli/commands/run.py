@@ -9,10 +9,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mlrecipes.cli.hints import update_hint
 from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt, parse_dev
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Plan, RunOptions, Workspace, sync_mode
+from mlrecipes.core.upstream import known_upstream
 from mlrecipes.core.variant_labels import variant_label
 
 
@@ -94,6 +96,9 @@ def run(
     )
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.run(tuple(steps or ()), options=options, on_event=printer)
+    hint = update_hint(known_upstream(ws.manifest))  # no network: what the last fetch saw
+    if hint:
+        state.err.print(hint)
     if dry_run:
         _print_plan(state.console, result.plan)
         return
