@@ -10,7 +10,17 @@ import typer
 from typer.core import TyperGroup
 
 from mlrecipes.cli import errors
-from mlrecipes.cli.commands import dag, exp, reproduce, run, schema, step, validate, workspace
+from mlrecipes.cli.commands import (
+    dag,
+    exp,
+    init,
+    reproduce,
+    run,
+    schema,
+    step,
+    validate,
+    workspace,
+)
 from mlrecipes.cli.help import plain_arguments
 from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.cli.state import State, get_state
@@ -106,6 +116,7 @@ def _root(
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
+app.command("init")(init.init)
 app.command("validate")(validate.validate)
 app.command("dag")(dag.dag)
 app.command("schema")(schema.schema)
