@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mlrecipes.cli.completion import complete_overrides, complete_steps
 from mlrecipes.cli.hints import update_hint
 from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt, parse_dev
 from mlrecipes.cli.render import EventPrinter
@@ -41,7 +42,11 @@ def run(
     ctx: typer.Context,
     steps: Annotated[
         list[str] | None,
-        typer.Argument(metavar="STEP", help="Run up to these steps (default: all)."),
+        typer.Argument(
+            metavar="STEP",
+            help="Run up to these steps (default: all).",
+            autocompletion=complete_steps,
+        ),
     ] = None,
     set_: Annotated[
         list[str] | None,
@@ -49,6 +54,7 @@ def run(
             "--set-param",
             "-S",
             metavar="KEY=VALUE",
+            autocompletion=complete_overrides,
             help="Override a param (step.param=v or global=v); v1,v2 sweeps.",
         ),
     ] = None,
@@ -56,7 +62,12 @@ def run(
     jobs: JobsOpt = None,
     force: Annotated[
         list[str] | None,
-        typer.Option("--force", metavar="STEP", help="Rerun STEP and its downstream steps."),
+        typer.Option(
+            "--force",
+            metavar="STEP",
+            help="Rerun STEP and its downstream steps.",
+            autocompletion=complete_steps,
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would run and why; run nothing.")

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from mlrecipes.cli.completion import complete_overrides, complete_steps
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
 from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.cli.state import get_state
@@ -15,10 +16,18 @@ from mlrecipes.core.debug import call_snippet, run_step_foreground
 
 app = typer.Typer(help="Debug one step in its own environment.")
 
-StepArg = Annotated[str, typer.Argument(metavar="STEP", help="The step.")]
+StepArg = Annotated[
+    str, typer.Argument(metavar="STEP", help="The step.", autocompletion=complete_steps)
+]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set-param", "-S", metavar="KEY=VALUE", help="Override a param."),
+    typer.Option(
+        "--set-param",
+        "-S",
+        metavar="KEY=VALUE",
+        help="Override a param.",
+        autocompletion=complete_overrides,
+    ),
 ]
 
 
