@@ -2,8 +2,8 @@
 
 The manifest names the repos given (``NewRepo``), one example step in the first
 of them with its function in a comment, and the embedded MLflow store; it
-passes ``validate`` as written. ``.mlrecipes/`` goes into the folder's
-``.gitignore``. An existing manifest is never overwritten.
+passes ``validate`` as written. ``.mlrecipes/`` (and ``outputs/``, whose files are
+links into it) go into the folder's ``.gitignore``. An existing manifest is never overwritten.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest._formats import name_problem
 
-IGNORED = ".mlrecipes/"
+# The state folder, and the output root of the template whose files are links into it.
+IGNORED = (".mlrecipes/", "outputs/")
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,12 @@ def _check(repos: Sequence[NewRepo]) -> None:
 def _ignore(folder: Path) -> tuple[Path, bool]:
     path = folder / ".gitignore"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if any(line.strip() in (IGNORED, IGNORED.rstrip("/")) for line in text.splitlines()):
+    present = {line.strip().rstrip("/") for line in text.splitlines()}
+    missing = [entry for entry in IGNORED if entry.rstrip("/") not in present]
+    if not missing:
         return path, False
     sep = "" if not text or text.endswith("\n") else "\n"
-    path.write_text(f"{text}{sep}{IGNORED}\n", encoding="utf-8")
+    path.write_text(text + sep + "".join(f"{entry}\n" for entry in missing), encoding="utf-8")
     return path, True
 
 

@@ -57,12 +57,12 @@ def init(
         ),
     ] = None,
 ) -> None:
-    """Write a commented workspace.yaml (never over an existing one) and git-ignore .mlrecipes/."""
+    """Write a commented workspace.yaml (never over an existing one); git-ignore .mlrecipes/."""
     repos = [parse_repo(value) for value in repo or ()]
     result = init_workspace(file or Path(MANIFEST_NAME), repos)
     console = get_state(ctx).console
     console.print(f"[green]wrote[/] {escape(str(result.manifest))}")
     if result.gitignore_changed:
-        console.print(f"[green]added[/] .mlrecipes/ to {escape(str(result.gitignore))}")
+        console.print(f"[green]updated[/] {escape(str(result.gitignore))} (.mlrecipes/, outputs/)")
     follow = "mlrecipes validate, then mlrecipes run" if repos else "add your repos and steps"
     console.print(f"next: {follow} (the comments in the file say how)")
