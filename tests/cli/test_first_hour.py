@@ -236,3 +236,10 @@ def test_completion_imports_nothing_heavy(ws: Path) -> None:
     )
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
     assert "s" in done.stdout.split()
+
+
+def test_a_failed_step_is_explained_once(ws: Path) -> None:
+    result = invoke("run", "-f", str(ws), "-S", "+s.z=1")
+    assert result.exit_code == 4
+    assert result.output.count("does not accept") == 1, result.output
+    assert "log: " in result.output

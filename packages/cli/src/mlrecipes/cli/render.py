@@ -135,9 +135,7 @@ class EventPrinter:
         metrics = " ".join(f"{k}={v:.4g}" for k, v in event.metrics)
         name = escape(self._named(event.step, event.key))
         text = f"{mark} {name:<20} {event.status:<8} {event.duration:6.2f}s {metrics}"
-        if event.error:  # the last line here; the traceback's tail comes with the final error
-            last = event.error.strip().splitlines()[-1] if event.error.strip() else event.error
-            text += f"\n  [red]{escape(last)}[/]"
+        # The error itself is said once, by the final error (with the traceback's tail).
         if event.log_path and event.status == "failed":
             text += f"\n  log: {escape(event.log_path)}"
         return text
