@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlrecipes.git_sources import _git
+from mlrecipes.git_sources.commits import short_commit
 from mlrecipes.git_sources.errors import NotARepositoryError, RemoteError, RevNotFoundError
 from mlrecipes.git_sources.spec import SourceSpec, check_safe, is_full_sha
 from mlrecipes.git_sources.urls import (
@@ -157,7 +158,7 @@ def ensure_commit(mirror: Path, remote: Remote, name: str, commit: str) -> None:
         return
     _fetch(mirror, remote, commit)
     if not _git.has_commit(mirror, commit):
-        raise RevNotFoundError(name=name, url=remote.shown, rev=commit, candidates=())
+        raise RevNotFoundError(name=name, url=remote.shown, rev=short_commit(commit), candidates=())
 
 
 def nearest(rev: str, names: list[str]) -> list[str]:
