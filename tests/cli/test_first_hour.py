@@ -243,3 +243,12 @@ def test_a_failed_step_is_explained_once(ws: Path) -> None:
     assert result.exit_code == 4
     assert result.output.count("does not accept") == 1, result.output
     assert "log: " in result.output
+
+
+def test_status_says_when_a_remote_cannot_be_asked(ws: Path, tmp_path: Path) -> None:
+    ok("workspace", "sync", "-f", str(ws))
+    (tmp_path / "up" / "a").rename(tmp_path / "up" / "gone")
+    status = invoke("workspace", "status", "-f", str(ws))
+    assert status.exit_code == 0, status.output
+    assert "not reachable" in status.output and "a: cannot ask upstream" in status.output
+    assert "Traceback" not in status.output
