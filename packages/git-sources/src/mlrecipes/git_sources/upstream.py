@@ -52,10 +52,16 @@ def _remote_head(spec: SourceSpec, timeout: float) -> RemoteHead:
     except GitSourceError as exc:
         return RemoteHead(spec.name, None, exc.message)
     except _git.GitFailed as exc:
-        lines = [ln for ln in exc.stderr.strip().splitlines() if ln.strip()]
-        return RemoteHead(spec.name, None, lines[-1] if lines else str(exc))
+        return RemoteHead(spec.name, None, _reason(exc))
     sha = out.split("\t", 1)[0].strip()
     return RemoteHead(spec.name, sha if is_full_sha(sha) else None)
+
+
+def _reason(exc: _git.GitFailed) -> str:
+    """git's own words for why (its first ``fatal:`` line; the rest is boilerplate)."""
+    lines = [ln.strip() for ln in exc.stderr.splitlines() if ln.strip()]
+    fatal = [ln.removeprefix("fatal: ") for ln in lines if ln.startswith("fatal:")]
+    return (fatal or lines or [str(exc)])[0]
 
 
 def _mirror_path(spec: SourceSpec, cache_dir: Path) -> Path | None:
