@@ -129,6 +129,8 @@ def test_dry_run_names_commits_and_labels_trees(ws: Path, tmp_path: Path) -> Non
 def test_every_line_of_a_sweep_names_its_variant(ws: Path) -> None:
     out = ok("run", "-f", str(ws), "-S", "s.x=5,6", "-S", "seed=1")
     assert "s [variant 0: s.x=5]" in out and "s [variant 1: s.x=6]" in out
+    finished = [line for line in out.splitlines() if line.startswith("finished run")]
+    assert len(finished) == 2 and all("[variant " in line for line in finished)
     dry = ok("run", "-f", str(ws), "--dry-run", "-S", "s.x=5,6")
     assert "variant 0: s.x=5" in dry and "variant 1: s.x=6" in dry
 

@@ -14,7 +14,7 @@ from mlrecipes.cli.hints import update_hint
 from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt, parse_dev
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.state import get_state
-from mlrecipes.core import Plan, RunOptions, Workspace, sync_mode
+from mlrecipes.core import Plan, RunOptions, RunResult, Workspace, sync_mode
 from mlrecipes.core.upstream import known_upstream
 from mlrecipes.core.variant_labels import variant_label
 
@@ -36,6 +36,17 @@ def _print_plan(console: Console, plan: Plan) -> None:
             else:
                 why = "; ".join(step.reasons)
                 console.print(f"  [yellow]run[/]    {escape(step.step)}: {escape(why)}")
+
+
+def _variant_names(result: RunResult) -> list[tuple[str, str]]:
+    """Each run id with `` [variant i: ...]`` in a sweep (run ids come in variant order)."""
+    plan = result.plan
+    if len(plan.variants) < 2 or len(result.run_ids) != len(plan.variants):
+        return [(run_id, "") for run_id in result.run_ids]
+    return [
+        (run_id, escape(f" [{variant_label(plan, variant)}]"))
+        for run_id, variant in zip(result.run_ids, plan.variants, strict=True)
+    ]
 
 
 def run(
@@ -113,11 +124,11 @@ def run(
     if dry_run:
         _print_plan(state.console, result.plan)
         return
+    word = "[green]up to date[/]: run" if result.up_to_date else "[green]finished[/] run"
+    for run_id, variant in _variant_names(result):
+        state.console.print(f"{word} {run_id}{variant}")
     if result.up_to_date:
-        state.console.print(f"[green]up to date[/]: run {result.run_ids[0]}")
         return
-    for run_id in result.run_ids:
-        state.console.print(f"[green]finished[/] run {run_id}")
     state.console.print(
         f"[dim]tracking: {escape(result.tracking_uri)}, experiment {escape(result.experiment)}[/]"
     )
