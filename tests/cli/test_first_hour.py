@@ -164,6 +164,7 @@ def test_help_reads_as_prose(command: list[str]) -> None:
     for python_type in ("<bool>", "<str>", "list[", "<int", "<float", "<file>", "<dir>"):
         assert python_type not in text
     assert "[default: 0.0]" not in text
+    assert "{" not in text.splitlines()[0]  # usage: STEP, not typer's {STEP}
 
 
 def test_step_run_prints_metrics_and_step_call_the_interpreter_once(ws: Path) -> None:
