@@ -62,8 +62,11 @@ def test_new_commit_upstream_shows_in_status_run_and_update(ws: Path, tmp_path: 
     assert "mlrecipes workspace update a" in status
     run = ok("run", "-f", str(ws))
     assert "up to date" in run and "mlrecipes workspace update a" in run
+    newest = commit(tmp_path / "up" / "a", {"moda.py": STEP + "# v3\n"})
     update = ok("workspace", "update", "-f", str(ws))
-    assert f"a: {old[:7]} -> {new[:7]} (1 commit)" in update
+    assert f"a: {old[:7]} -> {newest[:7]} (2 commits)" in update
+    # What `status` recorded (new) is older than the lock now: old news, no hint.
+    assert "workspace update" not in ok("run", "-f", str(ws))
     after = ok("workspace", "status", "-f", str(ws))
     assert "up to date" in after and "workspace update" not in after
 
@@ -127,7 +130,9 @@ def test_dry_run_names_commits_and_labels_trees(ws: Path, tmp_path: Path) -> Non
 
 
 def test_every_line_of_a_sweep_names_its_variant(ws: Path) -> None:
-    out = ok("run", "-f", str(ws), "-S", "s.x=5,6", "-S", "seed=1")
+    out = ok("run", "-v", "-f", str(ws), "-S", "s.x=5,6", "-S", "seed=1")
+    started = [line for line in out.splitlines() if line.strip().startswith("start s")]
+    assert len(started) == 2 and all("[variant " in line for line in started)
     assert "s [variant 0: s.x=5]" in out and "s [variant 1: s.x=6]" in out
     finished = [line for line in out.splitlines() if line.startswith("finished run")]
     assert len(finished) == 2 and all("[variant " in line for line in finished)

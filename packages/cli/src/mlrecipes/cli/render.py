@@ -119,8 +119,10 @@ class EventPrinter:
                 return f"[dim]     start[/] {escape(self._named(label or step, key))}"
             case StepFinished():
                 return self._step_line(event)
-            case StepLog(step=step, line=text):
-                return f"[dim]{escape(step)} |[/] {escape(text)}" if self.verbose else None
+            case StepLog(step=step, line=text, key=key):
+                if not self.verbose:
+                    return None
+                return f"[dim]{escape(self._named(step, key))} |[/] {escape(text)}"
             case PipelineFinished():
                 return None
         return None

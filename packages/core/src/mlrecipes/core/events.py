@@ -61,6 +61,7 @@ class StepLog:
 
     step: str
     line: str
+    key: str = ""  # the execution (fingerprint), which names its sweep variants
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ class Upstream:
 
     @property
     def moved(self) -> bool:
-        return self.head is not None and self.head != self.locked
+        """The branch has commits the lock lacks (a head the lock already contains is old news)."""
+        return self.head is not None and self.head != self.locked and self.behind != 0
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,10 @@ def known_upstream(manifest: Manifest) -> list[Upstream]:
         heads = [mirror_head(spec, cache_dir=cache)]
         recorded = seen.get(name)
         if recorded is not None and recorded[0] == spec.rev:
-            heads.append(recorded[1])
-        head = next((h for h in heads if h is not None and h != locked), None)
-        rows.append(_row(spec, locked, head or next((h for h in heads if h), None), cache))
+            heads.append(recorded[1])  # what `status` saw, maybe newer than any fetch
+        known = [_row(spec, locked, head, cache) for head in heads if head is not None]
+        if known:
+            rows.append(next((row for row in known if row.moved), known[0]))
     return rows
 
 
