@@ -11,6 +11,8 @@ Only repos whose rev is a branch can move: tags and SHAs are never asked about.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,9 +144,10 @@ def _record(manifest: Manifest, heads: Mapping[str, tuple[str, str | None]]) -> 
             data.pop(name, None)
         else:
             data[name] = {"rev": rev, "head": head}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{RECORD}.", dir=path.parent)  # two statuses may race
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, sort_keys=True, indent=1)
+    Path(tmp).replace(path)
 
 
 def locked_commits(manifest: Manifest) -> dict[str, str]:
