@@ -67,3 +67,17 @@ def test_a_remote_that_never_answers_is_given_up(tmp_path: Path) -> None:
         spec = SourceSpec(name="slow", url=f"git://127.0.0.1:{port}/x.git", rev="main")
         (answer,) = remote_heads([spec], timeout=0.5)
     assert answer.head is None and "no answer within 0.5 s" in str(answer.error)
+
+
+def test_mirror_head_reads_packed_refs(upstreams: Upstreams, tmp_path: Path) -> None:
+    import subprocess
+
+    from mlrecipes.git_sources.mirror import mirror_dir, remote_of
+
+    cache = tmp_path / "c"
+    spec = _spec(upstreams, "main")
+    resolve_rev(spec, cache_dir=cache)
+    path = mirror_dir(cache, remote_of(spec).key)
+    subprocess.run(["git", "pack-refs", "--all", "--prune"], cwd=path, check=True)
+    assert not (path / "refs" / "heads" / "main").exists()
+    assert mirror_head(spec, cache_dir=cache) == upstreams.main

@@ -73,16 +73,32 @@ def _mirror_path(spec: SourceSpec, cache_dir: Path) -> Path | None:
 
 
 def mirror_head(spec: SourceSpec, *, cache_dir: Path) -> str | None:
-    """The commit of branch ``spec.rev`` as the mirror last fetched it; None if no branch."""
+    """The commit of branch ``spec.rev`` as the mirror last fetched it; None if no branch.
+
+    Read from the ref files themselves (loose, then ``packed-refs``), not with a
+    git process: ``run`` asks this for every branch, every time.
+    """
     path = _mirror_path(spec, cache_dir)
     if path is None or is_full_sha(spec.rev):
         return None
+    ref = f"refs/heads/{spec.rev}"  # a checked rev: no '..', no leading '-' (check_safe)
     try:
-        out = _git.run(["rev-parse", "--verify", "--quiet", f"refs/heads/{spec.rev}"], cwd=path)
-    except _git.GitFailed:
-        return None
-    sha = out.strip()
+        sha = (path / ref).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        sha = _packed(path, ref) or ""
     return sha if is_full_sha(sha) else None
+
+
+def _packed(mirror_path: Path, ref: str) -> str | None:
+    try:
+        lines = (mirror_path / "packed-refs").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        sha, _, name = line.partition(" ")
+        if name == ref:
+            return sha
+    return None
 
 
 def commits_between(spec: SourceSpec, old: str, new: str, *, cache_dir: Path) -> int | None:
