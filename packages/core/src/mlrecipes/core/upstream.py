@@ -80,9 +80,9 @@ def check_upstream(
     manifest: Manifest, *, offline: bool = False, timeout: float = DEFAULT_TIMEOUT
 ) -> list[Upstream]:
     """Each locked branch against its remote (or, offline, against the last fetch)."""
-    candidates = _candidates(manifest)
     if offline:
         return known_upstream(manifest)
+    candidates = _candidates(manifest)
     cache = default_cache_dir()
     answers = remote_heads([spec for spec, _ in candidates.values()], timeout=timeout)
     rows = []
