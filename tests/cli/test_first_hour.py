@@ -260,3 +260,16 @@ def test_status_says_when_a_remote_cannot_be_asked(ws: Path, tmp_path: Path) -> 
     assert status.exit_code == 0, status.output
     assert "not reachable" in status.output and "a: cannot ask upstream" in status.output
     assert "Traceback" not in status.output
+
+
+def test_dev_path_is_relative_to_the_manifest_not_the_cwd(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "mywork"
+    git(tmp_path, "clone", "-q", str(tmp_path / "up" / "a"), str(work))
+    (work / "moda.py").write_text(STEP.replace("x * 10", "x * 100"))
+    elsewhere = tmp_path / "some" / "deeper" / "folder"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    out = ok("run", "-f", str(ws), "--dev", "a=../mywork")  # ws/../mywork, like `url: ../up/a`
+    assert "v=102" in out
