@@ -11,12 +11,12 @@ from mlrecipes.core.events import EventHandler, ignore
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest, load_manifest
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.pipeline import RunOptions, RunResult, run_pipeline
 from mlrecipes.core.plan import Plan, make_plan
+from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.status import RepoStatus, workspace_status
 from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
-from mlrecipes.core.tune import TuneOptions, TuneResult, tune
+from mlrecipes.core.tune import TuneOptions, TuneResult
 
 
 class Workspace:
@@ -24,7 +24,11 @@ class Workspace:
 
     def __init__(self, manifest: Manifest, *, dev: Mapping[str, Path] | None = None) -> None:
         self.manifest = manifest
-        self.dev = dict(dev or {})
+        # A relative dev path is relative to the manifest's folder, like a relative `url:`.
+        base = manifest.path.parent
+        self.dev = {
+            name: (base / Path(path).expanduser()).resolve() for name, path in (dev or {}).items()
+        }
         self.paths = WorkspacePaths.for_manifest(manifest)
 
     @classmethod
@@ -95,7 +99,12 @@ class Workspace:
         on_event: EventHandler = ignore,
     ) -> RunResult:
         """Sync if needed, plan, run what is not cached, track everything in MLflow."""
-        return run_pipeline(self, targets, options or RunOptions(), on_event=on_event)
+        from mlrecipes.core.run.pipeline import run_pipeline
+
+        options = options or RunOptions()
+        expand_overrides(options.overrides)  # a bad -S fails before a sync
+        synced = self.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
+        return run_pipeline(self.manifest, self.paths, synced, targets, options, on_event=on_event)
 
     def tune(
         self,
@@ -104,5 +113,14 @@ class Workspace:
         options: TuneOptions,
         on_event: EventHandler = ignore,
     ) -> TuneResult:
-        """Search hyperparameters with Optuna; every trial is a cached pipeline run."""
-        return tune(self, targets, options, on_event=on_event)
+        """Search hyperparameters with Optuna; every trial is a cached pipeline run.
+
+        Validates the search space and the objective, then syncs once: every
+        trial runs the same commits.
+        """
+        from mlrecipes.core.tune.study import tune
+
+        def sync() -> SyncResult:
+            return self.sync(mode=options.run.sync_mode, jobs=options.run.jobs, on_event=on_event)
+
+        return tune(self.manifest, self.paths, sync, targets, options, on_event=on_event)

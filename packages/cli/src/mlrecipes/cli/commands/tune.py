@@ -14,15 +14,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlrecipes.cli.commands.run import ExecutorKind
+from mlrecipes.cli.completion import complete_overrides, complete_steps
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
-from mlrecipes.cli.options import DevOpt, FrozenOpt, LockedOpt, ManifestOpt
+from mlrecipes.cli.options import DevOpt, FrozenOpt, LockedOpt, ManifestOpt, parse_dev
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import (
     RunOptions,
     TuneOptions,
     TuneResult,
     Workspace,
-    parse_dev_options,
     sync_mode,
 )
 from mlrecipes.core.events import Event, TrialFinished, TrialsDraining, TrialStarted
@@ -121,7 +121,12 @@ def tune(
         ),
     ],
     steps: Annotated[
-        list[str] | None, typer.Argument(help="Run up to these steps (default: all).")
+        list[str] | None,
+        typer.Argument(
+            metavar="STEP",
+            help="Run up to these steps (default: all).",
+            autocompletion=complete_steps,
+        ),
     ] = None,
     space: Annotated[
         list[str] | None,
@@ -129,6 +134,7 @@ def tune(
             "--set-param",
             "-S",
             metavar="KEY=SPACE",
+            autocompletion=complete_overrides,
             help="Search space in Hydra's grammar: 'k=interval(a, b)', 'k=tag(log, interval(a, "
             "b))', 'k=range(a, b)' (ints, b excluded), 'k=choice(x, y)'; a plain value is fixed.",
         ),
@@ -167,7 +173,7 @@ def tune(
 ) -> None:
     """Search hyperparameters with Optuna; every trial is a pipeline run that reuses the cache."""
     state = get_state(ctx)
-    ws = Workspace.load(file, dev=parse_dev_options(dev))
+    ws = Workspace.load(file, dev=parse_dev(dev))
     run = RunOptions(
         sync_mode=sync_mode(locked=locked, frozen=frozen),
         executor=executor.value if executor else None,

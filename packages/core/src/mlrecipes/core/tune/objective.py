@@ -5,18 +5,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import StepFailed, UnknownStepError, UserError
 from mlrecipes.core.events import EventHandler
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest
-from mlrecipes.core.pipeline import RunOptions, RunResult
+from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.run.options import RunOptions, RunResult
+from mlrecipes.core.run.pipeline import run_pipeline
 from mlrecipes.core.store import Store
-
-if TYPE_CHECKING:
-    from mlrecipes.core.workspace import Workspace
+from mlrecipes.core.syncing import SyncResult
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,9 @@ class TrialRun:
 
 
 def run_trial(
-    ws: Workspace,
+    manifest: Manifest,
+    paths: WorkspacePaths,
+    synced: SyncResult,
     targets: Sequence[str],
     options: RunOptions,
     *,
@@ -75,15 +76,15 @@ def run_trial(
         options, overrides=tuple(overrides), extra_tags=dict(tags), new_run=True
     )
     try:
-        result = ws.run(targets, options=trial_options, on_event=on_event)
+        result = run_pipeline(manifest, paths, synced, targets, trial_options, on_event=on_event)
     except StepFailed as exc:
         return TrialRun(None, None, error=exc.message)
-    return TrialRun(_metric(ws, result, objective), result.run_ids[0])
+    return TrialRun(_metric(paths, result, objective), result.run_ids[0])
 
 
-def _metric(ws: Workspace, result: RunResult, objective: Objective) -> float:
+def _metric(paths: WorkspacePaths, result: RunResult, objective: Objective) -> float:
     step = next(s for s in result.plan.variants[0].steps if s.step == objective.step)
-    record = Store(ws.paths.store).read_record(step.step, step.fingerprint)
+    record = Store(paths.store).read_record(step.step, step.fingerprint)
     metrics = dict(record.metrics) if record else {}
     if objective.metric not in metrics:
         known = sorted(metrics)

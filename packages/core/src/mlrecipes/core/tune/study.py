@@ -1,8 +1,11 @@
 """``tune``: an Optuna study whose every trial is a cached pipeline run.
 
-Trials are asked for one at a time (in this thread, so a seeded sampler draws in
-a fixed order) and run through ``Workspace.run``: planned, cached, executed and
-logged like any run, with the study and trial number as tags. ``--trials N`` is
+The search space and the objective are checked first (before anything runs),
+then the workspace is synced once, so every trial runs the same commits. Trials
+are asked for one at a time (in this thread, so a seeded sampler draws in a
+fixed order) and run by the run layer (``run_pipeline``, as ``run`` does):
+planned, cached, executed and logged like any run, with the study and trial
+number as tags. ``--trials N`` is
 the study's total: a resumed study runs only the trials it lacks. A trial cut
 short by Ctrl-C is recorded as failed with an ``interrupted`` mark and does not
 count, so the next call runs it again.
@@ -20,9 +23,8 @@ import itertools
 import json
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from mlrecipes.core.errors import UserError
@@ -33,11 +35,15 @@ from mlrecipes.core.events import (
     TrialStarted,
     ignore,
 )
-from mlrecipes.core.pipeline import RunOptions
+from mlrecipes.core.manifest import Manifest
+from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.syncing import SyncResult
 from mlrecipes.core.tracking.base import TAG_STUDY, TAG_TRIAL
 from mlrecipes.core.tracking_uri import tracking_uri
-from mlrecipes.core.tune._optuna import Direction, Sampler, import_optuna, make_sampler, open_study
+from mlrecipes.core.tune._optuna import Direction, import_optuna, make_sampler, open_study
 from mlrecipes.core.tune.objective import Objective, parse_objective, run_trial
+from mlrecipes.core.tune.options import TuneOptions
 from mlrecipes.core.tune.result import (
     ATTR_ERROR,
     ATTR_INTERRUPTED,
@@ -51,83 +57,40 @@ from mlrecipes.core.tune.storage import default_storage, redact_storage
 if TYPE_CHECKING:
     import optuna
 
-    from mlrecipes.core.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class TuneOptions:
-    """What ``mlrecipes tune`` takes; ``run`` holds the options of each trial's run.
-
-    ``trials`` is the study's total number of finished trials (completed or
-    failed): a study that has them all runs nothing more.
-    """
-
-    space: Sequence[str]
-    objective: str
-    direction: Literal["maximize", "minimize", "max", "min"]
-    trials: int
-    jobs: int = 1
-    study: str | None = None
-    sampler: Sampler = "tpe"
-    seed: int | None = None
-    storage: str | None = None
-    run: RunOptions = field(default_factory=RunOptions)
-    summary: bool = True  # log the study's summary run to MLflow
-
 
 def tune(
-    ws: Workspace,
+    manifest: Manifest,
+    paths: WorkspacePaths,
+    sync: Callable[[], SyncResult],
     targets: Sequence[str],
     options: TuneOptions,
     *,
     on_event: EventHandler = ignore,
 ) -> TuneResult:
-    """Search ``options.space`` for the best ``options.objective`` (see module doc)."""
+    """Search ``options.space`` for the best ``options.objective`` (see module doc).
+
+    ``sync`` is called once, when there are trials to run.
+    """
     if options.trials < 1 or options.jobs < 1:
         raise UserError("--trials and -j must be at least 1")
     space = parse_space(options.space)
-    space.check(ws.manifest)  # unknown keys fail here, with did-you-mean, before anything runs
-    objective = parse_objective(options.objective, ws.manifest, targets)
+    space.check(manifest)  # unknown keys fail here, with did-you-mean, before anything runs
+    objective = parse_objective(options.objective, manifest, targets)
     direction: Direction = "maximize" if options.direction.startswith("max") else "minimize"
     import_optuna()
     name = options.study or default_study_name(space, objective, direction, targets)
-    storage = options.storage or default_storage(ws.paths.state)
+    storage = options.storage or default_storage(paths.state)
     study = open_study(
         name=name, storage=storage, direction=direction, objective=str(objective), space=space
     )
-    ran = _run_trials(ws, targets, options, study, space, objective, name, on_event)
-    result = _result(ws, study, name, storage, objective, direction, space, ran)
+    trials = _TrialLoop(manifest, paths, targets, study, space, objective, name, on_event)
+    ran = trials.run_missing(sync, options)
+    result = _result(manifest, study, name, storage, objective, direction, space, ran)
     if ran and options.summary:
         from mlrecipes.core.tune.summary import log_summary
 
-        result = dataclasses.replace(result, summary_run_id=log_summary(result, ws.paths))
+        result = dataclasses.replace(result, summary_run_id=log_summary(result, paths))
     return result
-
-
-def _run_trials(
-    ws: Workspace,
-    targets: Sequence[str],
-    options: TuneOptions,
-    study: optuna.Study,
-    space: SearchSpace,
-    objective: Objective,
-    name: str,
-    on_event: EventHandler,
-) -> int:
-    """Run the trials the study lacks; how many ran."""
-    budget = _budget(study, options)
-    grid = grid_points(space, study, options.seed) if options.sampler == "grid" else None
-    if grid is not None:
-        budget = min(budget, len(grid))  # the grid is exhausted: the study is complete
-    if not budget:
-        return 0
-    ws.sync(mode=options.run.sync_mode, jobs=options.run.jobs, on_event=on_event)
-    # Trials use the lock just written and never re-resolve: every trial runs the same
-    # commits, even if a branch moves mid-study (and parallel trials never race on sync).
-    run_options = dataclasses.replace(options.run, sync_mode="frozen")
-    loop = _TrialLoop(ws, targets, study, space, objective, run_options, name, on_event)
-    loop.queue = grid
-    return loop.run(budget, options.jobs)
 
 
 def default_study_name(
@@ -157,7 +120,7 @@ def grid_points(
 
 
 def _result(
-    ws: Workspace,
+    manifest: Manifest,
     study: optuna.Study,
     name: str,
     storage: str,
@@ -174,8 +137,8 @@ def _result(
         space=space.describe(),
         trials=tuple(Trial.from_optuna(t) for t in study.get_trials(deepcopy=False)),
         ran=ran,
-        tracking_uri=tracking_uri(ws.manifest),
-        experiment=ws.manifest.experiment,
+        tracking_uri=tracking_uri(manifest),
+        experiment=manifest.experiment,
     )
 
 
@@ -184,21 +147,35 @@ class _TrialLoop:
 
     def __init__(
         self,
-        ws: Workspace,
+        manifest: Manifest,
+        paths: WorkspacePaths,
         targets: Sequence[str],
         study: optuna.Study,
         space: SearchSpace,
         objective: Objective,
-        options: RunOptions,
         name: str,
         on_event: EventHandler,
     ) -> None:
-        self.ws, self.targets, self.study, self.space = ws, targets, study, space
-        self.objective, self.options, self.name = objective, options, name
+        self.manifest, self.paths, self.targets = manifest, paths, targets
+        self.study, self.space, self.objective, self.name = study, space, objective, name
         self.on_event = on_event
         self.lock = threading.Lock()
         self.distributions = space.distributions()
         self.queue: list[dict[str, Scalar]] | None = None  # the grid's points still to run
+        self.synced: SyncResult | None = None
+        self.options = RunOptions()
+
+    def run_missing(self, sync: Callable[[], SyncResult], options: TuneOptions) -> int:
+        """Run the trials the study lacks; how many ran."""
+        budget = _budget(self.study, options)
+        if options.sampler == "grid":
+            self.queue = grid_points(self.space, self.study, options.seed)
+            budget = min(budget, len(self.queue))  # the grid is exhausted: the study is done
+        if not budget:
+            return 0
+        self.synced = sync()
+        self.options = options.run
+        return self.run(budget, options.jobs)
 
     def ask(self) -> optuna.trial.Trial:
         with self.lock:
@@ -240,8 +217,12 @@ class _TrialLoop:
             overrides = self.space.overrides(trial.params)
             self.on_event(TrialStarted(self.name, trial.number, overrides))
             tags = {TAG_STUDY: self.name, TAG_TRIAL: str(trial.number)}
+            if self.synced is None:
+                raise RuntimeError("a trial ran before the workspace was synced")
             outcome = run_trial(
-                self.ws,
+                self.manifest,
+                self.paths,
+                self.synced,
                 self.targets,
                 self.options,
                 overrides=overrides,

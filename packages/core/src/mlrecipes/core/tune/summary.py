@@ -15,6 +15,7 @@ from mlrecipes.core.tracking.base import (
     TAG_KIND,
     TAG_OBJECTIVE,
     TAG_STUDY,
+    PipelineSummary,
 )
 from mlrecipes.core.tune.result import TuneResult
 
@@ -54,7 +55,9 @@ def log_summary(result: TuneResult, paths: WorkspacePaths) -> str:
     tracker = MlflowTracker(result.tracking_uri, artifact_root=paths.mlflow_artifacts)
     try:
         run_id = tracker.start_pipeline(info)
-        tracker.finish_pipeline(run_id, "FINISHED", metrics)
+        # The tracker starts every parent as a pipeline run; the summary says what it is.
+        summary = PipelineSummary(tags={TAG_KIND: KIND_STUDY}, metrics=metrics)
+        tracker.finish_pipeline(run_id, "FINISHED", summary)
     finally:
         tracker.close()
     return run_id
