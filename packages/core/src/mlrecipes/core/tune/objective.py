@@ -12,6 +12,7 @@ from mlrecipes.core.events import EventHandler
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.run.compose import RunServices
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run.pipeline import run_pipeline
 from mlrecipes.core.store import Store
@@ -65,6 +66,7 @@ def run_trial(
     overrides: Sequence[str],
     tags: Mapping[str, str],
     objective: Objective,
+    services: RunServices,
     on_event: EventHandler,
 ) -> TrialRun:
     """Run the pipeline for one trial; a failed step is a failed trial, not an error.
@@ -76,7 +78,9 @@ def run_trial(
         options, overrides=tuple(overrides), extra_tags=dict(tags), new_run=True
     )
     try:
-        result = run_pipeline(manifest, paths, synced, targets, trial_options, on_event=on_event)
+        result = run_pipeline(
+            manifest, paths, synced, targets, trial_options, services=services, on_event=on_event
+        )
     except StepFailed as exc:
         return TrialRun(None, None, error=exc.message)
     return TrialRun(_metric(paths, result, objective), result.run_ids[0])

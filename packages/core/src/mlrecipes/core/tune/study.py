@@ -37,11 +37,13 @@ from mlrecipes.core.events import (
 )
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.run.compose import RunServices
 from mlrecipes.core.run.options import RunOptions
 from mlrecipes.core.syncing import SyncResult
 from mlrecipes.core.tracking.base import TAG_STUDY, TAG_TRIAL
 from mlrecipes.core.tracking_uri import tracking_uri
 from mlrecipes.core.tune._optuna import Direction, import_optuna, make_sampler, open_study
+from mlrecipes.core.tune._tracker import study_tracker, trial_services
 from mlrecipes.core.tune.objective import Objective, parse_objective, run_trial
 from mlrecipes.core.tune.options import TuneOptions
 from mlrecipes.core.tune.result import (
@@ -163,6 +165,7 @@ class _TrialLoop:
         self.distributions = space.distributions()
         self.queue: list[dict[str, Scalar]] | None = None  # the grid's points still to run
         self.synced: SyncResult | None = None
+        self.services: RunServices | None = None
         self.options = RunOptions()
 
     def run_missing(self, sync: Callable[[], SyncResult], options: TuneOptions) -> int:
@@ -175,7 +178,12 @@ class _TrialLoop:
             return 0
         self.synced = sync()
         self.options = options.run
-        return self.run(budget, options.jobs)
+        shared = study_tracker(tracking_uri(self.manifest), self.paths)
+        try:
+            self.services = trial_services(self.manifest, self.paths, options.run, shared)
+            return self.run(budget, options.jobs)
+        finally:
+            shared.close()
 
     def ask(self) -> optuna.trial.Trial:
         with self.lock:
@@ -217,7 +225,7 @@ class _TrialLoop:
             overrides = self.space.overrides(trial.params)
             self.on_event(TrialStarted(self.name, trial.number, overrides))
             tags = {TAG_STUDY: self.name, TAG_TRIAL: str(trial.number)}
-            if self.synced is None:
+            if self.synced is None or self.services is None:
                 raise RuntimeError("a trial ran before the workspace was synced")
             outcome = run_trial(
                 self.manifest,
@@ -228,6 +236,7 @@ class _TrialLoop:
                 overrides=overrides,
                 tags=tags,
                 objective=self.objective,
+                services=self.services,
                 on_event=self.on_event,
             )
         except KeyboardInterrupt:
