@@ -13,6 +13,7 @@ from mlrecipes.core.events import (
     LockWritten,
     PipelineFinished,
     PlanReady,
+    RepoNote,
     RepoProgress,
     StepFinished,
     StepLog,
@@ -95,6 +96,8 @@ class EventPrinter:
                     return None
                 extra = f" {escape(message)}" if message else ""
                 return f"[{_REPO_STYLE[phase]}]{phase:>12}[/] {escape(repo)}{extra}"
+            case RepoNote(message=message):
+                return f"[yellow]warning:[/] {escape(message)}"
             case LockWritten(path=path, changed=changed):
                 return f"[green]wrote[/] {escape(path)}" if changed else None
             case PlanReady(variants=variants, to_run=to_run, cached=cached):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from mlrecipes.core.errors import StoreError
 from mlrecipes.core.executors import subprocess_env
-from mlrecipes.core.pipeline import build_task
+from mlrecipes.core.pipeline import build_task, needed_repos
 from mlrecipes.core.plan import make_plan
 from mlrecipes.core.runner import build_spec, render_call_snippet, runner_argv
 from mlrecipes.core.store import Store
@@ -39,7 +39,7 @@ class DebugTarget:
 def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> DebugTarget:
     """The task of ``step`` with its inputs from the store; raises when an upstream is missing."""
     variants = expand_overrides(overrides)[:1]
-    synced = ws.sync()
+    synced = ws.sync(only=needed_repos(ws.manifest, [step]))
     plan = make_plan(ws.manifest, synced.repos, targets=[step], variants=variants)
     planned = {s.step: s for s in plan.variants[0].steps}
     store = Store(ws.paths.store)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from mlrecipes.core.errors import StepFailed
 from mlrecipes.core.events import EventHandler, PipelineFinished, PlanReady, ignore
+from mlrecipes.core.graph import StepGraph
+from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.outputs import link_declared_outputs
 from mlrecipes.core.plan import Plan, PlannedStep, make_plan
 from mlrecipes.core.run_records import fingerprints_hash, read_finished_run
@@ -55,8 +58,16 @@ class RunResult:
 
 
 def build_task(step: PlannedStep, sync: SyncResult, running: Collection[str]) -> StepTask:
-    ctx = sync.repos[step.repo]
     module, _, func = step.fn.partition(":")[2].rpartition(".")
+    needs = tuple(fp for fp in step.needs if fp in running)
+    ctx = sync.repos.get(step.repo)
+    if ctx is None or step.unavailable is not None:
+        return StepTask(
+            key=step.fingerprint, step=step.step, fingerprint=step.fingerprint,
+            python=Path(), cwd=Path(), module=module, func=func, params=dict(step.params),
+            inputs=dict(step.input_paths), outputs=dict(step.outputs), needs=needs,
+            label=step.step, unavailable=step.unavailable or f"repo {step.repo!r} is not synced",
+        )  # fmt: skip
     return StepTask(
         key=step.fingerprint,
         step=step.step,
@@ -69,9 +80,17 @@ def build_task(step: PlannedStep, sync: SyncResult, running: Collection[str]) ->
         inputs=dict(step.input_paths),
         outputs=dict(step.outputs),
         env={"PYTHONPYCACHEPREFIX": str(ctx.pycache)} if ctx.pycache else {},
-        needs=tuple(fp for fp in step.needs if fp in running),
+        needs=needs,
         label=f"{step.step} ({step.repo}@{ctx.source.commit[:7]})",
     )
+
+
+def needed_repos(manifest: Manifest, targets: Sequence[str]) -> set[str] | None:
+    """The repos the steps up to ``targets`` run in (None: all, when no targets)."""
+    if not targets:
+        return None
+    steps = StepGraph.from_manifest(manifest).upstream_closure(targets)
+    return {manifest.steps[name].fn.repo for name in steps}
 
 
 def _up_to_date(ws: Workspace, plan: Plan, uri: str) -> tuple[str, ...] | None:
@@ -96,8 +115,21 @@ def run_pipeline(
     """Sync if needed, plan every variant, run what is missing, log it (see module doc)."""
     manifest = ws.manifest
     variants = expand_overrides(options.overrides)
-    sync = ws.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
-    plan = make_plan(manifest, sync.repos, targets=targets, variants=variants, force=options.force)
+    sync = ws.sync(
+        mode=options.sync_mode,
+        jobs=options.jobs,
+        on_event=on_event,
+        only=needed_repos(manifest, targets),
+        keep_going=True,
+    )
+    plan = make_plan(
+        manifest,
+        sync.repos,
+        targets=targets,
+        variants=variants,
+        force=options.force,
+        failed=sync.failed,
+    )
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
     unique = plan.unique()
@@ -130,8 +162,10 @@ def run_pipeline(
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:
     """``repo@sha: last lines of the traceback``."""
     step = plan.unique()[result.key]
-    commit = sync.repos[step.repo].source.commit[:7]
-    return f"{step.repo}@{commit}: {(result.error or 'failed').strip()}"
+    ctx = sync.repos.get(step.repo)
+    if ctx is None:
+        return f"{step.repo} (no environment): {(result.error or 'failed').strip()}"
+    return f"{step.repo}@{ctx.source.commit[:7]}: {(result.error or 'failed').strip()}"
 
 
 __all__ = ["RunOptions", "RunResult", "build_task", "run_pipeline"]

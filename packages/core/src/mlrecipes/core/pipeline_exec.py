@@ -82,7 +82,7 @@ class PipelineExecution:
             info = dataclasses.replace(info, tags={**info.tags, **self.options.extra_tags})
             self.parents[variant.index] = self.tracker.start_pipeline(info)
         for fp, step in self.to_run.items():
-            child = step_info(step, self.sync.repos, cache="miss")
+            child = step_info(step, self.sync.repos, cache="miss", manifest=self.ws.manifest)
             self.children[fp] = self.tracker.create_step_run(self.parents[self.owner[fp]], child)
 
     def _prepare(self, task: StepTask) -> StepTask:
@@ -155,7 +155,7 @@ class PipelineExecution:
     def _log_hit(
         self, variant: Variant, step: PlannedStep, metrics: Mapping[str, float], source: str | None
     ) -> None:
-        info = step_info(step, self.sync.repos, cache="hit")
+        info = step_info(step, self.sync.repos, cache="hit", manifest=self.ws.manifest)
         if source:
             info = dataclasses.replace(info, tags={**info.tags, "mlrecipes.source_run_id": source})
         child = self.tracker.create_step_run(self.parents[variant.index], info)

@@ -51,6 +51,8 @@ class PlannedStep:
     declared: Mapping[str, Path]  # out name -> the `!path` place users look at
     needs: tuple[str, ...]  # fingerprints of the upstream steps that run in this plan
     components: Mapping[str, Any]  # what the fingerprint hashed, for "why" next time
+    unavailable: str | None = None
+    """Why the step cannot run (its repo's environment failed to build), or None."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,10 @@ class _Planner:
         store: Store,
         force: Collection[str],
         hash_cache: Path,
+        failed: Mapping[str, Exception],
     ) -> None:
         self.repos = repos
+        self.failed = failed
         self.store = store
         self.force = set(force)
         self.hash_cache = hash_cache
@@ -135,7 +139,8 @@ class _Planner:
     def plan_step(
         self, manifest: Manifest, spec: StepSpec, planned: Mapping[str, PlannedStep]
     ) -> PlannedStep:
-        repo = self.repos[spec.fn.repo]
+        repo_name = spec.fn.repo
+        repo = self.repos.get(repo_name)
         params = resolve_params(manifest, spec.name)
         inputs: dict[str, str] = {}
         input_paths: dict[str, Path] = {}
@@ -156,23 +161,28 @@ class _Planner:
                     manifest, spec.name, dep
                 )
         outputs, declared = output_layout(spec, manifest)
+        # A repo whose environment failed has no identity: its steps get a
+        # fingerprint that no store entry can have, and fail when started.
+        tree = repo.source.tree if repo else "unavailable"
+        env_hash = repo.env_hash if repo else f"unavailable:{repo_name}"
+        unavailable = None if repo else self.why_unavailable(repo_name)
         components: dict[str, Any] = {
             "fn": str(spec.fn),
-            "code": f"{repo.name}@{repo.source.tree}",
-            "env": repo.env.deps_hash,
+            "code": f"{repo_name}@{tree}",
+            "env": env_hash,
             "params": params,
             "inputs": inputs,
             "outputs": outputs,
         }
         fp = step_fingerprint(
             fn=str(spec.fn),
-            code_tree=repo.source.tree,
-            env_hash=repo.env.deps_hash,
+            code_tree=tree,
+            env_hash=env_hash,
             params={"params": params, "outputs": outputs},
             inputs=inputs,
         )
         forced = spec.name in self.force or bool(forced_by)
-        cached = not forced and self.store.is_complete(spec.name, fp)
+        cached = repo is not None and not forced and self.store.is_complete(spec.name, fp)
         reasons: tuple[str, ...] = ()
         if forced:
             self.forced_fps.add(fp)
@@ -181,11 +191,13 @@ class _Planner:
                 if spec.name in self.force
                 else (f"forced: upstream {', '.join(sorted(set(forced_by)))} reruns",)
             )
+        elif unavailable is not None:
+            reasons = (f"the environment of repo {repo_name!r} could not be built",)
         elif not cached:
             reasons = self.reasons(spec.name, components)
         return PlannedStep(
             step=spec.name,
-            repo=repo.name,
+            repo=repo_name,
             fn=str(spec.fn),
             fingerprint=fp,
             status="cached" if cached else "run",
@@ -197,7 +209,17 @@ class _Planner:
             declared=declared,
             needs=tuple(sorted(set(needs))),
             components=components,
+            unavailable=unavailable,
         )
+
+    def why_unavailable(self, repo: str) -> str:
+        """The build failure of ``repo``'s environment, with the tail of uv's output."""
+        failure = self.failed.get(repo)
+        if failure is None:
+            return f"repo {repo!r} was not synced"
+        text = str(failure)
+        hint = getattr(failure, "hint", None)
+        return f"{text}\n  hint: {hint}" if hint else text
 
     def reasons(self, step: str, now: Mapping[str, Any]) -> tuple[str, ...]:
         latest = self.store.root / step / LATEST
@@ -244,14 +266,19 @@ def make_plan(
     targets: Sequence[str] = (),
     variants: Sequence[Mapping[str, str]] = ({},),
     force: Collection[str] = (),
+    failed: Mapping[str, Exception] | None = None,
 ) -> Plan:
-    """Plan every variant of the pipeline up to ``targets`` (all steps when empty)."""
+    """Plan every variant of the pipeline up to ``targets`` (all steps when empty).
+
+    Steps of repos in ``failed`` (their environment could not be built) are
+    planned to run and carry the failure in ``unavailable``.
+    """
     paths = WorkspacePaths.for_manifest(manifest)
     graph = StepGraph.from_manifest(manifest)
     order = graph.upstream_closure(targets) if targets else graph.order()
     if force:
         graph.upstream_closure(list(force))  # unknown names raise with did-you-mean
-    planner = _Planner(repos, Store(paths.store), force, paths.state / "hashes.json")
+    planner = _Planner(repos, Store(paths.store), force, paths.state / "hashes.json", failed or {})
     planned = [
         planner.plan_variant(i, overrides, apply_overrides(manifest, overrides), order)
         for i, overrides in enumerate(variants)

@@ -14,6 +14,29 @@ from mlrecipes.core.syncing import RepoContext, SyncResult, lock_url
 from mlrecipes.core.tracking import PipelineInfo, StepInfo
 
 
+def step_code_repos(manifest: Manifest, step: str) -> tuple[str, ...]:
+    """The repos whose code ``step`` can import, in order: its own repo, then every
+    repo it uses (transitively, as ``uses:`` lists them)."""
+    return manifest.code_repos(manifest.steps[step].fn.repo)
+
+
+def write_packages(sync: SyncResult, folder: Path) -> Path:
+    """Write ``packages.json``: per repo, its environment's key, identity and every
+    installed distribution with its source (git commit, path, tree); the file's path."""
+    body = {
+        name: {
+            "environment": ctx.env.key,
+            "identity": ctx.env_hash,
+            "packages": [dict(p) for p in ctx.identity.packages] if ctx.identity else [],
+        }
+        for name, ctx in sorted(sync.repos.items())
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "packages.json"
+    path.write_text(json.dumps(body, indent=2, sort_keys=True))
+    return path
+
+
 def repo_tags(manifest: Manifest, repos: Mapping[str, RepoContext]) -> dict[str, str]:
     tags: dict[str, str] = {}
     for name, ctx in repos.items():
@@ -43,7 +66,11 @@ def pipeline_info(
             {"overrides": dict(variant.overrides), "steps": params}, indent=2, sort_keys=True
         )
     )
-    artifacts = {"manifest": manifest.path, "params": params_file}
+    artifacts = {
+        "manifest": manifest.path,
+        "params": params_file,
+        "packages": write_packages(sync, artifacts_dir),
+    }
     lock_file = lock_path_for(manifest.path)
     if lock_file.exists():
         artifacts["lock"] = lock_file
@@ -69,15 +96,21 @@ def pipeline_info(
     )
 
 
-def step_info(step: PlannedStep, repos: Mapping[str, RepoContext], *, cache: str) -> StepInfo:
-    ctx = repos[step.repo]
+def step_info(
+    step: PlannedStep, repos: Mapping[str, RepoContext], *, cache: str, manifest: Manifest
+) -> StepInfo:
+    """The child run of a step: tagged with the commit, tree and dirty flag of its
+    repo and of every repo it uses (the code it could import)."""
+    code = {n: repos[n] for n in step_code_repos(manifest, step.step) if n in repos}
     tags = {
+        **repo_tags(manifest, code),
         "mlrecipes.kind": "step",
         "mlrecipes.step": step.step,
         "mlrecipes.fn": step.fn,
         "mlrecipes.fingerprint": step.fingerprint,
         "mlrecipes.cache": cache,
-        "mlflow.source.git.commit": ctx.source.commit,
         "mlflow.runName": step.step,
     }
+    if step.repo in repos:
+        tags["mlflow.source.git.commit"] = repos[step.repo].source.commit
     return StepInfo(step=step.step, tags=tags, params=dict(step.params))

@@ -54,7 +54,11 @@ class Workspace:
         jobs: int | None = None,
         force: bool = False,
         on_event: EventHandler = ignore,
+        only: Collection[str] | None = None,
+        keep_going: bool = False,
+        reinstall: Collection[str] = (),
     ) -> SyncResult:
+        """See :func:`~mlrecipes.core.syncing.sync_workspace`."""
         return sync_workspace(
             self.manifest,
             mode=mode,
@@ -63,6 +67,9 @@ class Workspace:
             jobs=jobs,
             force=force,
             on_event=on_event,
+            only=only,
+            keep_going=keep_going,
+            reinstall=reinstall,
         )
 
     def status(self) -> list[RepoStatus]:

@@ -20,6 +20,7 @@ from mlrecipes.git_sources.errors import (
 from mlrecipes.git_sources.mirror import default_cache_dir
 from mlrecipes.git_sources.spec import Resolved, SourceEvent, SourceSpec, check_safe
 from mlrecipes.git_sources.sync import resolve_rev, sync_sources
+from mlrecipes.git_sources.trees import folder_of, folder_tree
 from mlrecipes.git_sources.urls import normalize_url, redact_url
 from mlrecipes.git_sources.worktree import dev_source
 
@@ -38,6 +39,8 @@ __all__ = [
     "checkout_state",
     "default_cache_dir",
     "dev_source",
+    "folder_of",
+    "folder_tree",
     "normalize_url",
     "redact_url",
     "resolve_rev",

@@ -37,7 +37,7 @@ from mlrecipes.core.manifest.model import (
 
 # Top-level keys starting with `x-` are also accepted and ignored (anchors to reuse).
 TOP_KEYS = ("version", "name", "mlflow", "paths", "params", "repos", "steps", "executor")
-REPO_KEYS = ("url", "rev", "subdir", "python")
+REPO_KEYS = ("url", "rev", "subdir", "python", "uses")
 MLFLOW_KEYS = ("tracking_uri", "experiment")
 EXECUTOR_KEYS = ("kind", "address")
 EXECUTOR_KINDS = ("local", "ray")
@@ -217,9 +217,36 @@ def _repo(ctx: Context, name: str, entry: Entry) -> RepoSpec | None:
         python_problem,
         'quote it, so YAML keeps it as text: python: "3.11"',
     )
+    uses = _uses(ctx, parts.get("uses"), f"{path}.uses")
     if url is None or rev is None:
         return None
-    return RepoSpec(name, url, rev, subdir, python, loc=entry.key_loc)
+    names = tuple(n for n, _ in uses)
+    locs = tuple(loc for _, loc in uses)
+    return RepoSpec(name, url, rev, subdir, python, loc=entry.key_loc, uses=names, uses_locs=locs)
+
+
+def _uses(ctx: Context, entry: Entry | None, key_path: str) -> list[tuple[str, Location]]:
+    """``uses: [repo, ...]``: names only here; the meaning pass checks that they exist."""
+    if entry is None or entry.value is None:
+        return []
+    hint = "a list of repo names, e.g. uses: [features]"
+    if not isinstance(entry.value, YSeq):
+        if not isinstance(entry.value, Broken):
+            ctx.report(
+                entry.value_loc, f"expected a list, got {describe(entry.value)}", key_path, hint
+            )
+        return []
+    found: list[tuple[str, Location]] = []
+    for index, (item, loc) in enumerate(entry.value.items):
+        where = f"{key_path}[{index}]"
+        if not isinstance(item, str):
+            if not isinstance(item, Broken):
+                ctx.report(loc, f"expected a repo name, got {describe(item)}", where, hint)
+        elif any(item == seen for seen, _ in found):
+            ctx.report(loc, f"repo {item!r} is listed twice", where, "list each repo once")
+        else:
+            found.append((item, loc))
+    return found
 
 
 def _url(ctx: Context, entry: Entry, key_path: str) -> str | EnvRef | None:

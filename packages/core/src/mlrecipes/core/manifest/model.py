@@ -172,6 +172,10 @@ class RepoSpec:
     subdir: str | None = None
     python: str | None = None
     loc: Location | None = field(default=None, compare=False, repr=False)
+    uses: tuple[str, ...] = ()
+    """Repos whose locked checkouts are installed into this repo's environment."""
+    uses_locs: tuple[Location, ...] = field(default=(), compare=False, repr=False)
+    """Where each name of ``uses`` is written (for validation messages)."""
 
     @property
     def url_template(self) -> str:
@@ -215,6 +219,23 @@ class Manifest:
     @property
     def experiment(self) -> str:
         return self.mlflow.experiment or self.name
+
+    def code_repos(self, repo: str) -> tuple[str, ...]:
+        """``repo`` and every repo it uses, transitively: all the code its steps can import.
+
+        Ordered: the repo first, then its ``uses`` depth first as written, each once.
+        """
+        order: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in order or name not in self.repos:
+                return
+            order.append(name)
+            for used in self.repos[name].uses:
+                visit(used)
+
+        visit(repo)
+        return tuple(order)
 
     def resolve_path(self, ref: PathRef) -> Path:
         """The absolute path of a ``!path`` (validation guarantees it stays in its root)."""

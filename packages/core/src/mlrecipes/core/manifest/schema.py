@@ -68,6 +68,13 @@ def _defs() -> dict[str, Any]:
                     'Python version of the repo\'s environment, e.g. "3.11".',
                     pattern=PYTHON_PATTERN,
                 ),
+                "uses": {
+                    "type": "array",
+                    "description": "Repos of this workspace whose code this repo imports: "
+                    "their locked checkouts are installed into its environment.",
+                    "items": {"type": "string", "pattern": NAME_PATTERN},
+                    "uniqueItems": True,
+                },
             },
             required=["url", "rev"],
         ),

@@ -53,7 +53,64 @@ def validate(draft: Draft, file: Path) -> list[Problem]:
         _check_out_roots(checker, step)
     _check_overlaps(checker)
     _check_cycles(checker)
+    _check_uses(checker)
     return checker.problems
+
+
+def _check_uses(checker: _Checker) -> None:
+    """``uses:`` names known repos, never the repo itself, and makes no cycle."""
+    repos = checker.manifest.repos
+    declared = checker.draft.declared_repos
+    edges: dict[str, list[str]] = {}
+    for repo in repos.values():
+        for index, (used, loc) in enumerate(zip(repo.uses, repo.uses_locs, strict=True)):
+            key_path = f"repos.{repo.name}.uses[{index}]"
+            if used == repo.name:
+                checker.report(
+                    loc,
+                    f"repo {repo.name!r} uses itself",
+                    key_path,
+                    "a repo's own code is always in its environment: remove it from `uses`",
+                )
+            elif used not in declared:
+                checker.report(
+                    loc,
+                    f"repo {repo.name!r} uses unknown repo {used!r}",
+                    key_path,
+                    did_you_mean(used, declared),
+                )
+            elif used in repos:
+                edges.setdefault(repo.name, []).append(used)
+    cycle = _find_cycle(edges)
+    if cycle:
+        user, used = cycle[-2], cycle[-1]
+        index = repos[user].uses.index(used)
+        checker.report(
+            repos[user].uses_locs[index],
+            "cycle in `uses`: " + " -> ".join(cycle),
+            f"repos.{user}.uses[{index}]",
+            "a repo cannot use, even indirectly, a repo that uses it",
+        )
+
+
+def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    """One cycle of the ``uses`` graph as a path ``a -> b -> a``, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in edges.get(node, []):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt, [*path, nxt])):
+                return found
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state and (found := visit(start, [start])):
+            return found
+    return None
 
 
 def _check_fn(checker: _Checker, step: StepSpec) -> None:
