@@ -90,9 +90,12 @@ def seed_db(ws: Path) -> None:
         shutil.copyfile(BLANK_DB[0], ws / ".mlrecipes" / "mlflow.db")
 
 
-def make_uses_workspace(root: Path, *, app_files: dict[str, str] | None = None) -> Path:
+def make_uses_workspace(
+    root: Path, *, app_files: dict[str, str] | None = None, lib_exists: bool = False
+) -> Path:
     """lib (packaged), plain (no packaging) and app (uses both); the manifest's path."""
-    make_repo(root / "upstream" / "lib", LIB_FILES)
+    if not lib_exists:
+        make_repo(root / "upstream" / "lib", LIB_FILES)
     make_repo(root / "upstream" / "plain", PLAIN_FILES)
     make_repo(root / "upstream" / "app", {**APP_FILES, **(app_files or {})})
     ws = root / "ws"
@@ -100,3 +103,81 @@ def make_uses_workspace(root: Path, *, app_files: dict[str, str] | None = None) 
     seed_db(ws)
     text = MANIFEST.format(counter=str(ws / "counter.log"))
     return write_manifest(ws, textwrap.dedent(text))
+
+
+def _member(name: str, deps: str = "", sources: str = "") -> str:
+    return f"""
+        [project]
+        name = "{name}"
+        version = "0.1.0"
+        dependencies = [{deps}]
+
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+
+        [tool.hatch.build.targets.wheel]
+        packages = ["{name}"]
+        {sources}
+    """
+
+
+# A uv workspace: member `tok` depends on its sibling member `shared`; `docs/` is unrelated.
+MONO_FILES = {
+    "pyproject.toml": """
+        [tool.uv.workspace]
+        members = ["packages/*"]
+    """,
+    "packages/shared/pyproject.toml": _member("shared"),
+    "packages/shared/shared/__init__.py": "BASE = 1\n",
+    "packages/tok/pyproject.toml": _member(
+        "tok", '"shared"', "\n[tool.uv.sources]\nshared = { workspace = true }\n"
+    ),
+    "packages/tok/tok/__init__.py": "",
+    "packages/tok/tok/run.py": """
+        from pathlib import Path
+
+        import shared
+
+
+        def tokenize(out: Path, counter: str = "") -> dict:
+            with open(counter, "a") as fh:
+                fh.write("tokenize\\n")
+            out.write_text(str(shared.BASE))
+            return {"base": shared.BASE}
+    """,
+    "docs/index.md": "# docs\n",
+}
+MONO_MANIFEST = """
+    version: 1
+    name: e2e
+    params:
+      counter: {counter}
+    repos:
+      mono: {{url: ../upstream/mono, rev: main, subdir: packages/tok}}
+    steps:
+      tokenize:
+        fn: mono:tok.run.tokenize
+        params: {{counter: !param counter}}
+        outs: {{out: base.txt}}
+"""
+
+
+def make_mono_workspace(root: Path) -> Path:
+    """A uv workspace monorepo (locked with the real uv) and a manifest using one member."""
+    import subprocess
+
+    from tests.e2e.workspaces import commit, git, write_files
+
+    from mlrecipes.core.envs import find_uv
+
+    mono = root / "upstream" / "mono"
+    mono.mkdir(parents=True)
+    git(mono, "init", "-q", "-b", "main")
+    write_files(mono, MONO_FILES)
+    subprocess.run([find_uv(), "lock", "--offline", "-q"], cwd=mono, check=True)
+    commit(mono, {}, "initial")
+    ws = root / "ws"
+    ws.mkdir()
+    seed_db(ws)
+    return write_manifest(ws, textwrap.dedent(MONO_MANIFEST.format(counter=ws / "counter.log")))

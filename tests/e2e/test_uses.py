@@ -7,10 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e._uses_repos import make_uses_workspace
-from tests.e2e.workspaces import commit, executions
+from tests.e2e._uses_repos import (
+    APP_FILES,
+    LIB_FILES,
+    PLAIN_FILES,
+    make_mono_workspace,
+    make_uses_workspace,
+    seed_db,
+)
+from tests.e2e.workspaces import cli, commit, executions, git, make_repo, write_manifest
 
 from mlrecipes.core import Workspace
+from mlrecipes.core.events import RepoNote
 from mlrecipes.core.lock import lock_path_for, read_lock
 
 pytestmark = pytest.mark.slow
@@ -96,3 +104,108 @@ def solo(out: Path, counter: str = "") -> dict:
     out.write_text(str(FACTOR))
     return {"factor": FACTOR}
 """
+
+
+def test_uv_workspace_member_reruns_on_its_sibling_not_on_unrelated_folders(
+    tmp_path: Path,
+) -> None:
+    manifest = make_mono_workspace(tmp_path)
+    mono = tmp_path / "upstream" / "mono"
+    ws = Workspace.load(manifest)
+    assert ws.run().results
+    commit(mono, {"docs/index.md": "# more docs\n"})
+    ws.sync(update=["mono"])
+    assert _statuses(ws)["tokenize"][0] == "cached"
+    commit(mono, {"packages/shared/shared/__init__.py": "BASE = 5\n"})
+    ws.sync(update=["mono"])
+    assert _statuses(ws)["tokenize"] == ("run", ("environment changed",))
+    result = ws.run()
+    assert result.results and [r.metrics for r in result.results.values()] == [{"base": 5.0}]
+    assert executions(manifest) == ["tokenize", "tokenize"]
+
+
+def _small_workspace(root: Path, repos: str, steps: str) -> Path:
+    ws = root / "ws"
+    ws.mkdir()
+    seed_db(ws)
+    text = f"version: 1\nname: e2e\nparams:\n  counter: {ws / 'counter.log'}\n"
+    return write_manifest(ws, text + f"repos:\n{repos}\nsteps:\n{steps}")
+
+
+def test_moving_git_dependency_is_pinned_until_update(tmp_path: Path) -> None:
+    dep = make_repo(tmp_path / "upstream" / "dep", {**LIB_FILES})
+    make_repo(
+        tmp_path / "upstream" / "app",
+        {**APP_FILES, "requirements.txt": f"gradlib @ git+file://{dep}@main\n"},
+    )
+    manifest = _small_workspace(
+        tmp_path,
+        "  app: {url: ../upstream/app, rev: main}\n",
+        "  combo: {fn: 'app:app.steps.combo', params: {counter: !param counter},"
+        " outs: {out: v.txt}}\n",
+    )
+    (tmp_path / "upstream" / "app" / "plainlib.py").write_text("FACTOR = 1\n")
+    commit(tmp_path / "upstream" / "app", {}, "plainlib beside the app")
+    ws = Workspace.load(manifest)
+    assert ws.run().results
+    first = git(dep, "rev-parse", "HEAD")
+    lock = read_lock(lock_path_for(manifest))
+    assert lock is not None and lock.repos["app"].git_refs == {f"file://{dep}@main": first}
+    assert [r.environment for r in ws.status()] == ["ready"]
+
+    second = commit(dep, {"gradlib/__init__.py": "VALUE = 4\n"})
+    assert [r.environment for r in ws.status()] == ["stale"]  # its branch moved
+    assert _statuses(ws)["combo"][0] == "cached"  # the lock still pins the first commit
+    ws.sync(update=["app"])
+    lock = read_lock(lock_path_for(manifest))
+    assert lock is not None and lock.repos["app"].git_refs == {f"file://{dep}@main": second}
+    assert _statuses(ws)["combo"] == ("run", ("environment changed",))
+    result = ws.run()
+    assert result.results and [r.metrics["value"] for r in result.results.values()] == [4.0]
+    assert [r.environment for r in ws.status()] == ["ready"]
+
+
+def test_workspace_pin_wins_over_the_repos_own_pin(tmp_path: Path) -> None:
+    lib = make_repo(tmp_path / "upstream" / "lib", LIB_FILES)
+    old = git(lib, "rev-parse", "HEAD")
+    new = commit(lib, {"gradlib/__init__.py": "VALUE = 7\n"})
+    manifest = make_uses_workspace(
+        tmp_path,
+        app_files={"requirements.txt": f"gradlib @ git+file://{lib}@{old}\n"},
+        lib_exists=True,
+    )
+    notes: list[RepoNote] = []
+    ws = Workspace.load(manifest)
+    ws.sync(on_event=lambda e: notes.append(e) if isinstance(e, RepoNote) else None)
+    assert len(notes) == 1 and notes[0].repo == "app"
+    assert old[:12] in notes[0].message and new[:12] in notes[0].message
+    result = ws.run()
+    assert result.results
+    combo = next(r for r in result.results.values() if r.step == "combo")
+    assert combo.metrics["value"] == 14.0  # the workspace's lib (7), not the own pin's (1)
+    child = _children(result.tracking_uri, result.run_ids[0])["combo"]
+    assert child.data.tags["mlrecipes.repo.lib.commit"] == new
+
+
+def test_a_broken_environment_fails_only_its_steps(tmp_path: Path) -> None:
+    make_repo(tmp_path / "upstream" / "plain", PLAIN_FILES)
+    make_repo(tmp_path / "upstream" / "broken", {"requirements.txt": "-e ./does-not-exist\n"})
+    manifest = _small_workspace(
+        tmp_path,
+        "  plain: {url: ../upstream/plain, rev: main}\n"
+        "  broken: {url: ../upstream/broken, rev: main}\n",
+        "  solo: {fn: 'plain:plainlib.solo', params: {counter: !param counter},"
+        " outs: {out: f.txt}}\n"
+        "  bad: {fn: 'broken:nothing.here', outs: {out: b.txt}}\n"
+        "  after: {fn: 'plain:plainlib.solo', params: {counter: !param counter},"
+        " deps: {x: !out bad.out}, outs: {out: g.txt}}\n",
+    )
+    ws_dir = manifest.parent
+    done = cli("run", cwd=ws_dir)
+    assert done.returncode == 4, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert "bad" in output and "does-not-exist" in output  # the build log's tail
+    assert executions(manifest) == ["solo"]  # independent steps ran; `after` was skipped
+    alone = cli("run", "solo", cwd=ws_dir)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert "uv environment" not in alone.stdout + alone.stderr  # broken was never built
