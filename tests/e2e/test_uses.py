@@ -16,7 +16,9 @@ from tests.e2e._uses_repos import (
     seed_db,
 )
 from tests.e2e.workspaces import cli, commit, executions, git, make_repo, write_manifest
+from typer.testing import CliRunner
 
+from mlrecipes.cli.main import app
 from mlrecipes.core import Workspace
 from mlrecipes.core.events import RepoNote
 from mlrecipes.core.lock import lock_path_for, read_lock
@@ -209,3 +211,32 @@ def test_a_broken_environment_fails_only_its_steps(tmp_path: Path) -> None:
     alone = cli("run", "solo", cwd=ws_dir)
     assert alone.returncode == 0, alone.stdout + alone.stderr
     assert "uv environment" not in alone.stdout + alone.stderr  # broken was never built
+
+
+def test_reproduce_a_run_that_used_other_repos_on_a_fresh_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = make_uses_workspace(tmp_path)
+    commit(tmp_path / "upstream" / "lib", {"gradlib/__init__.py": "VALUE = 3\n"})
+    result = Workspace.load(manifest).run()
+    cache = tmp_path / "new-machine-cache"
+    monkeypatch.setenv("MLRECIPES_CACHE_DIR", str(cache))
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(
+        app, ["reproduce", result.run_ids[0], "--tracking-uri", result.tracking_uri]
+    )
+    assert done.exit_code == 0, done.output
+    assert "matches" in done.output and "value" in done.output
+    assert any(cache.rglob("HEAD")), "the used repos were fetched into the new cache"
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(result.tracking_uri)
+    runs = client.search_runs(
+        [client.get_experiment_by_name("e2e").experiment_id],  # type: ignore[union-attr]
+        filter_string=f"tags.`mlrecipes.reproduces` = '{result.run_ids[0]}'",
+    )
+    local = client.download_artifacts(
+        runs[0].info.run_id, "reproduce/comparison.json", str(tmp_path)
+    )
+    # Another folder, another cache: the same code, so the same fingerprints.
+    assert json.loads(Path(local).read_text())["same_fingerprints"] is True
