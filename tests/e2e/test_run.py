@@ -66,7 +66,12 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
     artifacts = {
         a.path for a in _client(result.tracking_uri).list_artifacts(parent.info.run_id, "mlrecipes")
     }
-    assert artifacts == {"mlrecipes/manifest", "mlrecipes/lock", "mlrecipes/params"}
+    assert artifacts == {
+        "mlrecipes/manifest",
+        "mlrecipes/lock",
+        "mlrecipes/params",
+        "mlrecipes/packages",
+    }
     by_step = {c.data.tags["mlrecipes.step"]: c for c in children}
     for child in children:
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id

@@ -53,12 +53,16 @@ def test_used_repos_are_installed_and_their_commits_rerun_exactly_their_users(
     }
     lock = read_lock(lock_path_for(manifest))
     assert lock is not None and lock.repos["app"].uses == ("lib", "plain")
+    assert {r.repo: r.environment for r in ws.status()} == dict.fromkeys(
+        ("app", "lib", "plain"), "ready"
+    )
 
     # A new commit in the packaged library: only the step whose env has it reruns.
     lib_commit = commit(tmp_path / "upstream" / "lib", {"gradlib/__init__.py": "VALUE = 10\n"})
     ws.sync(update=["lib"])
     status = _statuses(ws)
-    assert status["combo"] == ("run", ("environment changed",))
+    assert status["combo"][0] == "run"
+    assert status["combo"][1][0].startswith("used repo changed: lib@")
     assert status["solo"][0] == "cached"
     second = ws.run()
     assert sorted(executions(manifest)) == ["combo", "combo", "solo"]

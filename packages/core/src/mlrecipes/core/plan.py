@@ -173,6 +173,13 @@ class _Planner:
             "params": params,
             "inputs": inputs,
             "outputs": outputs,
+            # Explanations only (the environment's identity holds their trees):
+            # which used repo moved, for `--dry-run`.
+            "uses": {
+                name: f"{name}@{self.repos[name].source.tree}"
+                for name in manifest.code_repos(repo_name)[1:]
+                if name in self.repos
+            },
         }
         fp = step_fingerprint(
             fn=str(spec.fn),
@@ -235,6 +242,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _moved_uses(before: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
+    """``used repo changed: lib@1a2b3c4 -> lib@5d6e7f8`` for each used repo whose tree moved."""
+    moved = []
+    for name in sorted(set(before) | set(now)):
+        old, new = before.get(name), now.get(name)
+        if old != new:
+            shown = [v[: v.find("@") + 8] if v else "(not used)" for v in (old, new)]
+            moved.append(f"used repo changed: {shown[0]} -> {shown[1]}")
+    return moved
+
+
 def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
     """Human reasons why ``now`` differs from the latest execution ``before``."""
     reasons: list[str] = []
@@ -243,7 +261,9 @@ def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[s
     if before.get("code") != now["code"]:
         old, new = str(before.get("code")), str(now["code"])
         reasons.append(f"code changed: {old[: old.find('@') + 8]} -> {new[: new.find('@') + 8]}")
-    if before.get("env") != now["env"]:
+    moved = _moved_uses(before.get("uses") or {}, now.get("uses") or {})
+    reasons.extend(moved)
+    if before.get("env") != now["env"] and not moved:
         reasons.append("environment changed")
     old_params, new_params = before.get("params") or {}, now["params"]
     for key in sorted(set(old_params) | set(new_params)):
