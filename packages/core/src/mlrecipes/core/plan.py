@@ -261,7 +261,8 @@ def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[s
     if before.get("code") != now["code"]:
         old, new = str(before.get("code")), str(now["code"])
         reasons.append(f"code changed: {old[: old.find('@') + 8]} -> {new[: new.find('@') + 8]}")
-    moved = _moved_uses(before.get("uses") or {}, now.get("uses") or {})
+    # Entries written before `uses` existed have no such key: nothing to compare.
+    moved = _moved_uses(before["uses"], now.get("uses") or {}) if "uses" in before else []
     reasons.extend(moved)
     if before.get("env") != now["env"] and not moved:
         reasons.append("environment changed")

@@ -46,13 +46,23 @@ def install(
     ``pins`` fix the commit of the project's moving git dependencies (uv's
     ``--overrides``); only the pyproject and requirements modes have them.
     """
+    if not pins:
+        _install(detected, venv, env, out, [])
+        return
+    pin_file = venv / OVERRIDES_FILE
+    pin_file.write_text(overrides_text(pins))
+    try:
+        _install(detected, venv, env, out, ["--overrides", str(pin_file)])
+    finally:
+        # The URLs are as the repo wrote them, credentials included: not kept on disk.
+        pin_file.unlink(missing_ok=True)
+
+
+def _install(
+    detected: Detected, venv: Path, env: dict[str, str], out: OutputFn, overrides: list[str]
+) -> None:
     python = str(venv_python(venv))
     folder = detected.project_dir
-    overrides: list[str] = []
-    if pins:
-        pin_file = venv / OVERRIDES_FILE
-        pin_file.write_text(overrides_text(pins))
-        overrides = ["--overrides", str(pin_file)]
     if detected.mode == "uv-lock":
         root = detected.lock_root or folder
         args = ["sync", "--frozen", "--no-dev", "--python", python, "--project", str(root)]
