@@ -28,8 +28,13 @@ USES_PTH = "_mlrecipes_uses.pth"
 
 
 def is_packaged(folder: Path) -> bool:
-    """Whether ``folder`` can be installed as a package."""
-    return (folder / "pyproject.toml").is_file() or (folder / "setup.py").is_file()
+    """Whether ``folder`` can be installed as a package: a ``setup.py``, or a
+    ``pyproject.toml`` that declares a project or a build system (one that only
+    configures tools, such as ruff, does not make a package)."""
+    if (folder / "setup.py").is_file():
+        return True
+    data = read_pyproject(folder / "pyproject.toml", repo=folder.name)
+    return data is not None and ("project" in data or "build-system" in data)
 
 
 def dist_name(used: UsedRepo) -> str:
@@ -71,7 +76,7 @@ def install_uses(
     notes = [
         _note(repo, u, before[dist_name(u)])
         for u in uses
-        if dist_name(u) in before and not _same_place(before[dist_name(u)], u)
+        if dist_name(u) in before and _differs(before[dist_name(u)], u)
     ]
     packaged = [u for u in uses if is_packaged(u.project_dir)]
     plain = [u for u in uses if not is_packaged(u.project_dir)]
@@ -93,8 +98,13 @@ def install_uses(
     return notes
 
 
-def _same_place(installed: Installed, used: UsedRepo) -> bool:
-    return installed.path is not None and installed.path.resolve() == used.project_dir.resolve()
+def _differs(installed: Installed, used: UsedRepo) -> bool:
+    """Whether the repo's own pin names other code than the workspace's checkout."""
+    if installed.kind == "git":
+        return installed.commit != used.commit
+    if installed.path is not None:
+        return installed.path.resolve() != used.project_dir.resolve()
+    return True
 
 
 def _note(repo: str, used: UsedRepo, own: Installed) -> str:
