@@ -262,19 +262,24 @@ def sync_workspace(
         written = write_lock(lock_path, new)
         on_event(LockWritten(str(lock_path), written))
     final = new if mode != "frozen" and not failed else (old or new)
-    pycache = paths.state / "pycache"
-    repos = {
+    repos = _contexts(sources, envs, paths.state / "pycache", dev_paths)
+    return SyncResult(repos=repos, lock=final, lock_changed=written, failed=failed)
+
+
+def _contexts(
+    sources: Mapping[str, Resolved],
+    envs: Mapping[str, BuiltEnv],
+    pycache: Path,
+    dev: Collection[str],
+) -> dict[str, RepoContext]:
+    """A context for every repo whose environment is ready."""
+    return {
         n: RepoContext(
-            n,
-            sources[n],
-            envs[n].env,
-            pycache if n in dev_paths else None,
-            identity=envs[n].identity,
+            n, sources[n], envs[n].env, pycache if n in dev else None, identity=envs[n].identity
         )
         for n in sources
         if n in envs
     }
-    return SyncResult(repos=repos, lock=final, lock_changed=written, failed=failed)
 
 
 def _wanted(manifest: Manifest, only: Collection[str] | None) -> set[str]:
