@@ -11,7 +11,7 @@ from mlrecipes.core.events import EventHandler, ignore
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest, load_manifest
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.pipeline import RunOptions, RunResult, run_pipeline
+from mlrecipes.core.pipeline import RunOptions, RunResult, needed_repos, run_pipeline
 from mlrecipes.core.plan import Plan, make_plan
 from mlrecipes.core.status import RepoStatus, workspace_status
 from mlrecipes.core.sweep import expand_overrides
@@ -84,13 +84,15 @@ class Workspace:
         mode: SyncMode = "resolve",
         on_event: EventHandler = ignore,
     ) -> Plan:
-        synced = self.sync(mode=mode, on_event=on_event)
+        only = needed_repos(self.manifest, targets)
+        synced = self.sync(mode=mode, on_event=on_event, only=only, keep_going=True)
         return make_plan(
             self.manifest,
             synced.repos,
             targets=targets,
             variants=expand_overrides(overrides),
             force=force,
+            failed=synced.failed,
         )
 
     def run(
