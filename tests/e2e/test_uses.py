@@ -124,7 +124,9 @@ def test_uv_workspace_member_reruns_on_its_sibling_not_on_unrelated_folders(
     assert _statuses(ws)["tokenize"][0] == "cached"
     commit(mono, {"packages/shared/shared/__init__.py": "BASE = 5\n"})
     ws.sync(update=["mono"])
-    assert _statuses(ws)["tokenize"] == ("run", ("environment changed",))
+    status, reasons = _statuses(ws)["tokenize"]
+    assert status == "run" and len(reasons) == 1
+    assert reasons[0].startswith("package changed: shared 0.1.0 mono@"), reasons
     result = ws.run()
     assert result.results and [r.metrics for r in result.results.values()] == [{"base": 5.0}]
     assert executions(manifest) == ["tokenize", "tokenize"]
@@ -165,7 +167,9 @@ def test_moving_git_dependency_is_pinned_until_update(tmp_path: Path) -> None:
     ws.sync(update=["app"])
     lock = read_lock(lock_path_for(manifest))
     assert lock is not None and lock.repos["app"].git_refs == {f"file://{dep}@main": second}
-    assert _statuses(ws)["combo"] == ("run", ("environment changed",))
+    status, reasons = _statuses(ws)["combo"]
+    assert status == "run"
+    assert reasons == (f"package changed: gradlib 0.1.0 git {first[:7]} -> 0.1.0 git {second[:7]}",)
     result = ws.run()
     assert result.results and [r.metrics["value"] for r in result.results.values()] == [4.0]
     assert [r.environment for r in ws.status()] == ["ready"]

@@ -36,6 +36,23 @@ class EnvIdentity:
     digest: str
     packages: tuple[Mapping[str, Any], ...]
 
+    def summary(self) -> dict[str, str]:
+        """One short line per distribution (``six``: ``1.16.0``, ``lib``: ``0.1 git 1a2b3c4``,
+        ``shared``: ``0.1 mono@5d6e7f8``), for explaining why an environment changed."""
+        lines: dict[str, str] = {}
+        for p in self.packages:
+            if p.get("source") == "pth":
+                continue  # the folders of .pth files belong to the installs listed anyway
+            text = str(p.get("version", ""))
+            if "repo" in p:
+                text += f" {p['repo']}@{str(p.get('tree', ''))[:7]}"
+            elif p.get("commit"):
+                text += f" git {str(p['commit'])[:7]}"
+            elif p.get("source") in ("path", "url"):
+                text += f" {p.get('path') or p.get('url')}"
+            lines[str(p["name"])] = text
+        return lines
+
     def to_json(self) -> str:
         """The package list as the MLflow artifact holds it."""
         body = {"identity": self.digest, "packages": [dict(p) for p in self.packages]}

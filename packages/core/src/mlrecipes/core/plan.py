@@ -115,6 +115,7 @@ class _Planner:
         self.force = set(force)
         self.hash_cache = hash_cache
         self._file_hashes: dict[Path, str] = {}
+        self._summaries: dict[str, dict[str, str]] = {}
         self.forced_fps: set[str] = set()
 
     def file_identity(self, manifest: Manifest, step: str, dep: PathRef) -> tuple[str, Path]:
@@ -180,6 +181,7 @@ class _Planner:
                 for name in manifest.code_repos(repo_name)[1:]
                 if name in self.repos
             },
+            "packages": self.packages(repo),
         }
         fp = step_fingerprint(
             fn=str(spec.fn),
@@ -219,6 +221,15 @@ class _Planner:
             unavailable=unavailable,
         )
 
+    def packages(self, repo: RepoContext | None) -> dict[str, str]:
+        """The environment's package summary (once per environment), for explanations."""
+        if repo is None or repo.identity is None:
+            return {}
+        key = repo.identity.digest
+        if key not in self._summaries:
+            self._summaries[key] = repo.identity.summary()
+        return self._summaries[key]
+
     def why_unavailable(self, repo: str) -> str:
         """The build failure of ``repo``'s environment, with the tail of uv's output."""
         failure = self.failed.get(repo)
@@ -253,6 +264,22 @@ def _moved_uses(before: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
     return moved
 
 
+def _changed_packages(
+    before: Mapping[str, str] | None, now: Mapping[str, str] | None, most: int = 3
+) -> list[str]:
+    """``package changed: six 1.16.0 -> 1.17.0`` for up to ``most`` distributions."""
+    if not before or not now:
+        return []
+    names = [n for n in sorted(set(before) | set(now)) if before.get(n) != now.get(n)]
+    lines = [
+        f"package changed: {n} {before.get(n, '(none)')} -> {now.get(n, '(none)')}"
+        for n in names[:most]
+    ]
+    if len(names) > most:
+        lines.append(f"and {len(names) - most} more packages changed")
+    return lines
+
+
 def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
     """Human reasons why ``now`` differs from the latest execution ``before``."""
     reasons: list[str] = []
@@ -265,7 +292,8 @@ def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[s
     moved = _moved_uses(before["uses"], now.get("uses") or {}) if "uses" in before else []
     reasons.extend(moved)
     if before.get("env") != now["env"] and not moved:
-        reasons.append("environment changed")
+        changed = _changed_packages(before.get("packages"), now.get("packages"))
+        reasons.extend(changed or ["environment changed"])
     old_params, new_params = before.get("params") or {}, now["params"]
     for key in sorted(set(old_params) | set(new_params)):
         if old_params.get(key, "<unset>") != new_params.get(key, "<unset>"):
