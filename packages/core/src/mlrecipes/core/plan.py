@@ -308,6 +308,17 @@ def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[s
     return tuple(reasons)
 
 
+def needed_repos(manifest: Manifest, targets: Sequence[str]) -> set[str] | None:
+    """The repos the steps up to ``targets`` run in (None: all, when no targets).
+
+    ``sync`` adds the repos they use.
+    """
+    if not targets:
+        return None
+    steps = StepGraph.from_manifest(manifest).upstream_closure(targets)
+    return {manifest.steps[name].fn.repo for name in steps}
+
+
 def make_plan(
     manifest: Manifest,
     repos: Mapping[str, RepoContext],
