@@ -9,13 +9,13 @@ share one execution.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from mlrecipes.core.errors import UserError
+from mlrecipes.core.explain import nearest_reasons
 from mlrecipes.core.fingerprint import hash_path, step_fingerprint
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import (
@@ -28,10 +28,9 @@ from mlrecipes.core.manifest import (
     resolve_params,
 )
 from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.run_records import read_executions
 from mlrecipes.core.store import Store
 from mlrecipes.core.syncing import RepoContext
-
-LATEST = "latest.json"
 
 
 @dataclass(frozen=True)
@@ -170,6 +169,9 @@ class _Planner:
         components: dict[str, Any] = {
             "fn": str(spec.fn),
             "code": f"{repo_name}@{tree}",
+            # Not hashed (the tree is the code's identity): what people know code by.
+            "commit": f"{repo_name}@{repo.source.commit if repo else 'unavailable'}",
+            "dirty": repo.source.dirty if repo else False,
             "env": env_hash,
             "params": params,
             "inputs": inputs,
@@ -177,7 +179,10 @@ class _Planner:
             # Explanations only (the environment's identity holds their trees):
             # which used repo moved, for `--dry-run`.
             "uses": {
-                name: f"{name}@{self.repos[name].source.tree}"
+                name: {
+                    "commit": self.repos[name].source.commit,
+                    "tree": self.repos[name].source.tree,
+                }
                 for name in manifest.code_repos(repo_name)[1:]
                 if name in self.repos
             },
@@ -240,72 +245,7 @@ class _Planner:
         return f"{text}\n  hint: {hint}" if hint else text
 
     def reasons(self, step: str, now: Mapping[str, Any]) -> tuple[str, ...]:
-        latest = self.store.root / step / LATEST
-        try:
-            before = json.loads(latest.read_text())
-        except (FileNotFoundError, ValueError):
-            return ("no store entry (never run)",)
-        return explain_change(before, now) or ("no store entry",)
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _moved_uses(before: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
-    """``used repo changed: lib@1a2b3c4 -> lib@5d6e7f8`` for each used repo whose tree moved."""
-    moved = []
-    for name in sorted(set(before) | set(now)):
-        old, new = before.get(name), now.get(name)
-        if old != new:
-            shown = [v[: v.find("@") + 8] if v else "(not used)" for v in (old, new)]
-            moved.append(f"used repo changed: {shown[0]} -> {shown[1]}")
-    return moved
-
-
-def _changed_packages(
-    before: Mapping[str, str] | None, now: Mapping[str, str] | None, most: int = 3
-) -> list[str]:
-    """``package changed: six 1.16.0 -> 1.17.0`` for up to ``most`` distributions."""
-    if not before or not now:
-        return []
-    names = [n for n in sorted(set(before) | set(now)) if before.get(n) != now.get(n)]
-    lines = [
-        f"package changed: {n} {before.get(n, '(none)')} -> {now.get(n, '(none)')}"
-        for n in names[:most]
-    ]
-    if len(names) > most:
-        lines.append(f"and {len(names) - most} more packages changed")
-    return lines
-
-
-def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
-    """Human reasons why ``now`` differs from the latest execution ``before``."""
-    reasons: list[str] = []
-    if before.get("fn") != now["fn"]:
-        reasons.append(f"function changed: {before.get('fn')} -> {now['fn']}")
-    if before.get("code") != now["code"]:
-        old, new = str(before.get("code")), str(now["code"])
-        reasons.append(f"code changed: {old[: old.find('@') + 8]} -> {new[: new.find('@') + 8]}")
-    # Entries written before `uses` existed have no such key: nothing to compare.
-    moved = _moved_uses(before["uses"], now.get("uses") or {}) if "uses" in before else []
-    reasons.extend(moved)
-    if before.get("env") != now["env"] and not moved:
-        changed = _changed_packages(before.get("packages"), now.get("packages"))
-        reasons.extend(changed or ["environment changed"])
-    old_params, new_params = before.get("params") or {}, now["params"]
-    for key in sorted(set(old_params) | set(new_params)):
-        if old_params.get(key, "<unset>") != new_params.get(key, "<unset>"):
-            old_v, new_v = old_params.get(key, "<unset>"), new_params.get(key, "<unset>")
-            reasons.append(f"params changed: {key}: {_short(old_v)} -> {_short(new_v)}")
-    old_inputs, new_inputs = before.get("inputs") or {}, now["inputs"]
-    for key in sorted(set(old_inputs) | set(new_inputs)):
-        if old_inputs.get(key) != new_inputs.get(key):
-            reasons.append(f"input changed: {key}")
-    if before.get("outputs") != now["outputs"]:
-        reasons.append("outputs changed")
-    return tuple(reasons)
+        return nearest_reasons(now, read_executions(self.store.root, step))
 
 
 def needed_repos(manifest: Manifest, targets: Sequence[str]) -> set[str] | None:

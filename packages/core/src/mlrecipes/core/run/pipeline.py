@@ -25,6 +25,8 @@ from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.syncing import SyncResult
 from mlrecipes.core.task import StepResult
 from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.core.variant_labels import execution_labels
+from mlrecipes.git_sources import short_commit
 
 
 def _up_to_date(paths: WorkspacePaths, plan: Plan, uri: str) -> tuple[str, ...] | None:
@@ -61,7 +63,8 @@ def run_pipeline(
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
     unique = plan.unique()
-    on_event(PlanReady(len(plan.variants), len(plan.to_run), len(unique) - len(plan.to_run)))
+    cached = len(unique) - len(plan.to_run)
+    on_event(PlanReady(len(plan.variants), len(plan.to_run), cached, execution_labels(plan)))
     if options.dry_run:
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
     done = _up_to_date(paths, plan, uri)
@@ -106,4 +109,4 @@ def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:
     ctx = sync.repos.get(step.repo)
     if ctx is None:
         return f"{step.repo} (no environment): {(result.error or 'failed').strip()}"
-    return f"{step.repo}@{ctx.source.commit[:7]}: {(result.error or 'failed').strip()}"
+    return f"{step.repo}@{short_commit(ctx.source.commit)}: {(result.error or 'failed').strip()}"
