@@ -42,7 +42,14 @@ def show(
         raise typer.BadParameter("give one of --json and --csv", param_hint="'--json' / '--csv'")
     ws = Workspace.load(file)
     records = as_records(
-        pipeline_runs(ws.manifest, filter_=filter_, sort=sort, ascending=ascending, limit=limit)
+        pipeline_runs(
+            ws.manifest,
+            filter_=filter_,
+            sort=sort,
+            ascending=ascending,
+            limit=limit,
+            runs_dir=ws.paths.runs,
+        )
     )
     cols = columns(records)
     if as_json:

@@ -36,8 +36,9 @@ DEFAULT_ORDER = ("attributes.start_time DESC",)
 class PipelineRunRow:
     """One parent run: what ``mlrecipes exp show`` puts in a table row.
 
-    ``step_metrics`` maps step name to that step's metrics; ``commits`` maps repo
-    name to its short commit; ``dirty`` names the repos run from a dirty tree.
+    ``metrics`` and ``params`` are the parent run's own; ``step_metrics`` maps step
+    name to that step's metrics; ``commits`` maps repo name to its short commit;
+    ``dirty`` names the repos run from a dirty tree.
     """
 
     run_id: str
@@ -47,6 +48,7 @@ class PipelineRunRow:
     end_time: datetime | None
     overrides: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
     step_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     commits: Mapping[str, str] = field(default_factory=dict)
     dirty: tuple[str, ...] = ()
@@ -230,6 +232,7 @@ def _row(run: Any, step_metrics: dict[str, dict[str, float]]) -> PipelineRunRow:
         end_time=_time(run.info.end_time),
         overrides=_overrides(tags.get(TAG_OVERRIDES)),
         metrics=dict(run.data.metrics),
+        params=dict(run.data.params),
         step_metrics=dict(sorted(step_metrics.items())),
         commits=dict(sorted(commits.items())),
         dirty=tuple(sorted(dirty)),
