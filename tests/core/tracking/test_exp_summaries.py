@@ -29,7 +29,7 @@ def log_pipeline(store: str, folder: Path, lr: float, status: str = "FINISHED") 
 
 @pytest.fixture
 def manifest(store: str) -> Manifest:
-    text = f"version: 1\nname: churn\nmlflow: {{tracking_uri: '{store}'}}\nrepos: {{}}\nsteps: {{}}\n"
+    text = f"version: 1\nname: churn\nmlflow: {{tracking_uri: '{store}'}}\n"
     return load_manifest(write_manifest(Path(store.removeprefix("sqlite:///")).parents[1], text))
 
 
