@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from mlrecipes.cli import errors
-from mlrecipes.cli.commands import dag, exp, reproduce, run, schema, step, validate, workspace
+from mlrecipes.cli.commands import dag, exp, reproduce, run, schema, step, ui, validate, workspace
 from mlrecipes.cli.state import State, get_state
 
 
@@ -68,6 +68,7 @@ app.command("dag")(dag.dag)
 app.command("schema")(schema.schema)
 app.command("run")(run.run)
 app.command("reproduce")(reproduce.reproduce)
+app.command("ui")(ui.ui)
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(step.app, name="step")
 app.add_typer(exp.app, name="exp")

@@ -119,6 +119,14 @@ def download_pipeline_artifacts(tracking_uri: str, run_id: str, dest: Path) -> d
     return files
 
 
+def find_experiment_id(tracking_uri: str, experiment: str) -> str | None:
+    """The id of ``experiment`` in the store, or None when it has none of that name."""
+    client = _connect(tracking_uri)
+    with _client.translate_errors(tracking_uri, f"find experiment {experiment!r}"):
+        found = client.get_experiment_by_name(experiment)
+    return None if found is None else str(found.experiment_id)
+
+
 def get_run_tags(tracking_uri: str, run_id: str) -> dict[str, str]:
     """All tags of one run (parent or child)."""
     client = _connect(tracking_uri)

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
+from mlrecipes.core.tracking._client import sqlite_path
 from mlrecipes.core.tracking.base import KIND_PIPELINE, TAG_KIND
-
-_PREFIX = "sqlite:///"
 
 _QUERY = """
 SELECT r.run_uuid, r.status, r.start_time, r.end_time,
@@ -45,31 +44,38 @@ class RunStamp:
     stamp: str
 
 
-def sqlite_file(tracking_uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` tracking URI, else None."""
-    if not tracking_uri.startswith(_PREFIX):
-        return None
-    return Path(tracking_uri.removeprefix(_PREFIX).split("?", 1)[0])
-
-
 def list_pipeline_stamps(tracking_uri: str, experiment: str) -> list[RunStamp] | None:
     """Every active pipeline run of ``experiment``; None when only MLflow can tell."""
-    db = sqlite_file(tracking_uri)
+    rows = _query(tracking_uri, _QUERY, (TAG_KIND, KIND_PIPELINE, experiment))
+    if rows is None:
+        return None
+    return [
+        RunStamp(run_id, status, start or 0, f"{status}:{end}:{n_tags}:{n_metrics}")
+        for run_id, status, start, end, n_tags, n_metrics in rows
+    ]
+
+
+def experiment_id(tracking_uri: str, experiment: str) -> str | None:
+    """The id of an active experiment of a sqlite store, or None (none, or unknown)."""
+    query = "SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'"
+    rows = _query(tracking_uri, query, (experiment,))
+    return str(rows[0][0]) if rows else None
+
+
+def _query(tracking_uri: str, query: str, args: tuple[str, ...]) -> list[Any] | None:
+    """The rows of a read-only query; [] when the store does not exist yet, None on errors."""
+    db = sqlite_path(tracking_uri)
     if db is None:
         return None
     if not db.exists():
-        return []  # MLflow would create an empty store: no runs either way
+        return []  # MLflow would create an empty store: nothing in it either way
     try:
         connection = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error:
         return None
     try:
-        rows = connection.execute(_QUERY, (TAG_KIND, KIND_PIPELINE, experiment)).fetchall()
+        return connection.execute(query, args).fetchall()
     except sqlite3.Error:
         return None
     finally:
         connection.close()
-    return [
-        RunStamp(run_id, status, start or 0, f"{status}:{end}:{n_tags}:{n_metrics}")
-        for run_id, status, start, end, n_tags, n_metrics in rows
-    ]
