@@ -214,6 +214,20 @@ def main() -> None:
             lambda: None,
         ),
         ('`python -c "import mlflow"`', [sys.executable, "-c", "import mlflow"], big, lambda: None),
+        (
+            "`import mlrecipes.cli.main`",
+            [sys.executable, "-c", "import mlrecipes.cli.main"],
+            big,
+            lambda: None,
+        ),
+        # typer >= 0.2x validates every option of the invoked command with pydantic.
+        (
+            "`import typer._adapters`",
+            [sys.executable, "-c", "import typer._adapters"],
+            big,
+            lambda: None,
+        ),
+        ("`python -c pass`", [sys.executable, "-c", "pass"], big, lambda: None),
     ]
     print("| command, whole process | PYTHONDONTWRITEBYTECODE=1 | unset |")
     print("|---|---|---|")

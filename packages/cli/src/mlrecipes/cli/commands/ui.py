@@ -9,7 +9,6 @@ import typer
 from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Workspace
-from mlrecipes.core.ui import plan_ui, serve
 
 
 def ui(
@@ -25,6 +24,8 @@ def ui(
 ) -> None:
     """Open the experiment in the MLflow UI: starts one on the embedded store, or prints
     the tracking server's page."""
+    from mlrecipes.core.ui import plan_ui, serve  # urllib, sockets: only this command needs them
+
     state = get_state(ctx)
     plan = plan_ui(Workspace.load(file).manifest, host=host, port=port)
     if not plan.command:

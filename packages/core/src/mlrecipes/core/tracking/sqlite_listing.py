@@ -16,7 +16,6 @@ way: runs may come from other machines, so MLflow is always asked there.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +63,8 @@ def experiment_id(tracking_uri: str, experiment: str) -> str | None:
 
 def _query(tracking_uri: str, query: str, args: tuple[str, ...]) -> list[Any] | None:
     """The rows of a read-only query; [] when the store does not exist yet, None on errors."""
+    import sqlite3  # only `exp show` and `ui` read the store: not at CLI start-up
+
     db = sqlite_path(tracking_uri)
     if db is None:
         return None
