@@ -13,6 +13,7 @@ from mlrecipes.core import experiments
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest, load_manifest
 from mlrecipes.core.tracking import MlflowTracker, PipelineRunRow, StepOutcome, list_pipeline_runs
+from mlrecipes.core.tracking.base import TAG_STUDY
 from mlrecipes.core.tracking.sqlite_listing import list_pipeline_stamps
 
 
@@ -113,3 +114,22 @@ def test_a_server_store_cannot_be_listed_without_mlflow(tmp_path: Path) -> None:
     assert list_pipeline_stamps(f"sqlite:///{tmp_path}/none.db", "churn") == []
     (tmp_path / "other.db").write_text("not a database")
     assert list_pipeline_stamps(f"sqlite:///{tmp_path}/other.db", "churn") is None
+
+
+def test_study_keeps_the_runs_of_one_study(
+    manifest: Manifest, store: str, tmp_path: Path, asked: list[str | None]
+) -> None:
+    ids = [log_pipeline(store, tmp_path / str(i), lr) for i, lr in enumerate((0.1, 0.2, 0.3))]
+    from mlflow import MlflowClient
+
+    for run_id in ids[:2]:
+        MlflowClient(store).set_tag(run_id, TAG_STUDY, "lr-search")
+    MlflowClient(store).set_tag(ids[2], TAG_STUDY, "other")
+    _runs(manifest)  # every run is now summarized
+    asked.clear()
+    assert [row.run_id for row in _runs(manifest, study="lr-search", limit=1)] == [ids[1]]
+    assert asked == []  # from the summaries
+    by_mlflow = _runs(manifest, study="lr-search", filter_="attributes.status = 'FINISHED'")
+    assert [row.run_id for row in by_mlflow] == ids[1::-1]
+    assert asked[-1] == f"tags.`{TAG_STUDY}` = 'lr-search' AND attributes.status = 'FINISHED'"
+    assert _runs(manifest, study="nothing") == []

@@ -11,7 +11,7 @@ from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.run_summaries import Summary, load_summaries, save_summaries, summaries_file
 from mlrecipes.core.tracking import PipelineRunRow, list_pipeline_runs
-from mlrecipes.core.tracking.base import TERMINAL_STATUSES
+from mlrecipes.core.tracking.base import TAG_STUDY, TERMINAL_STATUSES
 from mlrecipes.core.tracking.sqlite_listing import list_pipeline_stamps
 from mlrecipes.core.tracking_uri import tracking_uri
 
@@ -24,11 +24,13 @@ def pipeline_runs(
     ascending: bool = False,
     limit: int = 50,
     runs_dir: Path | None = None,
+    study: str | None = None,
 ) -> list[PipelineRunRow]:
     """The experiment's parent runs, newest first, or sorted by ``sort``.
 
     ``sort`` is a metric (``evaluate.auc``, as logged on the parent), a param
-    (``params.train.lr``) or ``start_time``; ``filter_`` is MLflow search syntax.
+    (``params.train.lr``) or ``start_time``; ``filter_`` is MLflow search syntax;
+    ``study`` keeps the runs of one ``tune`` study.
 
     With ``runs_dir`` (the workspace's ``.mlrecipes/runs``) and an embedded sqlite
     store, the runs already read once come from their summaries there (see
@@ -40,17 +42,25 @@ def pipeline_runs(
     uri = tracking_uri(manifest)
     rows = None
     if runs_dir is not None and not filter_ and _sort_field(sort) is not None:
-        rows = _from_summaries(uri, manifest.experiment, runs_dir, sort, ascending, limit)
+        rows = _from_summaries(uri, manifest.experiment, runs_dir, sort, ascending, limit, study)
     if rows is None:
         rows = list_pipeline_runs(
             uri,
             manifest.experiment,
-            filter=filter_,
+            filter=" AND ".join(f for f in (_study_filter(study), filter_) if f) or None,
             order_by=_order_by(sort, ascending) or None,
             max_results=limit,
         )
     _check_sort_metric(sort, rows)
     return rows
+
+
+def _study_filter(study: str | None) -> str | None:
+    if study is None:
+        return None
+    if "'" in study:
+        raise UserError(f"study name {study!r} contains a quote", hint="study names are plain")
+    return f"tags.`{TAG_STUDY}` = '{study}'"
 
 
 def _order_by(sort: str | None, ascending: bool) -> list[str]:
@@ -93,7 +103,13 @@ def _sorted(rows: list[PipelineRunRow], sort: str | None, ascending: bool) -> li
 
 
 def _from_summaries(
-    uri: str, experiment: str, runs_dir: Path, sort: str | None, ascending: bool, limit: int
+    uri: str,
+    experiment: str,
+    runs_dir: Path,
+    sort: str | None,
+    ascending: bool,
+    limit: int,
+    study: str | None = None,
 ) -> list[PipelineRunRow] | None:
     """The runs from their summaries, reading from MLflow only those it lacks; None when
     the store cannot be listed without MLflow."""
@@ -105,7 +121,7 @@ def _from_summaries(
     stamps = {s.run_id: s for s in listed}
     keep = {i: s for i, s in known.items() if i in stamps and stamps[i].stamp == s.stamp}
     wanted = listed
-    if _sort_field(sort) == ("start", ""):  # the newest (or oldest) `limit` are enough
+    if _sort_field(sort) == ("start", "") and study is None:  # the first `limit` are enough
         wanted = sorted(listed, key=lambda s: s.start_time, reverse=not ascending)[:limit]
     missing = [s.run_id for s in wanted if s.run_id not in keep]
     fetched = _fetch(uri, experiment, missing)
@@ -116,6 +132,8 @@ def _from_summaries(
             keep[row.run_id] = Summary(stamp.stamp, row)
     if fetched or keep.keys() != known.keys():
         save_summaries(path, keep)
+    if study is not None:
+        rows = [row for row in rows if row.tags.get(TAG_STUDY) == study]
     return _sorted(rows, sort, ascending)[:limit]
 
 

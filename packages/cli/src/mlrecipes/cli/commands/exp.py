@@ -31,6 +31,9 @@ def show(
         str | None, typer.Option("--sort", help="A metric (evaluate.auc), params.X or start_time.")
     ] = None,
     ascending: Annotated[bool, typer.Option("--asc", help="Sort ascending.")] = False,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Only the runs of this `tune` study.")
+    ] = None,
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, help="At most this many runs.")
     ] = 50,
@@ -59,6 +62,7 @@ def show(
             ascending=ascending,
             limit=limit,
             runs_dir=ws.paths.runs,
+            study=study,
         )
     )
     cols = columns(records)

@@ -25,6 +25,8 @@ TAG_STEP = "mlrecipes.step"
 TAG_OVERRIDES = "mlrecipes.overrides"
 TAG_FINGERPRINTS = "mlrecipes.fingerprints"
 TAG_REPO_PREFIX = "mlrecipes.repo."
+TAG_STUDY = "mlrecipes.study"
+"""On the parent runs of a ``tune`` study: its name (``exp show --study``)."""
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 
