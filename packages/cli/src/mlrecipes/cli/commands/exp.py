@@ -10,7 +10,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from mlrecipes.cli.exp_table import build_table, choose_columns, fit_columns, table_width
+from mlrecipes.cli.exp_table import (
+    build_table,
+    choose_columns,
+    column_width,
+    fit_columns,
+    table_width,
+)
 from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.cli.state import State, get_state
 from mlrecipes.core import Workspace
@@ -93,7 +99,7 @@ def _print_table(
     table = build_table(records, shown, title=title)
     # Like `dvc exp show --wide`: never squeeze columns into ellipses; a table wider
     # than the terminal (--wide, --columns) stays whole for a pipe or a file.
-    natural = table_width(table)
+    natural = table_width([column_width(records, c) for c in shown])
     if natural > console.width:
         console = Console(width=natural, highlight=False)
     console.print(table)
