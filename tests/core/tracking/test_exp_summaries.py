@@ -13,7 +13,7 @@ from mlrecipes.core import experiments
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest, load_manifest
 from mlrecipes.core.tracking import MlflowTracker, PipelineRunRow, StepOutcome, list_pipeline_runs
-from mlrecipes.core.tracking.base import TAG_STUDY
+from mlrecipes.core.tracking.base import TAG_STUDY, PipelineSummary
 from mlrecipes.core.tracking.sqlite_listing import list_pipeline_stamps
 
 
@@ -23,7 +23,10 @@ def log_pipeline(store: str, folder: Path, lr: float, status: str = "FINISHED") 
     parent = tracker.start_pipeline(pipeline_info(folder, overrides={"train.lr": lr}))
     child = tracker.create_step_run(parent, step_info("train"))
     tracker.finish_step(child, StepOutcome("FINISHED", metrics={"auc": lr * 2}))
-    tracker.finish_pipeline(parent, status, {"train.auc": lr * 2})  # type: ignore[arg-type]
+    summary = PipelineSummary(
+        tags={"mlrecipes.steps.train.cache": "miss"}, metrics={"train.auc": lr * 2}
+    )
+    tracker.finish_pipeline(parent, status, summary)  # type: ignore[arg-type]
     tracker.close()
     return parent
 
@@ -133,3 +136,21 @@ def test_study_keeps_the_runs_of_one_study(
     assert [row.run_id for row in by_mlflow] == ids[1::-1]
     assert asked[-1] == f"tags.`{TAG_STUDY}` = 'lr-search' AND attributes.status = 'FINISHED'"
     assert _runs(manifest, study="nothing") == []
+
+
+def test_cache_hits_recorded_on_the_parent_show_their_metrics(
+    manifest: Manifest, store: str, tmp_path: Path
+) -> None:
+    """A step taken from the store has no child run: its metrics come from the parent."""
+    tracker = MlflowTracker(store)
+    parent = tracker.start_pipeline(pipeline_info(tmp_path, overrides={"train.lr": 0.5}))
+    child = tracker.create_step_run(parent, step_info("train"))
+    tracker.finish_step(child, StepOutcome("FINISHED", metrics={"auc": 0.9}))
+    tags = {f"mlrecipes.steps.{s}.cache": c for s, c in (("featurize", "hit"), ("train", "miss"))}
+    metrics = {"featurize.rows": 10.0, "featurize.mean.x": 1.5, "train.auc": 0.9}
+    tracker.finish_pipeline(parent, "FINISHED", PipelineSummary(tags=tags, metrics=metrics))
+    tracker.close()
+    [row] = _runs(manifest)
+    assert row.step_metrics == {"featurize": {"mean.x": 1.5, "rows": 10.0}, "train": {"auc": 0.9}}
+    [again] = _runs(manifest)  # from the summary
+    assert again == row

@@ -11,7 +11,7 @@ The Python API::
 The core never prints and never parses argv; it emits events (``mlrecipes.core.events``).
 """
 
-from mlrecipes.core.discover import find_manifest, parse_dev_options
+from mlrecipes.core.discover import find_manifest
 from mlrecipes.core.errors import (
     DriftDetected,
     EnvironmentBuildError,
@@ -30,8 +30,8 @@ from mlrecipes.core.errors import (
 )
 from mlrecipes.core.lock import Lock, LockedRepo, read_lock
 from mlrecipes.core.manifest import Manifest, load_manifest, manifest_json_schema
-from mlrecipes.core.pipeline import RunOptions, RunResult
 from mlrecipes.core.plan import Plan, PlannedStep, Variant
+from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.status import RepoStatus
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_mode
 from mlrecipes.core.workspace import Workspace
@@ -66,7 +66,6 @@ __all__ = [
     "find_manifest",
     "load_manifest",
     "manifest_json_schema",
-    "parse_dev_options",
     "read_lock",
     "sync_mode",
 ]

@@ -5,7 +5,9 @@
   run is cached and this record exists, ``run`` says "up to date" without
   importing MLflow.
 * ``.mlrecipes/store/<step>/latest.json``: what the latest execution of a step
-  hashed, so the next plan can say *why* a step reruns.
+  hashed; ``.mlrecipes/store/<step>/.executions/<hash>.json``: the same for every
+  distinct execution, so the next plan can say *why* a step reruns against the
+  execution nearest to it (after a sweep, the latest one is some variant).
 """
 
 from __future__ import annotations
@@ -32,21 +34,72 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     Path(tmp).replace(path)
 
 
+def store_identity(tracking_uri: str) -> str | None:
+    """Which database a ``sqlite:///`` store is (device and inode); None for other stores.
+
+    A record is only trusted while its run's database is the same file: a
+    deleted or replaced ``mlflow.db`` no longer holds the run, so the pipeline
+    is logged again (its outputs stay cached). Servers are trusted as they are.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    rest = tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]
+    try:
+        info = Path(rest).stat()
+    except OSError:
+        return "missing"
+    return f"{info.st_dev}:{info.st_ino}"
+
+
 def read_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str) -> str | None:
     """The parent run id that logged this exact pipeline to ``tracking_uri``, if any."""
     try:
         data = json.loads((runs_dir / f"{fp_hash}.json").read_text())
     except (FileNotFoundError, ValueError):
         return None
-    if data.get("tracking_uri") != tracking_uri:
+    if not isinstance(data, dict) or data.get("tracking_uri") != tracking_uri:
+        return None
+    if data.get("store") != store_identity(tracking_uri):
         return None
     run_id = data.get("run_id")
     return run_id if isinstance(run_id, str) else None
 
 
 def write_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str, run_id: str) -> None:
-    _write_json(runs_dir / f"{fp_hash}.json", {"run_id": run_id, "tracking_uri": tracking_uri})
+    data = {"run_id": run_id, "tracking_uri": tracking_uri, "store": store_identity(tracking_uri)}
+    _write_json(runs_dir / f"{fp_hash}.json", data)
+
+
+EXECUTIONS = ".executions"
 
 
 def write_latest(store_root: Path, step: str, components: Mapping[str, Any]) -> None:
+    """Record what an execution of ``step`` hashed: as the latest, and among all of them."""
     _write_json(store_root / step / "latest.json", components)
+    canonical = json.dumps(components, sort_keys=True, default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    _write_json(store_root / step / EXECUTIONS / f"{digest}.json", components)
+
+
+def read_executions(store_root: Path, step: str) -> list[dict[str, Any]]:
+    """What every recorded execution of ``step`` hashed, the most recent first."""
+    folder = store_root / step / EXECUTIONS
+    files = [store_root / step / "latest.json"]  # records older than the folder have only this
+    if folder.is_dir():
+        files += sorted(folder.glob("*.json"), key=_mtime, reverse=True)
+    found: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data not in found:
+            found.append(data)
+    return found
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

@@ -25,9 +25,10 @@ from mlrecipes.core.tracking.base import (
     TAG_PARENT,
     TAG_REPO_PREFIX,
     TAG_STEP,
+    TAG_STEPS_PREFIX,
 )
+from mlrecipes.git_sources import short_commit
 
-SHORT_SHA = 7
 PAGE_SIZE = 1000  # MLflow's default and the most a sqlite store gives per page anyway
 DEFAULT_ORDER = ("attributes.start_time DESC",)
 
@@ -229,7 +230,7 @@ def _row(run: Any, step_metrics: dict[str, dict[str, float]]) -> PipelineRunRow:
             continue
         repo, _, attribute = key.removeprefix(TAG_REPO_PREFIX).rpartition(".")
         if attribute == "commit":
-            commits[repo] = value[:SHORT_SHA]
+            commits[repo] = short_commit(value)
         elif attribute == "dirty" and value.lower() == "true":
             dirty.append(repo)
     return PipelineRunRow(
@@ -241,11 +242,32 @@ def _row(run: Any, step_metrics: dict[str, dict[str, float]]) -> PipelineRunRow:
         overrides=_overrides(tags.get(TAG_OVERRIDES)),
         metrics=dict(run.data.metrics),
         params=dict(run.data.params),
-        step_metrics=dict(sorted(step_metrics.items())),
+        step_metrics=_step_metrics(tags, dict(run.data.metrics), step_metrics),
         commits=dict(sorted(commits.items())),
         dirty=tuple(sorted(dirty)),
         tags=tags,
     )
+
+
+def _step_metrics(
+    tags: Mapping[str, str], metrics: Mapping[str, float], children: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Each step's metrics: from the parent's ``<step>.<metric>`` for every step it records
+    (``mlrecipes.steps.<step>.*`` tags: cache hits have no child run), then from the
+    child runs (runs logged before the parent recorded every step)."""
+    steps = {
+        key.removeprefix(TAG_STEPS_PREFIX).rpartition(".")[0]
+        for key in tags
+        if key.startswith(TAG_STEPS_PREFIX)
+    }
+    found: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        step, dot, name = key.partition(".")  # step names have no dots; metric names may
+        if dot and step in steps:
+            found.setdefault(step, {})[name] = value
+    for step, values in children.items():
+        found.setdefault(step, {}).update(values)
+    return {step: dict(sorted(found[step].items())) for step in sorted(found)}
 
 
 def _time(ms: int | None) -> datetime | None:
