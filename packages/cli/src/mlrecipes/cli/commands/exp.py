@@ -45,7 +45,8 @@ def show(
     ] = None,
     ascending: Annotated[bool, typer.Option("--asc", help="Sort ascending.")] = False,
     study: Annotated[
-        str | None, typer.Option("--study", help="Only the runs of this `tune` study.")
+        str | None,
+        typer.Option("--study", metavar="NAME", help="Only the runs of this `tune` study."),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, metavar="N", help="At most this many runs.")
@@ -56,6 +57,7 @@ def show(
         str | None,
         typer.Option(
             "--columns",
+            metavar="COLUMNS",
             help="Comma-separated columns to show, names or globs (run_id,overrides,evaluate.*).",
         ),
     ] = None,

@@ -15,11 +15,16 @@ def ui(
     ctx: typer.Context,
     file: ManifestOpt = None,
     host: Annotated[
-        str, typer.Option("--host", help="The address to listen on (0.0.0.0: every interface).")
+        str,
+        typer.Option(
+            "--host", metavar="ADDRESS", help="The address to listen on (0.0.0.0: every interface)."
+        ),
     ] = "127.0.0.1",
     port: Annotated[
         int | None,
-        typer.Option("--port", "-p", min=1, max=65535, help="Default: 5000, else a free one."),
+        typer.Option(
+            "--port", "-p", min=1, max=65535, metavar="PORT", help="Default: 5000, else a free one."
+        ),
     ] = None,
 ) -> None:
     """Open the experiment in the MLflow UI: starts one on the embedded store, or prints
