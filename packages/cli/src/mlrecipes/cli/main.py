@@ -18,6 +18,7 @@ from mlrecipes.cli.commands import (
     run,
     schema,
     step,
+    ui,
     validate,
     workspace,
 )
@@ -122,6 +123,7 @@ app.command("dag")(dag.dag)
 app.command("schema")(schema.schema)
 app.command("run")(run.run)
 app.command("reproduce")(reproduce.reproduce)
+app.command("ui")(ui.ui)
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(step.app, name="step")
 app.add_typer(exp.app, name="exp")
