@@ -9,19 +9,18 @@ calls the function with the resolved arguments, to paste into an IDE debugger.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlrecipes.core.errors import StoreError
 from mlrecipes.core.executors import subprocess_env
 from mlrecipes.core.pipeline import build_task
 from mlrecipes.core.plan import make_plan
-from mlrecipes.core.runner import build_spec, render_call_snippet, runner_argv
+from mlrecipes.core.runner import build_spec, render_call_snippet, runner_argv, write_spec
 from mlrecipes.core.store import Store
 from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.task import StepTask
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
 class DebugTarget:
     task: StepTask
     scratch: Path
+    public_params: Mapping[str, Any]  # what may be printed (secrets masked)
 
 
 def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> DebugTarget:
@@ -60,7 +60,8 @@ def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> Deb
             hint=f"run `mlrecipes run {first}` first",
         )
     scratch = ws.paths.state / "debug" / step
-    return DebugTarget(build_task(target, synced, running=()), scratch)
+    task = build_task(target, synced, running=())
+    return DebugTarget(task, scratch, target.public_params)
 
 
 def run_step_foreground(
@@ -73,7 +74,7 @@ def run_step_foreground(
     spec_path = target.scratch / ".spec.json"
     result = target.scratch / ".result.json"
     spec = build_spec(target.task, entry=target.scratch, result=result)
-    spec_path.write_text(json.dumps(spec))
+    write_spec(spec_path, spec)
     argv = runner_argv(target.task.python, spec_path, pdb=pdb)
     env = subprocess_env(target.task.python, target.task.env)
     return subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
@@ -82,4 +83,6 @@ def run_step_foreground(
 def call_snippet(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> tuple[Path, str]:
     """The environment's interpreter and a snippet that calls the step's function."""
     target = debug_target(ws, step, overrides)
-    return target.task.python, render_call_snippet(target.task, out_dir=target.scratch)
+    # Printed to a terminal: secrets stay masked, the user sets them in the debugger.
+    shown = replace(target.task, params=dict(target.public_params))
+    return target.task.python, render_call_snippet(shown, out_dir=target.scratch)

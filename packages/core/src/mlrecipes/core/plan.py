@@ -25,8 +25,10 @@ from mlrecipes.core.manifest import (
     StepSpec,
     StoreOut,
     apply_overrides,
+    public_params,
     resolve_params,
 )
+from mlrecipes.core.manifest.resolve import is_masked, unmask_digest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.store import Store
 from mlrecipes.core.syncing import RepoContext
@@ -44,7 +46,8 @@ class PlannedStep:
     fingerprint: str
     status: Literal["cached", "run"]
     reasons: tuple[str, ...]
-    params: Mapping[str, Any]
+    params: Mapping[str, Any]  # in clear: for the step's function only, never shown
+    public_params: Mapping[str, Any]  # secrets masked: what is logged, printed, stored
     inputs: Mapping[str, str]  # dep name -> identity: "step:<fp>/<out>" or "file:<sha256>"
     input_paths: Mapping[str, Path]
     outputs: Mapping[str, str]  # out name -> path inside the store entry
@@ -137,6 +140,8 @@ class _Planner:
     ) -> PlannedStep:
         repo = self.repos[spec.fn.repo]
         params = resolve_params(manifest, spec.name)
+        # Secrets enter the fingerprint as a salted digest, never in clear.
+        hashed = resolve_params(manifest, spec.name, view="fingerprint")
         inputs: dict[str, str] = {}
         input_paths: dict[str, Path] = {}
         needs: list[str] = []
@@ -160,7 +165,7 @@ class _Planner:
             "fn": str(spec.fn),
             "code": f"{repo.name}@{repo.source.tree}",
             "env": repo.env.deps_hash,
-            "params": params,
+            "params": hashed,
             "inputs": inputs,
             "outputs": outputs,
         }
@@ -168,7 +173,7 @@ class _Planner:
             fn=str(spec.fn),
             code_tree=repo.source.tree,
             env_hash=repo.env.deps_hash,
-            params={"params": params, "outputs": outputs},
+            params={"params": hashed, "outputs": outputs},
             inputs=inputs,
         )
         forced = spec.name in self.force or bool(forced_by)
@@ -191,6 +196,7 @@ class _Planner:
             status="cached" if cached else "run",
             reasons=reasons,
             params=params,
+            public_params=public_params(manifest, spec.name),
             inputs=inputs,
             input_paths=input_paths,
             outputs=outputs,
@@ -209,8 +215,18 @@ class _Planner:
 
 
 def _short(value: Any) -> str:
+    value = unmask_digest(value)
     text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _param_change(key: str, old: Any, new: Any) -> str:
+    """One ``params changed`` reason; a secret's values are never shown (old records
+    written before masking may hold one in clear, so a masked side hides both)."""
+    if is_masked(new) or is_masked(old):
+        shown = _short(new if is_masked(new) else old)
+        return f"params changed: {key}: {shown} (value changed)"
+    return f"params changed: {key}: {_short(old)} -> {_short(new)}"
 
 
 def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
@@ -227,7 +243,7 @@ def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[s
     for key in sorted(set(old_params) | set(new_params)):
         if old_params.get(key, "<unset>") != new_params.get(key, "<unset>"):
             old_v, new_v = old_params.get(key, "<unset>"), new_params.get(key, "<unset>")
-            reasons.append(f"params changed: {key}: {_short(old_v)} -> {_short(new_v)}")
+            reasons.append(_param_change(key, old_v, new_v))
     old_inputs, new_inputs = before.get("inputs") or {}, now["inputs"]
     for key in sorted(set(old_inputs) | set(new_inputs)):
         if old_inputs.get(key) != new_inputs.get(key):

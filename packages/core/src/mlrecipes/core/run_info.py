@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mlrecipes.core.lock import lock_path_for
 from mlrecipes.core.manifest import Manifest
+from mlrecipes.core.manifest.redact import redact_secrets
 from mlrecipes.core.plan import PlannedStep, Variant
 from mlrecipes.core.run_records import fingerprints_hash
 from mlrecipes.core.syncing import RepoContext, SyncResult, lock_url
@@ -35,7 +36,7 @@ def pipeline_info(
 ) -> PipelineInfo:
     """The parent run of one variant; writes its ``params.json`` into ``artifacts_dir``."""
     manifest = variant.manifest
-    params = {s.step: dict(s.params) for s in variant.steps}
+    params = {s.step: dict(s.public_params) for s in variant.steps}
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     params_file = artifacts_dir / "params.json"
     params_file.write_text(
@@ -43,7 +44,10 @@ def pipeline_info(
             {"overrides": dict(variant.overrides), "steps": params}, indent=2, sort_keys=True
         )
     )
-    artifacts = {"manifest": manifest.path, "params": params_file}
+    artifacts = {
+        "manifest": _manifest_artifact(manifest.path, artifacts_dir),
+        "params": params_file,
+    }
     lock_file = lock_path_for(manifest.path)
     if lock_file.exists():
         artifacts["lock"] = lock_file
@@ -69,6 +73,17 @@ def pipeline_info(
     )
 
 
+def _manifest_artifact(path: Path, artifacts_dir: Path) -> Path:
+    """The manifest as logged: a copy with ``!secret`` values masked when it has any."""
+    redacted = redact_secrets(path.read_text(encoding="utf-8"))
+    if redacted is None:
+        return path
+    copy = artifacts_dir / "manifest" / path.name  # same file name: reproduce looks for it
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(redacted, encoding="utf-8")
+    return copy
+
+
 def step_info(step: PlannedStep, repos: Mapping[str, RepoContext], *, cache: str) -> StepInfo:
     ctx = repos[step.repo]
     tags = {
@@ -80,4 +95,4 @@ def step_info(step: PlannedStep, repos: Mapping[str, RepoContext], *, cache: str
         "mlflow.source.git.commit": ctx.source.commit,
         "mlflow.runName": step.step,
     }
-    return StepInfo(step=step.step, tags=tags, params=dict(step.params))
+    return StepInfo(step=step.step, tags=tags, params=dict(step.public_params))

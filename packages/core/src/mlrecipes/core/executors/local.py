@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlrecipes.core.executors.base import Outcome, read_outcome
-from mlrecipes.core.runner import build_spec, runner_path
+from mlrecipes.core.runner import build_spec, runner_path, write_spec
 from mlrecipes.core.task import StepTask
 
 # Variables of the calling environment that would make the step's interpreter
@@ -191,7 +190,7 @@ class LocalExecutor:
         spec_path = job.log_path.with_suffix(".spec.json")
         result_path = job.log_path.with_suffix(".result.json")
         spec = build_spec(task, entry=job.tmp_entry, result=result_path)
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        write_spec(spec_path, spec)
         with self._lock:
             if job.cancelled:
                 return Outcome("killed", error="cancelled before it started")

@@ -11,12 +11,21 @@ from mlrecipes.core.manifest._formats import (
 )
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._yaml import BROKEN, Broken, Tagged, YMap, YNode, YSeq
-from mlrecipes.core.manifest.model import EnvRef, Location, OutRef, ParamRef, PathRef, Value
+from mlrecipes.core.manifest.model import (
+    EnvRef,
+    Location,
+    OutRef,
+    ParamRef,
+    PathRef,
+    SecretRef,
+    Value,
+)
 
 _PLACE_HINTS = {
     "!out": "an output of another step is an input: put it in `deps`",
     "!path": "a file is an input or an output: put it in `deps` or `outs`",
     "!param": "a global parameter cannot refer to another one: write its value",
+    "!secret": "!secret marks a parameter value: use it under `params`",
 }
 
 
@@ -114,6 +123,8 @@ def param_value(
 def _tagged_param(ctx: Context, tag: Tagged, key_path: str, *, global_: bool) -> Value | Broken:
     if tag.tag == "!env":
         return env_ref(ctx, tag, key_path) or BROKEN
+    if tag.tag == "!secret":
+        return SecretRef(tag.text, tag.loc)
     if tag.tag == "!param" and not global_:
         return param_ref(ctx, tag, key_path) or BROKEN
     where = "global params" if global_ else "params"

@@ -1,6 +1,6 @@
 """YAML to a located tree: a per-call ``yaml.SafeLoader`` with the manifest tags.
 
-:func:`parse_yaml` returns plain scalars, :class:`Tagged` values for the four
+:func:`parse_yaml` returns plain scalars, :class:`Tagged` values for the five
 manifest tags, and :class:`YMap` / :class:`YSeq` containers that remember where
 every key and value starts (1-based line and column), so that later checks can
 point at the exact place. Every YAML problem (syntax, duplicate key, unknown tag,
@@ -22,7 +22,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from mlrecipes.core.errors import Problem
 from mlrecipes.core.manifest.model import Location
 
-TAGS = ("!path", "!out", "!param", "!env")
+# The manifest's tags (README "Tags"; the JSON schema's description lists them too):
+#   !path ROOT/rel   a file or folder under a root of `paths` (deps, outs)
+#   !out STEP.OUT    an output of another step (deps)
+#   !param NAME      a global parameter (step params)
+#   !env NAME        an environment variable, read at run time, masked when shown
+#   !secret TEXT     a plain value masked when shown (logs, MLflow, store, --dry-run)
+TAGS = ("!path", "!out", "!param", "!env", "!secret")
 _YAML_TAG = "tag:yaml.org,2002:"
 _MERGE = _YAML_TAG + "merge"
 # Standard tags a safe loader would accept but whose values cannot be hashed or
