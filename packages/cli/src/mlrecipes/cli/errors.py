@@ -10,8 +10,8 @@ import traceback
 from typing import Final
 
 from rich.console import Console
-from rich.markup import escape
 
+from mlrecipes.cli.sanitize import escape
 from mlrecipes.core.errors import (
     DriftDetected,
     ManifestError,
@@ -89,8 +89,9 @@ def report(exc: BaseException, *, console: Console, verbose: bool) -> int:
             f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}"
         )
         console.print(
-            f"  hint: this is a bug in mlrecipes; please report it at {ISSUES_URL} "
-            "with the output of the same command run with -v"
+            f"  hint: this is a bug in mlrecipes; please report it at {ISSUES_URL} with the "
+            "message above and the mlrecipes version (-v adds a traceback: URL credentials "
+            "are removed from it, but read it for other private values before sharing)"
         )
         return code
     label = next(lbl for cls, _, lbl in _TABLE if isinstance(exc, cls))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mlrecipes.cli import errors
+from mlrecipes.cli import errors, sanitize
 from mlrecipes.cli.commands import dag, exp, reproduce, run, schema, step, validate, workspace
 from mlrecipes.cli.state import State, get_state
 
@@ -57,6 +57,7 @@ def _root(
     ] = False,
 ) -> None:
     get_state(ctx).verbose = verbose
+    sanitize.install_log_redaction()
     if not verbose:
         # MLflow announces its one-time schema migrations at INFO; they are no news to users.
         for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):

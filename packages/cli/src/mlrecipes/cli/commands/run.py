@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt
 from mlrecipes.cli.render import EventPrinter
+from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Plan, RunOptions, Workspace, parse_dev_options, sync_mode
 

@@ -8,6 +8,7 @@ import typer
 
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
 from mlrecipes.cli.options import ManifestOpt
+from mlrecipes.cli.sanitize import clean
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Workspace
 from mlrecipes.core.debug import call_snippet, run_step_foreground
@@ -45,5 +46,5 @@ def call(ctx: typer.Context, step: StepArg, file: ManifestOpt = None, set_: SetO
     """Print the interpreter and a Python snippet that calls STEP's function."""
     python, snippet = call_snippet(Workspace.load(file), step, tuple(set_ or ()))
     console = get_state(ctx).console
-    console.print(f"# interpreter: {python}", markup=False)
-    console.print(snippet, markup=False)
+    console.print(clean(f"# interpreter: {python}"), markup=False)
+    console.print(clean(snippet), markup=False)

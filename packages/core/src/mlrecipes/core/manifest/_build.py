@@ -34,6 +34,7 @@ from mlrecipes.core.manifest.model import (
     RepoSpec,
     Value,
 )
+from mlrecipes.git_sources.rules import REV_HINT, URL_HINT
 
 # Top-level keys starting with `x-` are also accepted and ignored (anchors to reuse).
 TOP_KEYS = ("version", "name", "mlflow", "paths", "params", "repos", "steps", "executor")
@@ -208,7 +209,7 @@ def _repo(ctx: Context, name: str, entry: Entry) -> RepoSpec | None:
     ctx.keys(ymap, path, REPO_KEYS, ("url", "rev"), owner=entry.key_loc)
     parts = ymap.entries
     url = _url(ctx, parts["url"], f"{path}.url") if "url" in parts else None
-    rev = _checked(ctx, parts.get("rev"), f"{path}.rev", rev_problem, _QUOTE)
+    rev = _checked(ctx, parts.get("rev"), f"{path}.rev", rev_problem, _QUOTE, REV_HINT)
     subdir = _subdir(ctx, parts.get("subdir"), f"{path}.subdir")
     python = _checked(
         ctx,
@@ -227,20 +228,25 @@ def _url(ctx: Context, entry: Entry, key_path: str) -> str | EnvRef | None:
     text = url.template if isinstance(url, EnvRef) else url
     # Never echo the URL: it may carry credentials.
     if text is not None and (why := url_problem(text)):
-        ctx.report(entry.value_loc, f"repo url {why}", key_path)
+        ctx.report(entry.value_loc, f"repo url {why}", key_path, URL_HINT)
         return None
     return url
 
 
 def _checked(
-    ctx: Context, entry: Entry | None, key_path: str, check: _Check, hint: str
+    ctx: Context,
+    entry: Entry | None,
+    key_path: str,
+    check: _Check,
+    hint: str,
+    problem_hint: str | None = None,
 ) -> str | None:
     if entry is None:
         return None
     text = ctx.text(entry, key_path, hint)
     if text is not None and (why := check(text)):
         field = key_path.rsplit(".", 1)[-1]
-        ctx.report(entry.value_loc, f"{field} {why}", key_path)
+        ctx.report(entry.value_loc, f"{field} {why}", key_path, problem_hint)
         return None
     return text
 
