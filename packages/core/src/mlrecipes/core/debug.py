@@ -38,7 +38,7 @@ class DebugTarget:
 
 def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> DebugTarget:
     """The task of ``step`` with its inputs from the store; raises when an upstream is missing."""
-    variants = expand_overrides(overrides)[:1]
+    variants = expand_overrides(overrides, max_variants=None)[:1]
     synced = ws.sync()
     plan = make_plan(ws.manifest, synced.repos, targets=[step], variants=variants)
     planned = {s.step: s for s in plan.variants[0].steps}

@@ -17,7 +17,7 @@ from mlrecipes.core.outputs import link_declared_outputs
 from mlrecipes.core.plan import Plan, PlannedStep, make_plan
 from mlrecipes.core.run_records import fingerprints_hash, read_finished_run
 from mlrecipes.core.store import Store
-from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult
 from mlrecipes.core.task import StepResult, StepTask
 from mlrecipes.core.tracking_uri import tracking_uri
@@ -38,6 +38,7 @@ class RunOptions:
     executor: str | None = None
     ray_address: str | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)  # on every parent run
+    large_sweep: bool = False  # allow more than sweep.MAX_VARIANTS variants
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,9 @@ def run_pipeline(
 ) -> RunResult:
     """Sync if needed, plan every variant, run what is missing, log it (see module doc)."""
     manifest = ws.manifest
-    variants = expand_overrides(options.overrides)
+    variants = expand_overrides(
+        options.overrides, max_variants=None if options.large_sweep else MAX_VARIANTS
+    )
     sync = ws.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
     plan = make_plan(manifest, sync.repos, targets=targets, variants=variants, force=options.force)
     uri = tracking_uri(manifest)

@@ -14,7 +14,7 @@ from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.pipeline import RunOptions, RunResult, run_pipeline
 from mlrecipes.core.plan import Plan, make_plan
 from mlrecipes.core.status import RepoStatus, workspace_status
-from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
 
 
@@ -75,14 +75,17 @@ class Workspace:
         overrides: Sequence[str] = (),
         force: Collection[str] = (),
         mode: SyncMode = "resolve",
+        large_sweep: bool = False,
         on_event: EventHandler = ignore,
     ) -> Plan:
+        """Plan without running; ``large_sweep`` allows more than 1,000 variants."""
+        variants = expand_overrides(overrides, max_variants=None if large_sweep else MAX_VARIANTS)
         synced = self.sync(mode=mode, on_event=on_event)
         return make_plan(
             self.manifest,
             synced.repos,
             targets=targets,
-            variants=expand_overrides(overrides),
+            variants=variants,
             force=force,
         )
 

@@ -75,6 +75,9 @@ def run(
         str | None,
         typer.Option("--ray-address", metavar="ADDR", help="Ray cluster address (or auto)."),
     ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Allow a sweep of more than 1,000 variants.")
+    ] = False,
 ) -> None:
     """Run the pipeline (or up to STEP...), every step in its repo's environment."""
     state = get_state(ctx)
@@ -89,6 +92,7 @@ def run(
         live_logs=state.verbose,
         executor=executor.value if executor else None,
         ray_address=ray_address,
+        large_sweep=yes,
     )
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.run(tuple(steps or ()), options=options, on_event=printer)

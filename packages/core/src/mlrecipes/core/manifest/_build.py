@@ -22,7 +22,7 @@ from mlrecipes.core.manifest._formats import (
 )
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._steps import build_steps
-from mlrecipes.core.manifest._values import param_value, text_or_env
+from mlrecipes.core.manifest._values import check_logged_name, param_value, text_or_env
 from mlrecipes.core.manifest._yaml import Broken, Entry, YMap, YNode, YSeq
 from mlrecipes.core.manifest.model import (
     SUPPORTED_VERSIONS,
@@ -185,6 +185,8 @@ def _params(ctx: Context, entry: Entry | None) -> dict[str, Value]:
     ymap = _named_map(ctx, entry, "params")
     params: dict[str, Value] = {}
     for key, item in (ymap.entries if ymap else {}).items():
+        if not name_problem(key):
+            check_logged_name(ctx, item.key_loc, f"params.{key}")
         value = param_value(ctx, item.value, item.value_loc, f"params.{key}", global_=True)
         if not isinstance(value, Broken):
             params[key] = value

@@ -14,7 +14,7 @@ from mlrecipes.core.manifest._formats import (
     parse_memory,
 )
 from mlrecipes.core.manifest._frozen import FrozenMap
-from mlrecipes.core.manifest._values import out_ref, param_value, path_ref
+from mlrecipes.core.manifest._values import check_logged_name, out_ref, param_value, path_ref
 from mlrecipes.core.manifest._yaml import BROKEN, Broken, Entry, Tagged, YMap
 from mlrecipes.core.manifest.model import (
     Dep,
@@ -106,6 +106,8 @@ def _section(
     for key, item in ymap.entries.items():
         if why := kwarg_problem(key):
             ctx.report(item.key_loc, why, f"{key_path}.{key}")
+        else:
+            check_logged_name(ctx, item.key_loc, f"{key_path}.{key}")
         value = convert(ctx, item, f"{key_path}.{key}")
         if not isinstance(value, Broken):
             result[key] = value

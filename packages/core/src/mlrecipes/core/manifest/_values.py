@@ -20,6 +20,7 @@ from mlrecipes.core.manifest.model import (
     SecretRef,
     Value,
 )
+from mlrecipes.core.mlflow_names import HINT, logged_param_name, mlflow_name_problem
 
 _PLACE_HINTS = {
     "!out": "an output of another step is an input: put it in `deps`",
@@ -109,6 +110,8 @@ def param_value(
         good = [item for item in items if not isinstance(item, Broken)]
         return tuple(good) if len(good) == len(items) else BROKEN
     if isinstance(value, YMap):
+        for key, entry in value.entries.items():
+            check_logged_name(ctx, entry.key_loc, f"{key_path}.{key}")
         pairs = {
             key: param_value(
                 ctx, entry.value, entry.value_loc, f"{key_path}.{key}", global_=global_
@@ -118,6 +121,13 @@ def param_value(
         fine = {key: item for key, item in pairs.items() if not isinstance(item, Broken)}
         return FrozenMap(fine) if len(fine) == len(pairs) else BROKEN
     return value
+
+
+def check_logged_name(ctx: Context, loc: Location, key_path: str) -> None:
+    """Report a param name MLflow would refuse once the run logs it."""
+    name = logged_param_name(key_path)
+    if name is not None and (why := mlflow_name_problem(name)):
+        ctx.report(loc, f"param name {name[:60]!r} {why}", key_path, HINT)
 
 
 def _tagged_param(ctx: Context, tag: Tagged, key_path: str, *, global_: bool) -> Value | Broken:
