@@ -67,4 +67,4 @@ def test_added_override_keys_are_identifiers(manifest: Path, key: str) -> None:
 
 def test_an_added_identifier_is_fine(manifest: Path) -> None:
     changed = apply_overrides(load_manifest(manifest), {"+a.y": "2"})
-    assert dict(changed.params["a"]) == {"x": 1, "y": 2}  # type: ignore[call-overload]
+    assert dict(changed.params["a"]) == {"x": 1, "y": 2}  # type: ignore[arg-type]
