@@ -104,6 +104,8 @@ def run_pipeline(
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
     unique = plan.unique()
+    # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
+    Store(ws.paths.store).clean_partial()
     on_event(PlanReady(len(plan.variants), len(plan.to_run), len(unique) - len(plan.to_run)))
     if options.dry_run:
         return RunResult(plan, "DRY_RUN", (), uri, experiment)

@@ -177,7 +177,16 @@ class Store:
         return sorted(logs.glob(f"{fingerprint}-*.log"), key=lambda p: p.stat().st_mtime_ns)
 
     def clean_partial(self) -> list[Path]:
-        """Remove temp folders whose writer is gone; returns the removed folders."""
+        """Remove temp folders whose writer is gone; returns the removed folders.
+
+        Best effort: a store that cannot be written (read-only) is left as it is.
+        """
+        try:
+            return self._clean_partial()
+        except OSError:
+            return []
+
+    def _clean_partial(self) -> list[Path]:
         removed: list[Path] = []
         if not self.root.is_dir():
             return removed
