@@ -118,13 +118,23 @@ class _Planner:
 
     def file_identity(self, manifest: Manifest, step: str, dep: PathRef) -> tuple[str, Path]:
         path = manifest.resolve_path(dep)
+        where = f"{dep.loc}: " if dep.loc else ""
         if path not in self._file_hashes:
             if not path.exists():
+                loop = path.is_symlink()
                 raise UserError(
-                    f"step {step!r} reads {dep} ({path}), which does not exist",
+                    f"{where}step {step!r} reads {dep} ({path}), which "
+                    + ("is a broken or looping symlink" if loop else "does not exist"),
                     hint="create the file, or point the dep at another step's output with !out",
                 )
-            self._file_hashes[path] = hash_path(path, cache_file=self.hash_cache)
+            try:
+                self._file_hashes[path] = hash_path(path, cache_file=self.hash_cache)
+            except (OSError, ValueError) as exc:
+                raise UserError(
+                    f"{where}step {step!r} cannot read its dep {dep}: {exc}",
+                    hint="a dep is a regular file or a folder of them (no FIFOs, devices, "
+                    "sockets, broken or looping symlinks)",
+                ) from None
         return f"file:{self._file_hashes[path]}", path
 
     def plan_variant(

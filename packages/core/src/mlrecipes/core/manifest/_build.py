@@ -17,6 +17,7 @@ from mlrecipes.core.manifest._formats import (
     name_problem,
     normalize_rel,
     python_problem,
+    reserved_problem,
     rev_problem,
     url_problem,
 )
@@ -176,6 +177,9 @@ def _paths(ctx: Context, entry: Entry | None) -> dict[str, str]:
                 f"paths.{key}",
                 "roots are relative to the manifest's folder and stay inside it",
             )
+        elif why := reserved_problem(norm):
+            hint = ".mlrecipes holds the store and checkouts: read other steps' outputs with !out"
+            ctx.report(item.value_loc, f"path root {key!r} {why}", f"paths.{key}", hint)
         else:
             roots[key] = norm or "."
     return roots

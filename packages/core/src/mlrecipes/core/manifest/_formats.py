@@ -58,6 +58,18 @@ def normalize_rel(text: str) -> tuple[str, str | None]:
     return ("" if norm == "." else norm), None
 
 
+RESERVED_PREFIX = ".mlrecipes"
+"""Names mlrecipes keeps for itself: its state folder, the store's completion marker
+(``.mlrecipes-complete.json``), copies' and links' temporary names."""
+
+
+def reserved_problem(rel: str) -> str | None:
+    """A path with a part named like mlrecipes' own files (``.mlrecipes*``)."""
+    if any(part.startswith(RESERVED_PREFIX) for part in rel.split("/")):
+        return f"uses a name reserved by mlrecipes (starting with {RESERVED_PREFIX!r})"
+    return None
+
+
 def rev_problem(rev: str) -> str | None:
     """git_sources owns the rule (STYLE 18): validate and sync cannot disagree."""
     return rules.rev_problem(rev)

@@ -12,6 +12,7 @@ from mlrecipes.core.manifest._formats import (
     normalize_rel,
     parse_fn,
     parse_memory,
+    reserved_problem,
 )
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._values import check_logged_name, out_ref, param_value, path_ref
@@ -140,6 +141,7 @@ def _out(ctx: Context, entry: Entry, key_path: str) -> Out | Broken:
         return path_ref(ctx, value, key_path) or BROKEN
     if isinstance(value, str):
         rel, why = normalize_rel(value)
+        why = why or reserved_problem(rel)
         if why is None and rel:
             return StoreOut(rel, entry.value_loc)
         ctx.report(

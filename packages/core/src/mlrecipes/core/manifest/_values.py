@@ -8,6 +8,7 @@ from mlrecipes.core.manifest._formats import (
     kwarg_problem,
     name_problem,
     normalize_rel,
+    reserved_problem,
 )
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._yaml import BROKEN, Broken, Tagged, YMap, YNode, YSeq
@@ -50,6 +51,9 @@ def path_ref(ctx: Context, tag: Tagged, key_path: str) -> PathRef | None:
     norm, why = normalize_rel(rel)
     if why:
         ctx.report(tag.loc, f"!path {tag.text!r} {why}", key_path, f"stay inside root {root!r}")
+        return None
+    if why := reserved_problem(norm):
+        ctx.report(tag.loc, f"!path {tag.text!r} {why}", key_path, "rename the file or folder")
         return None
     return PathRef(root, norm, tag.loc)
 
