@@ -10,6 +10,7 @@ nothing of steps, manifests, uv or MLflow.
 from mlrecipes.git_sources.checkout import checkout_state
 from mlrecipes.git_sources.errors import (
     DirtyCheckoutError,
+    DiskFaultError,
     GitSourceError,
     NotARepositoryError,
     RemoteError,
@@ -25,6 +26,7 @@ from mlrecipes.git_sources.worktree import dev_source
 
 __all__ = [
     "DirtyCheckoutError",
+    "DiskFaultError",
     "GitSourceError",
     "NotARepositoryError",
     "RemoteError",
