@@ -11,8 +11,8 @@ from mlrecipes.core.events import EventHandler, ignore
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest, load_manifest
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.pipeline import RunOptions, RunResult, run_pipeline
 from mlrecipes.core.plan import Plan, make_plan
+from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.status import RepoStatus, workspace_status
 from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
@@ -97,4 +97,12 @@ class Workspace:
         on_event: EventHandler = ignore,
     ) -> RunResult:
         """Sync if needed, plan, run what is not cached, track everything in MLflow."""
-        return run_pipeline(self, targets, options or RunOptions(), on_event=on_event)
+        from mlrecipes.core.run.pipeline import run_pipeline
+
+        options = options or RunOptions()
+        # a bad -S (or a sweep too large without large_sweep) fails before a sync
+        expand_overrides(
+            options.overrides, max_variants=None if options.large_sweep else MAX_VARIANTS
+        )
+        synced = self.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
+        return run_pipeline(self.manifest, self.paths, synced, targets, options, on_event=on_event)
