@@ -41,3 +41,16 @@ def logged_param_name(key_path: str) -> str | None:
         return key_path.removeprefix("params.")
     _, sep, rest = key_path.partition(".params.")
     return rest if sep else None
+
+
+# The longest MLflow key built from a step name: the parent run's
+# `mlrecipes.steps.<step>.source_run` tag (tracking/base.py, step_summary_tags).
+_LONGEST_STEP_KEY = "mlrecipes.steps.{}.source_run"
+MAX_STEP_NAME = MAX_NAME_LENGTH - len(_LONGEST_STEP_KEY.format(""))
+
+
+def step_name_problem(name: str) -> str | None:
+    """A step name too long for the MLflow tag keys that hold it."""
+    if len(name) > MAX_STEP_NAME:
+        return f"is {len(name)} characters long; MLflow tag keys fit step names of {MAX_STEP_NAME}"
+    return None

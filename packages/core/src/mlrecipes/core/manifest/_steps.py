@@ -26,6 +26,7 @@ from mlrecipes.core.manifest.model import (
     StoreOut,
     Value,
 )
+from mlrecipes.core.mlflow_names import step_name_problem
 
 STEP_KEYS = ("fn", "params", "deps", "outs", "resources")
 RESOURCE_KEYS = ("cpus", "gpus", "memory")
@@ -42,7 +43,7 @@ def build_steps(ctx: Context, entry: Entry) -> dict[str, StepSpec]:
     ctx.keys(ymap, "steps", list(ymap.entries))
     steps: dict[str, StepSpec] = {}
     for name, step_entry in ymap.entries.items():
-        if why := name_problem(name):
+        if why := name_problem(name) or step_name_problem(name):
             ctx.report(step_entry.key_loc, f"step {why}", f"steps.{name}")
         step = _build_step(ctx, name, step_entry)
         if step is not None:
