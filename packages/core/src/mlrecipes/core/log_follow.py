@@ -26,7 +26,7 @@ class LogFollower:
     def follow(self, key: str, step: str, path: Path) -> None:
         stop = threading.Event()
         thread = threading.Thread(
-            target=self._tail, args=(step, path, stop), name=f"log-{step}", daemon=True
+            target=self._tail, args=(key, step, path, stop), name=f"log-{step}", daemon=True
         )
         self._stops[key], self._threads[key] = stop, thread
         thread.start()
@@ -43,25 +43,27 @@ class LogFollower:
         for key in list(self._stops):
             self.stop(key)
 
-    def _tail(self, step: str, path: Path, stop: threading.Event) -> None:
+    def _tail(self, key: str, step: str, path: Path, stop: threading.Event) -> None:
         position, partial = 0, ""
         while True:
             done = stop.is_set()  # read once more after the stop, so nothing is lost
-            position, partial = self._skip_backlog(step, path, position, partial)
+            position, partial = self._skip_backlog(key, step, path, position, partial)
             chunk, position = _read(path, position)
             lines = (partial + chunk).split("\n")
             partial = lines.pop()
             for line in lines:
-                self.on_event(StepLog(step, line))
+                self.on_event(StepLog(step, line, key))
             if len(chunk) >= _CHUNK:
                 continue  # more is waiting: no pause
             if done:
                 if partial:
-                    self.on_event(StepLog(step, partial))
+                    self.on_event(StepLog(step, partial, key))
                 return
             stop.wait(_POLL)
 
-    def _skip_backlog(self, step: str, path: Path, position: int, partial: str) -> tuple[int, str]:
+    def _skip_backlog(
+        self, key: str, step: str, path: Path, position: int, partial: str
+    ) -> tuple[int, str]:
         try:
             size = path.stat().st_size
         except OSError:
@@ -70,10 +72,9 @@ class LogFollower:
             return position, partial
         skipped = size - TAIL_AFTER_END - position
         if partial:
-            self.on_event(StepLog(step, partial))
-        self.on_event(
-            StepLog(step, f"[... {skipped:,} bytes of output skipped; the full log is {path} ...]")
-        )
+            self.on_event(StepLog(step, partial, key))
+        notice = f"[... {skipped:,} bytes of output skipped; the full log is {path} ...]"
+        self.on_event(StepLog(step, notice, key))
         return size - TAIL_AFTER_END, ""
 
 

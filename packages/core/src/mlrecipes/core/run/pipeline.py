@@ -25,6 +25,8 @@ from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.syncing import SyncResult
 from mlrecipes.core.task import StepResult
 from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.core.variant_labels import execution_labels
+from mlrecipes.git_sources import short_commit
 
 
 def _up_to_date(paths: WorkspacePaths, plan: Plan, uri: str) -> tuple[str, ...] | None:
@@ -58,7 +60,8 @@ def run_pipeline(
     unique = plan.unique()
     # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
     Store(paths.store).clean_partial()
-    on_event(PlanReady(len(plan.variants), len(plan.to_run), len(unique) - len(plan.to_run)))
+    cached = len(unique) - len(plan.to_run)
+    on_event(PlanReady(len(plan.variants), len(plan.to_run), cached, execution_labels(plan)))
     if options.dry_run:
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
     done = _up_to_date(paths, plan, uri)
@@ -100,5 +103,5 @@ def run_pipeline(
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:
     """``repo@sha: last lines of the traceback``."""
     step = plan.unique()[result.key]
-    commit = sync.repos[step.repo].source.commit[:7]
+    commit = short_commit(sync.repos[step.repo].source.commit)
     return f"{step.repo}@{commit}: {(result.error or 'failed').strip()}"
