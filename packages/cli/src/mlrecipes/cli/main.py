@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mlrecipes.cli import errors
+from mlrecipes.cli import errors, sanitize
 from mlrecipes.cli.commands import (
     dag,
     exp,
@@ -110,6 +110,7 @@ def _root(
     ] = False,
 ) -> None:
     get_state(ctx).verbose = verbose
+    sanitize.install_log_redaction()
     _manifest_default(ctx, file)
     if not verbose:
         # MLflow announces its one-time schema migrations at INFO; they are no news to users.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 from rich.console import Console
-from rich.markup import escape
 from rich.status import Status
 
+from mlrecipes.cli.sanitize import escape
 from mlrecipes.core.events import (
     Event,
     LockWritten,

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlrecipes.core.manifest.resolve import is_masked, unmask_digest
 from mlrecipes.git_sources import short_commit
 
 NEVER_RUN = "no store entry (never run)"
@@ -28,6 +29,7 @@ def nearest_reasons(now: Mapping[str, Any], before: Sequence[Mapping[str, Any]])
 
 
 def _short(value: Any) -> str:
+    value = unmask_digest(value)  # a secret's digest is for comparing, not for reading
     text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -130,5 +132,14 @@ def _param_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     for key in sorted(set(old) | set(new)):
         old_v, new_v = old.get(key, "<unset>"), new.get(key, "<unset>")
         if old_v != new_v:
-            changes.append(f"params changed: {key}: {_short(old_v)} -> {_short(new_v)}")
+            changes.append(_param_change(key, old_v, new_v))
     return changes
+
+
+def _param_change(key: str, old: Any, new: Any) -> str:
+    """One ``params changed`` reason; a secret's values are never shown (old records
+    written before masking may hold one in clear, so a masked side hides both)."""
+    if is_masked(new) or is_masked(old):
+        shown = _short(new if is_masked(new) else old)
+        return f"params changed: {key}: {shown} (value changed)"
+    return f"params changed: {key}: {_short(old)} -> {_short(new)}"

@@ -86,6 +86,13 @@ def read_lock(path: Path) -> Lock | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise LockError(
+            f"{path}: cannot read the lock ({why})",
+            path=path,
+            hint="delete it and run `mlrecipes workspace sync` to write a new one",
+        ) from None
     return parse_lock(text, path=path)
 
 
@@ -93,9 +100,14 @@ def parse_lock(text: str, *, path: Path) -> Lock:
     hint = "delete it and run `mlrecipes workspace sync` to write a new one"
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise LockError(f"{path}: not valid YAML ({exc})", path=path, hint=hint) from None
-    if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
+    except (yaml.YAMLError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise LockError(f"{path}: not valid YAML ({why})", path=path, hint=hint) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("version") != LOCK_VERSION
+        or not isinstance(data.get("repos") or {}, dict)
+    ):
         raise LockError(
             f"{path}: unsupported lock (expected version {LOCK_VERSION})", path=path, hint=hint
         )
@@ -134,7 +146,7 @@ def write_lock(path: Path, lock: Lock) -> bool:
     try:
         if path.read_text(encoding="utf-8") == text:
             return False
-    except FileNotFoundError:
+    except (FileNotFoundError, UnicodeDecodeError):  # a damaged lock is replaced
         pass
     fd, tmp = tempfile.mkstemp(prefix=".workspace.lock.", dir=path.parent)
     try:

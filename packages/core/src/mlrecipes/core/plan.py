@@ -25,6 +25,7 @@ from mlrecipes.core.manifest import (
     StepSpec,
     StoreOut,
     apply_overrides,
+    public_params,
     resolve_params,
 )
 from mlrecipes.core.paths import WorkspacePaths
@@ -43,7 +44,8 @@ class PlannedStep:
     fingerprint: str
     status: Literal["cached", "run"]
     reasons: tuple[str, ...]
-    params: Mapping[str, Any]
+    params: Mapping[str, Any]  # in clear: for the step's function only, never shown
+    public_params: Mapping[str, Any]  # secrets masked: what is logged, printed, stored
     inputs: Mapping[str, str]  # dep name -> identity: "step:<fp>/<out>" or "file:<sha256>"
     input_paths: Mapping[str, Path]
     outputs: Mapping[str, str]  # out name -> path inside the store entry
@@ -119,13 +121,23 @@ class _Planner:
 
     def file_identity(self, manifest: Manifest, step: str, dep: PathRef) -> tuple[str, Path]:
         path = manifest.resolve_path(dep)
+        where = f"{dep.loc}: " if dep.loc else ""
         if path not in self._file_hashes:
             if not path.exists():
+                loop = path.is_symlink()
                 raise UserError(
-                    f"step {step!r} reads {dep} ({path}), which does not exist",
+                    f"{where}step {step!r} reads {dep} ({path}), which "
+                    + ("is a broken or looping symlink" if loop else "does not exist"),
                     hint="create the file, or point the dep at another step's output with !out",
                 )
-            self._file_hashes[path] = hash_path(path, cache_file=self.hash_cache)
+            try:
+                self._file_hashes[path] = hash_path(path, cache_file=self.hash_cache)
+            except (OSError, ValueError) as exc:
+                raise UserError(
+                    f"{where}step {step!r} cannot read its dep {dep}: {exc}",
+                    hint="a dep is a regular file or a folder of them (no FIFOs, devices, "
+                    "sockets, broken or looping symlinks)",
+                ) from None
         return f"file:{self._file_hashes[path]}", path
 
     def plan_variant(
@@ -142,6 +154,8 @@ class _Planner:
         repo_name = spec.fn.repo
         repo = self.repos.get(repo_name)
         params = resolve_params(manifest, spec.name)
+        # Secrets enter the fingerprint as a salted digest, never in clear.
+        hashed = resolve_params(manifest, spec.name, view="fingerprint")
         inputs: dict[str, str] = {}
         input_paths: dict[str, Path] = {}
         needs: list[str] = []
@@ -173,7 +187,7 @@ class _Planner:
             "commit": f"{repo_name}@{repo.source.commit if repo else 'unavailable'}",
             "dirty": repo.source.dirty if repo else False,
             "env": env_hash,
-            "params": params,
+            "params": hashed,
             "inputs": inputs,
             "outputs": outputs,
             # Explanations only (the environment's identity holds their trees):
@@ -192,7 +206,7 @@ class _Planner:
             fn=str(spec.fn),
             code_tree=tree,
             env_hash=env_hash,
-            params={"params": params, "outputs": outputs},
+            params={"params": hashed, "outputs": outputs},
             inputs=inputs,
         )
         forced = spec.name in self.force or bool(forced_by)
@@ -217,6 +231,7 @@ class _Planner:
             status="cached" if cached else "run",
             reasons=reasons,
             params=params,
+            public_params=public_params(manifest, spec.name),
             inputs=inputs,
             input_paths=input_paths,
             outputs=outputs,

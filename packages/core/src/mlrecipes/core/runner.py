@@ -99,6 +99,18 @@ def build_spec(task: StepTask, *, entry: Path, result: Path) -> dict[str, Any]:
     }
 
 
+def write_spec(path: Path, spec: dict[str, Any]) -> None:
+    """Write a runner spec readable by its owner only: it holds params in clear,
+    secrets included (they reach the step's function and no other place)."""
+    import json
+    import os
+
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(spec, fh)
+
+
 def render_call_snippet(task: StepTask, *, out_dir: Path | None = None) -> str:
     """A self-contained Python snippet calling the step with its resolved arguments.
 

@@ -14,7 +14,7 @@ from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan import Plan, make_plan, needed_repos
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.status import RepoStatus, workspace_status
-from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
 from mlrecipes.core.tracking_uri import tracking_uri
 
@@ -87,15 +87,18 @@ class Workspace:
         overrides: Sequence[str] = (),
         force: Collection[str] = (),
         mode: SyncMode = "resolve",
+        large_sweep: bool = False,
         on_event: EventHandler = ignore,
     ) -> Plan:
+        """Plan without running; ``large_sweep`` allows more than 1,000 variants."""
+        variants = expand_overrides(overrides, max_variants=None if large_sweep else MAX_VARIANTS)
         only = needed_repos(self.manifest, targets)
         synced = self.sync(mode=mode, on_event=on_event, only=only, keep_going=True)
         return make_plan(
             self.manifest,
             synced.repos,
             targets=targets,
-            variants=expand_overrides(overrides),
+            variants=variants,
             force=force,
             failed=synced.failed,
         )
@@ -112,7 +115,10 @@ class Workspace:
         from mlrecipes.core.run.pipeline import run_pipeline
 
         options = options or RunOptions()
-        expand_overrides(options.overrides)  # a bad -S fails before a sync
+        # a bad -S (or a sweep too large without large_sweep) fails before a sync
+        expand_overrides(
+            options.overrides, max_variants=None if options.large_sweep else MAX_VARIANTS
+        )
         services = compose.default_services(self.manifest, self.paths, options)
         early = None
         if compose.first_run_of(self.paths, options):

@@ -11,6 +11,7 @@ from mlrecipes.git_sources.checkout import checkout_state
 from mlrecipes.git_sources.commits import SHORT_LENGTH, short_commit
 from mlrecipes.git_sources.errors import (
     DirtyCheckoutError,
+    DiskFaultError,
     GitSourceError,
     NotARepositoryError,
     RemoteError,
@@ -29,6 +30,7 @@ from mlrecipes.git_sources.worktree import dev_source
 __all__ = [
     "SHORT_LENGTH",
     "DirtyCheckoutError",
+    "DiskFaultError",
     "GitSourceError",
     "NotARepositoryError",
     "RemoteError",

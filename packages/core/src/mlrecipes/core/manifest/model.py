@@ -1,8 +1,8 @@
 """Frozen, typed model of ``workspace.yaml``.
 
 This module does no I/O: :func:`mlrecipes.core.manifest.load_manifest` builds
-these objects from YAML. Tag values (``!path``, ``!out``, ``!param``, ``!env``)
-become the ``*Ref`` classes below, never strings.
+these objects from YAML. Tag values (``!path``, ``!out``, ``!param``, ``!env``,
+``!secret``) become the ``*Ref`` classes below, never strings.
 """
 
 from __future__ import annotations
@@ -109,9 +109,28 @@ class EnvRef:
         raise KeyError(name)
 
 
+@dataclass(frozen=True)
+class SecretRef:
+    """``!secret text``: a plain parameter value that is masked wherever it is shown.
+
+    The step receives ``text``; logs, MLflow, the store and ``--dry-run`` see
+    ``<secret>`` (see :func:`mlrecipes.core.manifest.public_params`).
+    """
+
+    text: str = field(repr=False)
+    loc: Location | None = field(default=None, compare=False, repr=False)
+
+
 Scalar: TypeAlias = str | int | float | bool | None
 Value: TypeAlias = (
-    Scalar | PathRef | OutRef | ParamRef | EnvRef | tuple["Value", ...] | Mapping[str, "Value"]
+    Scalar
+    | PathRef
+    | OutRef
+    | ParamRef
+    | EnvRef
+    | SecretRef
+    | tuple["Value", ...]
+    | Mapping[str, "Value"]
 )
 """A parameter value: YAML scalars, tag references, and (frozen) lists and mappings."""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mlrecipes.core.lock import lock_path_for
 from mlrecipes.core.manifest import Manifest
+from mlrecipes.core.manifest.redact import redact_secrets
 from mlrecipes.core.plan import PlannedStep, Variant
 from mlrecipes.core.run_records import fingerprints_hash
 from mlrecipes.core.syncing import RepoContext, SyncResult, lock_url
@@ -79,8 +80,19 @@ def write_packages(sync: SyncResult, folder: Path) -> Path:
     return path
 
 
+def _manifest_artifact(path: Path, artifacts_dir: Path) -> Path:
+    """The manifest as logged: a copy with ``!secret`` values masked when it has any."""
+    redacted = redact_secrets(path.read_text(encoding="utf-8"))
+    if redacted is None:
+        return path
+    copy = artifacts_dir / "manifest" / path.name  # same file name: reproduce looks for it
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(redacted, encoding="utf-8")
+    return copy
+
+
 def step_params(variant: Variant) -> dict[str, dict[str, object]]:
-    return {s.step: dict(s.params) for s in variant.steps}
+    return {s.step: dict(s.public_params) for s in variant.steps}  # secrets masked
 
 
 def pipeline_info(
@@ -105,7 +117,7 @@ def pipeline_info(
         )
     )
     artifacts = {
-        "manifest": manifest.path,
+        "manifest": _manifest_artifact(manifest.path, artifacts_dir),
         "params": params_file,
         "packages": write_packages(sync, artifacts_dir),
     }
@@ -139,7 +151,9 @@ def step_info(
     started_at: float | None = None,
 ) -> StepInfo:
     tags = step_tags(step.step, step.fn, step.fingerprint, step_repos(manifest, repos, step))
-    return StepInfo(step=step.step, tags=tags, params=dict(step.params), started_at=started_at)
+    return StepInfo(
+        step=step.step, tags=tags, params=dict(step.public_params), started_at=started_at
+    )
 
 
 @dataclass(frozen=True)

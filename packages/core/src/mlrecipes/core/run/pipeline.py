@@ -21,7 +21,7 @@ from mlrecipes.core.run.execute import PipelineExecution
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run_records import fingerprints_hash, read_finished_run
 from mlrecipes.core.store import Store
-from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.syncing import SyncResult
 from mlrecipes.core.task import StepResult
 from mlrecipes.core.tracking_uri import tracking_uri
@@ -51,7 +51,9 @@ def run_pipeline(
     on_event: EventHandler = ignore,
 ) -> RunResult:
     """Plan every variant on ``sync``'s repos, run what is missing, log it (see module doc)."""
-    variants = expand_overrides(options.overrides)
+    variants = expand_overrides(
+        options.overrides, max_variants=None if options.large_sweep else MAX_VARIANTS
+    )
     plan = make_plan(
         manifest,
         sync.repos,
@@ -63,6 +65,8 @@ def run_pipeline(
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
     unique = plan.unique()
+    # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
+    Store(paths.store).clean_partial()
     cached = len(unique) - len(plan.to_run)
     on_event(PlanReady(len(plan.variants), len(plan.to_run), cached, execution_labels(plan)))
     if options.dry_run:
