@@ -17,11 +17,17 @@ from mlrecipes.core.manifest.model import (
     RepoSpec,
     Resources,
     Scalar,
+    SecretRef,
     StepSpec,
     StoreOut,
     Value,
 )
-from mlrecipes.core.manifest.resolve import JSON, apply_overrides, resolve_params
+from mlrecipes.core.manifest.resolve import (
+    JSON,
+    apply_overrides,
+    public_params,
+    resolve_params,
+)
 from mlrecipes.core.manifest.schema import manifest_json_schema
 
 __all__ = [
@@ -41,12 +47,14 @@ __all__ = [
     "RepoSpec",
     "Resources",
     "Scalar",
+    "SecretRef",
     "StepSpec",
     "StoreOut",
     "Value",
     "apply_overrides",
     "load_manifest",
     "manifest_json_schema",
+    "public_params",
     "resolve_params",
     "with_dev_paths",
 ]

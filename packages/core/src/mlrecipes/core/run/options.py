@@ -26,6 +26,7 @@ class RunOptions:
     # Log a parent run even when every step is cached and an identical run exists
     # (a tuning trial is a run of its own, whatever it costs).
     new_run: bool = False
+    large_sweep: bool = False  # allow more than sweep.MAX_VARIANTS variants
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from mlrecipes.core.run.execute import PipelineExecution
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run_records import fingerprints_hash, read_finished_run
 from mlrecipes.core.store import Store
-from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.syncing import SyncResult
 from mlrecipes.core.task import StepResult
 from mlrecipes.core.tracking_uri import tracking_uri
@@ -51,11 +51,22 @@ def run_pipeline(
     on_event: EventHandler = ignore,
 ) -> RunResult:
     """Plan every variant on ``sync``'s repos, run what is missing, log it (see module doc)."""
-    variants = expand_overrides(options.overrides)
-    plan = make_plan(manifest, sync.repos, targets=targets, variants=variants, force=options.force)
+    variants = expand_overrides(
+        options.overrides, max_variants=None if options.large_sweep else MAX_VARIANTS
+    )
+    plan = make_plan(
+        manifest,
+        sync.repos,
+        targets=targets,
+        variants=variants,
+        force=options.force,
+        failed=sync.failed,
+    )
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
     unique = plan.unique()
+    # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
+    Store(paths.store).clean_partial()
     cached = len(unique) - len(plan.to_run)
     on_event(PlanReady(len(plan.variants), len(plan.to_run), cached, execution_labels(plan)))
     if options.dry_run:
@@ -99,5 +110,7 @@ def run_pipeline(
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:
     """``repo@sha: last lines of the traceback``."""
     step = plan.unique()[result.key]
-    commit = short_commit(sync.repos[step.repo].source.commit)
-    return f"{step.repo}@{commit}: {(result.error or 'failed').strip()}"
+    ctx = sync.repos.get(step.repo)
+    if ctx is None:
+        return f"{step.repo} (no environment): {(result.error or 'failed').strip()}"
+    return f"{step.repo}@{short_commit(ctx.source.commit)}: {(result.error or 'failed').strip()}"
