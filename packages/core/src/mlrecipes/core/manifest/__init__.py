@@ -18,6 +18,7 @@ from mlrecipes.core.manifest.model import (
     Resources,
     Scalar,
     StepSpec,
+    StoreConfig,
     StoreOut,
     Value,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Resources",
     "Scalar",
     "StepSpec",
+    "StoreConfig",
     "StoreOut",
     "Value",
     "apply_overrides",
