@@ -33,6 +33,7 @@ class PlanReady:
     variants: int
     to_run: int
     cached: int
+    remote: int = 0  # taken from the team store (not counted in ``to_run``)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class StepFinished:
     metrics: tuple[tuple[str, float], ...] = ()
     error: str | None = None
     log_path: str | None = None
+    source_run: str | None = None  # ``cached`` from the team store: the run that made it
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,14 @@ class StepLog:
 
 
 @dataclass(frozen=True)
+class TeamStoreNotice:
+    """One line about the team store: why a step was not fetched or not shared."""
+
+    message: str
+    step: str | None = None
+
+
+@dataclass(frozen=True)
 class PipelineFinished:
     run_ids: tuple[str, ...]
     status: Literal["FINISHED", "FAILED", "KILLED", "UP_TO_DATE"]
@@ -70,7 +80,14 @@ class PipelineFinished:
 
 
 Event: TypeAlias = (
-    RepoProgress | LockWritten | PlanReady | StepStarted | StepFinished | StepLog | PipelineFinished
+    RepoProgress
+    | LockWritten
+    | PlanReady
+    | StepStarted
+    | StepFinished
+    | StepLog
+    | TeamStoreNotice
+    | PipelineFinished
 )
 EventHandler: TypeAlias = Callable[[Event], None]
 

@@ -28,6 +28,13 @@ TAG_REPO_PREFIX = "mlrecipes.repo."
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 
+# The team store (mlrecipes.core.team_store): set on a step run once its outputs
+# and their checksum manifest are uploaded; the value is the manifest's SHA-256.
+TAG_FINGERPRINT = "mlrecipes.fingerprint"
+TAG_OUTPUTS_SHA256 = "mlrecipes.outputs.sha256"
+TAG_OUTPUTS_SKIPPED = "mlrecipes.outputs.skipped"
+"""Why a step run's outputs were not shared (too large, a link, no artifact serving)."""
+
 KIND_PIPELINE = "pipeline"
 KIND_STEP = "step"
 
