@@ -52,8 +52,14 @@ def free_port() -> int:
         return port
 
 
-def start_mlflow_server(root: Path, *, timeout: float = START_TIMEOUT) -> MlflowServer:
-    """Start ``mlflow server`` (sqlite store, served artifacts) and wait for ``/health``."""
+def start_mlflow_server(
+    root: Path, *, timeout: float = START_TIMEOUT, serve_artifacts: bool = True
+) -> MlflowServer:
+    """Start ``mlflow server`` (sqlite store, served artifacts) and wait for ``/health``.
+
+    With ``serve_artifacts=False`` the server hands out artifact locations on its
+    own disk (``--no-serve-artifacts --default-artifact-root <root>/artifacts``).
+    """
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
@@ -63,7 +69,11 @@ def start_mlflow_server(root: Path, *, timeout: float = START_TIMEOUT) -> Mlflow
         "server",
         *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
         *("--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}"),
-        *("--artifacts-destination", str(root / "artifacts"), "--serve-artifacts"),
+        *(
+            ("--artifacts-destination", str(root / "artifacts"), "--serve-artifacts")
+            if serve_artifacts
+            else ("--default-artifact-root", str(root / "artifacts"), "--no-serve-artifacts")
+        ),
     ]
     log = root / "server.log"
     with log.open("wb") as out:

@@ -17,6 +17,7 @@ from mlrecipes.core.events import (
     StepFinished,
     StepLog,
     StepStarted,
+    TeamStoreNotice,
 )
 
 _REPO_STYLE = {
@@ -97,9 +98,12 @@ class EventPrinter:
                 return f"[{_REPO_STYLE[phase]}]{phase:>12}[/] {escape(repo)}{extra}"
             case LockWritten(path=path, changed=changed):
                 return f"[green]wrote[/] {escape(path)}" if changed else None
-            case PlanReady(variants=variants, to_run=to_run, cached=cached):
+            case PlanReady(variants=variants, to_run=to_run, cached=cached, remote=remote):
                 runs = f"{variants} variants, " if variants > 1 else ""
-                return f"[bold]plan:[/] {runs}{to_run} to run, {cached} from the store"
+                team = f", {remote} from the team store" if remote else ""
+                return f"[bold]plan:[/] {runs}{to_run} to run, {cached} from the store{team}"
+            case TeamStoreNotice(message=message):
+                return f"[yellow]team store:[/] {escape(message)}"
             case StepStarted(step=step, label=label):
                 return f"[dim]     start[/] {escape(label or step)}" if self.verbose else None
             case StepFinished():
@@ -114,6 +118,8 @@ class EventPrinter:
         mark = _STEP_MARK[event.status]
         metrics = " ".join(f"{k}={v:.4g}" for k, v in event.metrics)
         text = f"{mark} {escape(event.step):<20} {event.status:<8} {event.duration:6.2f}s {metrics}"
+        if event.source_run:
+            text += f" from team store: run {event.source_run}"
         if event.error:  # the last line here; the traceback's tail comes with the final error
             last = event.error.strip().splitlines()[-1] if event.error.strip() else event.error
             text += f"\n  [red]{escape(last)}[/]"

@@ -23,6 +23,8 @@ from mlrecipes.core.task import StepResult, StepTask
 from mlrecipes.core.tracking_uri import tracking_uri
 
 if TYPE_CHECKING:
+    from mlrecipes.core.manifest import Manifest
+    from mlrecipes.core.team_store import TeamStore
     from mlrecipes.core.workspace import Workspace
 
 
@@ -38,6 +40,7 @@ class RunOptions:
     executor: str | None = None
     ray_address: str | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)  # on every parent run
+    share: bool = True  # False: no team store this run (--no-share)
 
 
 @dataclass(frozen=True)
@@ -100,10 +103,17 @@ def run_pipeline(
     plan = make_plan(manifest, sync.repos, targets=targets, variants=variants, force=options.force)
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
-    unique = plan.unique()
-    on_event(PlanReady(len(plan.variants), len(plan.to_run), len(unique) - len(plan.to_run)))
+    # --- team store: which steps to run another machine already ran ---
+    team = _open_team_store(manifest, uri, options, on_event)
+    if team is not None:
+        plan = team.lookup(plan)
+    cached = len(plan.unique()) - len(plan.to_run)
+    remote = len(plan.remote)
+    on_event(PlanReady(len(plan.variants), len(plan.to_run) - remote, cached, remote))
     if options.dry_run:
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
+    if team is not None:  # --- team store: download them into the local store ---
+        plan = team.fetch(plan, Store(ws.paths.store))
     done = _up_to_date(ws, plan, uri)
     if done is not None:
         # Nothing runs, but the declared places may be gone or show another variant.
@@ -113,7 +123,7 @@ def run_pipeline(
 
     from mlrecipes.core.pipeline_exec import PipelineExecution
 
-    execution = PipelineExecution(ws, plan, sync, uri, options, on_event)
+    execution = PipelineExecution(ws, plan, sync, uri, options, on_event, team=team)
     results, status, run_ids = execution.execute()
     link_declared_outputs(Store(ws.paths.store), plan.variants[-1].steps, ws.paths.root)
     on_event(PipelineFinished(run_ids, status, uri, experiment))
@@ -125,6 +135,15 @@ def run_pipeline(
     if failed:
         raise StepFailed(failed, hint="see the step's log above; fix it and run again")
     return RunResult(plan, status, run_ids, uri, experiment, results)
+
+
+def _open_team_store(
+    manifest: Manifest, uri: str, options: RunOptions, on_event: EventHandler
+) -> TeamStore | None:
+    from mlrecipes.core.team_store import TeamStore, share_settings
+
+    settings = share_settings(manifest.store, uri, enabled=options.share)
+    return None if settings is None else TeamStore(settings, manifest.experiment, on_event)
 
 
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:

@@ -30,6 +30,7 @@ from mlrecipes.core.tracking import BackgroundTracker, MlflowTracker, StepOutcom
 
 if TYPE_CHECKING:
     from mlrecipes.core.pipeline import RunOptions
+    from mlrecipes.core.team_store import TeamStore
     from mlrecipes.core.workspace import Workspace
 
 Status = Literal["FINISHED", "FAILED", "KILLED"]
@@ -52,6 +53,8 @@ class PipelineExecution:
         uri: str,
         options: RunOptions,
         on_event: EventHandler,
+        *,
+        team: TeamStore | None = None,
     ) -> None:
         self.ws = ws
         self.plan = plan
@@ -71,6 +74,9 @@ class PipelineExecution:
         self.children: dict[str, Future[str]] = {}
         self.logs = LogFollower(on_event) if options.live_logs else None
         self.executor_kind = "local"
+        # Team store: executed steps are uploaded in the background (never waited for
+        # until the end of the run).
+        self.uploads = team.uploads() if team is not None else None
 
     def _start_runs(self) -> None:
         self.tracker.wait_ready()  # a tracking server that is down fails here, before any step
@@ -117,6 +123,7 @@ class PipelineExecution:
             write_latest(self.store.root, step.step, step.components)
             run_id = self.tracker.run_id(self.children[result.key])
             self.store.set_run_id(step.step, step.fingerprint, run_id)
+            self._share(step, run_id, result)
         self.on_event(
             StepFinished(
                 step=step.step,
@@ -129,12 +136,33 @@ class PipelineExecution:
             )
         )
 
+    def _share(self, step: PlannedStep, run_id: str, result: StepResult) -> None:
+        """Team store: queue the upload of a step that executed (returns at once)."""
+        if self.uploads is None or result.entry is None:
+            return
+        from mlrecipes.core.team_store import PublishJob
+
+        job = PublishJob(
+            run_id,
+            step.step,
+            step.fingerprint,
+            result.entry,
+            result.metrics,
+            tuple(step.outputs.values()),
+        )
+        self.uploads.submit(job)
+
     def _announce_cached(self) -> None:
         for step in self.plan.unique().values():
             if step.status == "cached":
                 record = self.store.read_record(step.step, step.fingerprint)
                 metrics = tuple(sorted(record.metrics.items())) if record else ()
-                self.on_event(StepFinished(step.step, step.fingerprint, "cached", 0.0, metrics))
+                source = self.plan.remote.get(step.fingerprint)
+                self.on_event(
+                    StepFinished(
+                        step.step, step.fingerprint, "cached", 0.0, metrics, source_run=source
+                    )
+                )
 
     def _log_variant(self, variant: Variant, results: Mapping[str, StepResult]) -> Status:
         """Hit child runs for what this variant did not execute; the variant's status."""
@@ -155,7 +183,8 @@ class PipelineExecution:
     def _log_hit(
         self, variant: Variant, step: PlannedStep, metrics: Mapping[str, float], source: str | None
     ) -> None:
-        info = step_info(step, self.sync.repos, cache="hit")
+        remote = step.fingerprint in self.plan.remote  # fetched from the team store
+        info = step_info(step, self.sync.repos, cache="remote" if remote else "hit")
         if source:
             info = dataclasses.replace(info, tags={**info.tags, "mlrecipes.source_run_id": source})
         child = self.tracker.create_step_run(self.parents[variant.index], info)
@@ -222,6 +251,19 @@ class PipelineExecution:
             found = getattr(exc, "results", [])
             return {r.key: r for r in found}, True
 
+    def _end_uploads(self, interrupted: bool) -> None:
+        """Team store: wait for the uploads (notices report failures); Ctrl-C drops them."""
+        if self.uploads is None:
+            return
+        if interrupted:
+            self.uploads.abandon()
+            return
+        try:
+            self.uploads.wait()
+        except KeyboardInterrupt:
+            self.uploads.abandon()
+            raise
+
     def execute(self) -> tuple[dict[str, StepResult], Status, tuple[str, ...]]:
         try:
             executor = self._make_executor()
@@ -232,9 +274,12 @@ class PipelineExecution:
             self._start_runs()
             self._announce_cached()
             results, interrupted = self._run_tasks(executor)
+            self._end_uploads(interrupted)
             statuses = self._finish_variants(results, interrupted)
             run_ids = tuple(self.tracker.run_id(self.parents[i]) for i in sorted(self.parents))
         finally:
+            if self.uploads is not None:
+                self.uploads.abandon()  # a no-op after _end_uploads; else (an error) stop them
             if self.logs is not None:
                 self.logs.close()
             executor.close()

@@ -26,7 +26,12 @@ def _print_plan(console: Console, plan: Plan) -> None:
             sets = " ".join(f"{k}={v}" for k, v in variant.overrides.items())
             console.print(f"[bold]variant {variant.index}[/] {escape(sets)}")
         for step in variant.steps:
-            if step.status == "cached":
+            source = plan.remote.get(step.fingerprint)
+            if source is not None:
+                console.print(
+                    f"  [cyan]remote[/] {escape(step.step)}: from team store: run {source}"
+                )
+            elif step.status == "cached":
                 console.print(
                     f"  [cyan]cached[/] {escape(step.step)} [dim]{step.fingerprint[:12]}[/]"
                 )
@@ -75,6 +80,12 @@ def run(
         str | None,
         typer.Option("--ray-address", metavar="ADDR", help="Ray cluster address (or auto)."),
     ] = None,
+    no_share: Annotated[
+        bool,
+        typer.Option(
+            "--no-share", help="Neither fetch from nor upload to the team store (store.share)."
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline (or up to STEP...), every step in its repo's environment."""
     state = get_state(ctx)
@@ -89,6 +100,7 @@ def run(
         live_logs=state.verbose,
         executor=executor.value if executor else None,
         ray_address=ray_address,
+        share=not no_share,
     )
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.run(tuple(steps or ()), options=options, on_event=printer)

@@ -95,7 +95,7 @@ def _publish(
         if stop():
             return PublishResult(job.step, job.run_id, "abandoned", "the run was interrupted")
         folder = posixpath.dirname(item.path)
-        repo.log_artifact(str(job.entry / item.path), posixpath.join(FILES_DIR, folder))
+        repo.log_artifact(str(job.entry / item.path), f"{FILES_DIR}/{folder}".rstrip("/"))
     raw = manifest.to_bytes()
     with tempfile.TemporaryDirectory(prefix="mlrecipes-outputs-") as tmp:
         (Path(tmp) / MANIFEST_NAME).write_bytes(raw)
