@@ -33,9 +33,7 @@ def _experiment() -> str:
 def _run(manifest: Path, **options: Any) -> tuple[Any, list[Event]]:
     events: list[Event] = []
     with on_machine(manifest):
-        result = Workspace.load(manifest).run(
-            options=RunOptions(**options), on_event=events.append
-        )
+        result = Workspace.load(manifest).run(options=RunOptions(**options), on_event=events.append)
     return result, events
 
 

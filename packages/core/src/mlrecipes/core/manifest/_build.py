@@ -26,15 +26,15 @@ from mlrecipes.core.manifest._steps import build_steps
 from mlrecipes.core.manifest._values import param_value, text_or_env
 from mlrecipes.core.manifest._yaml import Broken, Entry, YMap, YNode, YSeq
 from mlrecipes.core.manifest.model import (
+    SHARE_MODES,
     SUPPORTED_VERSIONS,
     EnvRef,
     ExecutorConfig,
     Location,
-    SHARE_MODES,
     Manifest,
-    ShareMode,
     MlflowConfig,
     RepoSpec,
+    ShareMode,
     StoreConfig,
     Value,
 )
