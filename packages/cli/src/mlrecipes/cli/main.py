@@ -9,7 +9,17 @@ import typer
 from typer.core import TyperGroup
 
 from mlrecipes.cli import errors
-from mlrecipes.cli.commands import dag, exp, reproduce, run, schema, step, validate, workspace
+from mlrecipes.cli.commands import (
+    dag,
+    exp,
+    reproduce,
+    run,
+    schema,
+    step,
+    store,
+    validate,
+    workspace,
+)
 from mlrecipes.cli.state import State, get_state
 
 
@@ -71,6 +81,7 @@ app.command("reproduce")(reproduce.reproduce)
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(step.app, name="step")
 app.add_typer(exp.app, name="exp")
+app.add_typer(store.app, name="store")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from mlrecipes.core.errors import StepFailed
 from mlrecipes.core.events import EventHandler, PipelineFinished, PlanReady, ignore
 from mlrecipes.core.outputs import link_declared_outputs
 from mlrecipes.core.plan import Plan, PlannedStep, make_plan
-from mlrecipes.core.run_records import fingerprints_hash, read_finished_run
+from mlrecipes.core.run_records import fingerprints_hash, read_finished_run, write_usage
 from mlrecipes.core.store import Store
 from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult
@@ -114,6 +114,7 @@ def run_pipeline(
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
     if team is not None:  # --- team store: download them into the local store ---
         plan = team.fetch(plan, Store(ws.paths.store))
+    _record_usage(ws, plan, sync)
     done = _up_to_date(ws, plan, uri)
     if done is not None:
         # Nothing runs, but the declared places may be gone or show another variant.
@@ -135,6 +136,12 @@ def run_pipeline(
     if failed:
         raise StepFailed(failed, hint="see the step's log above; fix it and run again")
     return RunResult(plan, status, run_ids, uri, experiment, results)
+
+
+def _record_usage(ws: Workspace, plan: Plan, sync: SyncResult) -> None:
+    """What this run uses: ``store gc --keep-last N`` keeps it."""
+    entries = [(s.step, s.fingerprint) for v in plan.variants for s in v.steps]
+    write_usage(ws.paths.runs, entries, [ctx.env.key for ctx in sync.repos.values()])
 
 
 def _open_team_store(
