@@ -1,0 +1,171 @@
+"""The team store (issue 13): all-hits from a shared MLflow server vs recomputing.
+
+    env -u PYTHONDONTWRITEBYTECODE uv run python benchmarks/bench_team_store.py \
+        [--steps 20] [--size 1000000] [--work 0.5] [--jobs 2] [--repeat 1]
+
+A real ``mlflow server --serve-artifacts`` on 127.0.0.1 and a linear pipeline of
+``--steps`` steps in one stdlib-only repo; each step burns ``--work`` seconds
+of CPU (the "computation") and writes ``--size`` bytes. Every "machine" is a
+fresh workspace folder (its own ``.mlrecipes`` store, synced before timing:
+the one-time checkout and environment build are excluded) running the same
+manifest against the same server, in process (``Workspace.run``):
+
+(a) first machine without sharing (``share=False``): every step executes;
+(b) first machine with sharing: every step executes and its outputs are
+    uploaded in the background; the run waits for the uploads at its end.
+    The upload cost is (b) / (a) - 1 (target: <= 10 %);
+(c) second machine with sharing, after (b): every step comes from the team
+    store (looked up, downloaded, verified);
+(d) second machine recomputing (``share=False``): every step executes.
+    The speed-up is (d) / (c).
+
+Each machine uses its own experiment-free store, so (a) and (d) find nothing
+to fetch and (c) finds exactly what (b) uploaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.mlflow_server
+
+from tests.mlflow_server import start_mlflow_server, stop_mlflow_server  # noqa: E402
+
+from mlrecipes.core import RunOptions, Workspace  # noqa: E402
+
+STEP_MODULE = '''\
+import hashlib
+import random
+import time
+from pathlib import Path
+from typing import Optional
+
+
+def step(*, x: int, size: int, work: float, out: Path, inp: Optional[Path] = None) -> dict:
+    """Burn `work` s of CPU, then write `size` bytes that depend on x and the input."""
+    seed = x + (len(inp.read_bytes()) if inp is not None else 0)
+    end = time.process_time() + work
+    digest = b""
+    while time.process_time() < end:
+        digest = hashlib.sha256(digest).digest()
+    out.write_bytes(random.Random(seed).randbytes(size))
+    return {"seed": float(seed)}
+'''
+
+
+def sh(*args: str | Path, cwd: Path | None = None) -> None:
+    subprocess.run([str(a) for a in args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_repo(root: Path) -> Path:
+    repo = root / "upstream" / "bench"
+    repo.mkdir(parents=True)
+    (repo / "benchstep.py").write_text(STEP_MODULE)
+    sh("git", "init", "-q", "-b", "main", cwd=repo)
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "step", cwd=repo)
+    return repo
+
+
+def manifest_text(uri: str, repo: Path, steps: int, size: int, work: float) -> str:
+    lines = [
+        "version: 1",
+        "name: teambench",
+        f"mlflow: {{tracking_uri: '{uri}'}}",
+        "repos:",
+        f"  bench: {{url: '{repo}', rev: main}}",
+        "steps:",
+    ]
+    for i in range(steps):
+        inp = f", deps: {{inp: !out s{i - 1:02d}.out}}" if i else ""
+        lines.append(
+            f"  s{i:02d}: {{fn: bench:benchstep.step, params: {{x: {i}, size: {size}, "
+            f"work: {work}}}, outs: {{out: out.bin}}{inp}}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def machine(root: Path, name: str, text: str) -> Workspace:
+    ws_dir = root / name / "ws"
+    ws_dir.mkdir(parents=True)
+    (ws_dir / "workspace.yaml").write_text(text)
+    ws = Workspace.load(ws_dir / "workspace.yaml")
+    ws.sync()
+    return ws
+
+
+def timed(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def one_round(root: Path, uri: str, repo: Path, args: argparse.Namespace) -> dict[str, float]:
+    text = manifest_text(uri, repo, args.steps, args.size, args.work)
+    ws = {n: machine(root, n, text) for n in ("a", "b", "c", "d")}
+
+    def run(name: str, share: bool) -> Callable[[], object]:
+        return lambda: ws[name].run(options=RunOptions(jobs=args.jobs, share=share))
+
+    times = {
+        "a": timed(run("a", False)),
+        "b": timed(run("b", True)),
+        "c": timed(run("c", True)),
+        "d": timed(run("d", False)),
+    }
+    executed_c = len(list((root / "c" / "ws" / ".mlrecipes" / "store").glob("*/.logs/*.log")))
+    if executed_c:
+        raise SystemExit(f"machine c executed {executed_c} steps: the team store missed")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--work", type=float, default=0.5)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="teambench-") as tmp:
+        root = Path(tmp)
+        os.environ["MLRECIPES_CACHE_DIR"] = str(root / "cache")
+        server = start_mlflow_server(root / "server")
+        try:
+            repo = make_repo(root)
+            # A warm-up: imports MLflow, creates the experiment (one-time costs).
+            warm = machine(root / "warm", "w", manifest_text(server.url, repo, 1, 10, 0.0))
+            warm.run(options=RunOptions(share=False))
+            rounds = [
+                one_round(root / f"round{i}", server.url, repo, args) for i in range(args.repeat)
+            ]
+        finally:
+            stop_mlflow_server(server)
+    report(rounds, args)
+
+
+def report(rounds: list[dict[str, float]], args: argparse.Namespace) -> None:
+    med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    load = os.getloadavg()[0]
+    print(
+        textwrap.dedent(f"""\
+        {args.steps} steps, {args.size / 1e6:.1f} MB out each, {args.work} s CPU each, -j {args.jobs},
+        {args.repeat} round(s), medians; load average {load:.1f}
+        (a) first machine, no sharing    {med["a"]:7.2f} s
+        (b) first machine, sharing       {med["b"]:7.2f} s   upload cost {med["b"] / med["a"] - 1:+.1%}
+        (c) second machine, team store   {med["c"]:7.2f} s
+        (d) second machine, recompute    {med["d"]:7.2f} s   team store {med["d"] / med["c"]:.1f}x faster""")
+    )
+
+
+if __name__ == "__main__":
+    main()
