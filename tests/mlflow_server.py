@@ -53,12 +53,18 @@ def free_port() -> int:
 
 
 def start_mlflow_server(
-    root: Path, *, timeout: float = START_TIMEOUT, serve_artifacts: bool = True
+    root: Path,
+    *,
+    timeout: float = START_TIMEOUT,
+    serve_artifacts: bool = True,
+    artifact_root: str | None = None,
 ) -> MlflowServer:
     """Start ``mlflow server`` (sqlite store, served artifacts) and wait for ``/health``.
 
-    With ``serve_artifacts=False`` the server hands out artifact locations on its
-    own disk (``--no-serve-artifacts --default-artifact-root <root>/artifacts``).
+    With ``serve_artifacts=False`` the server hands out artifact locations that
+    clients write themselves: ``artifact_root`` (e.g. ``s3://bucket/x``; the
+    server's environment is passed on), else a folder on its own disk
+    (``--no-serve-artifacts --default-artifact-root <root>/artifacts``).
     """
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -72,7 +78,11 @@ def start_mlflow_server(
         *(
             ("--artifacts-destination", str(root / "artifacts"), "--serve-artifacts")
             if serve_artifacts
-            else ("--default-artifact-root", str(root / "artifacts"), "--no-serve-artifacts")
+            else (
+                "--default-artifact-root",
+                artifact_root or str(root / "artifacts"),
+                "--no-serve-artifacts",
+            )
         ),
     ]
     log = root / "server.log"
