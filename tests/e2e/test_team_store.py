@@ -15,7 +15,9 @@ from tests.mlflow_server import (
     start_mlflow_server,
     stop_mlflow_server,
 )
+from typer.testing import CliRunner
 
+from mlrecipes.cli.main import app
 from mlrecipes.core import RunOptions, Workspace
 from mlrecipes.core.events import Event, StepFinished, TeamStoreNotice
 from mlrecipes.core.store import Store
@@ -79,6 +81,12 @@ def test_second_machine_runs_nothing_and_gets_the_same_results(
 
     dry, _ = _run(m2, dry_run=True)
     assert set(dry.plan.remote.values()) == {r.info.run_id for r in executed.values()}
+    with on_machine(m2):
+        shown = CliRunner().invoke(app, ["run", "-f", str(m2), "--dry-run"])
+    assert shown.exit_code == 0, shown.output
+    assert "0 to run, 0 from the store, 3 from the team store" in shown.output
+    train = executed["train"].info.run_id
+    assert f"remote train: from team store: run {train}" in shown.output
     second, events2 = _run(m2)
     assert ran(m2) == []
     assert _notices(events2) == []
