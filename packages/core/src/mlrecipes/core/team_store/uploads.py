@@ -13,13 +13,16 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from mlrecipes.core.team_store import _mlflow
 from mlrecipes.core.team_store.config import ShareSettings
 from mlrecipes.core.team_store.publish import PublishJob, PublishResult, publish_outputs
 
 _DONE = None
+LaterJob: TypeAlias = Callable[[], PublishJob]
+"""A job whose step run may not exist yet: called on the worker, it may block until
+it does (e.g. resolve the future of the run id); an error skips the upload."""
 
 
 class Uploads:
@@ -40,13 +43,13 @@ class Uploads:
         self.settings = settings
         self._on_result = on_result
         self._make_client = make_client
-        self._queue: queue.Queue[PublishJob | None] = queue.Queue()
+        self._queue: queue.Queue[PublishJob | LaterJob | None] = queue.Queue()
         self._stop = threading.Event()
         self._results: list[PublishResult] = []
         self._thread = threading.Thread(target=self._work, name="mlrecipes-uploads", daemon=True)
         self._thread.start()
 
-    def submit(self, job: PublishJob) -> None:
+    def submit(self, job: PublishJob | LaterJob) -> None:
         """Queue ``job``; returns at once."""
         if not self._stop.is_set():
             self._queue.put(job)
@@ -64,8 +67,11 @@ class Uploads:
 
     def _work(self) -> None:
         client: Any = None
-        while (job := self._queue.get()) is not _DONE:
+        while (item := self._queue.get()) is not _DONE:
             if self._stop.is_set():
+                continue
+            job = _job_of(item)
+            if job is None:
                 continue
             if client is None:
                 try:
@@ -82,3 +88,12 @@ class Uploads:
         # A renderer's bug must not stop the uploads.
         with contextlib.suppress(Exception):
             self._on_result(result)
+
+
+def _job_of(item: PublishJob | LaterJob) -> PublishJob | None:
+    if isinstance(item, PublishJob):
+        return item
+    try:
+        return item()
+    except Exception:  # no step run to upload to: the tracker reports why
+        return None
