@@ -99,13 +99,14 @@ def run_pipeline(
     """Sync if needed, plan every variant, run what is missing, log it (see module doc)."""
     manifest = ws.manifest
     variants = expand_overrides(options.overrides)
+    uri = tracking_uri(manifest)
+    team = _open_team_store(manifest, uri, options, on_event)  # --- team store ---
+    if team is not None:
+        team.connect()  # its MLflow client is made while the repos sync
     sync = ws.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
     plan = make_plan(manifest, sync.repos, targets=targets, variants=variants, force=options.force)
-    uri = tracking_uri(manifest)
     experiment = manifest.experiment
-    # --- team store: which steps to run another machine already ran ---
-    team = _open_team_store(manifest, uri, options, on_event)
-    if team is not None:
+    if team is not None:  # --- team store: which steps to run another machine ran ---
         plan = team.lookup(plan)
     cached = len(plan.unique()) - len(plan.to_run)
     remote = len(plan.remote)

@@ -45,9 +45,27 @@ class TeamStore:
         self.experiment = experiment
         self.on_event = on_event
         self.found: dict[str, RemoteEntry] = {}
-        self._client: Any = None
+        self._client: Future[Any] | None = None
         self._said: set[str] = set()  # kinds of notice already given once this run
         self._lock = threading.Lock()
+
+    def connect(self) -> Future[Any]:
+        """The MLflow client, made in the background (``import mlflow`` takes seconds)
+        so that it overlaps the sync and the planning."""
+        if self._client is None:
+            future: Future[Any] = Future()
+            self._client = future
+            thread = threading.Thread(
+                target=self._make_client, args=(future,), name="mlrecipes-team-store", daemon=True
+            )
+            thread.start()
+        return self._client
+
+    def _make_client(self, future: Future[Any]) -> None:
+        try:
+            future.set_result(_mlflow.make_client(self.settings.tracking_uri))
+        except BaseException as exc:
+            future.set_exception(exc)
 
     def lookup(self, plan: Plan) -> Plan:
         """``plan`` with ``remote`` set for the steps the team store has."""
@@ -93,7 +111,7 @@ class TeamStore:
         return Uploads(self.settings, on_result=self._uploaded)
 
     def _search(self, wanted: Sequence[PlannedStep]) -> list[RemoteEntry | None]:
-        client = self._client = self._client or _mlflow.make_client(self.settings.tracking_uri)
+        client = self.connect().result()
         experiment = client.get_experiment_by_name(self.experiment)
         if experiment is None:
             return []
