@@ -101,8 +101,6 @@ def run_pipeline(
     variants = expand_overrides(options.overrides)
     uri = tracking_uri(manifest)
     team = _open_team_store(manifest, uri, options, on_event)  # --- team store ---
-    if team is not None:
-        team.connect()  # its MLflow client is made while the repos sync
     sync = ws.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
     plan = make_plan(manifest, sync.repos, targets=targets, variants=variants, force=options.force)
     experiment = manifest.experiment

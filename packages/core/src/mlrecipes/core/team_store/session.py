@@ -50,8 +50,8 @@ class TeamStore:
         self._lock = threading.Lock()
 
     def connect(self) -> Future[Any]:
-        """The MLflow client, made in the background (``import mlflow`` takes seconds)
-        so that it overlaps the sync and the planning."""
+        """The MLflow client, made on a thread of its own (``import mlflow`` takes
+        seconds): a caller may start it early, to overlap other work."""
         if self._client is None:
             future: Future[Any] = Future()
             self._client = future
