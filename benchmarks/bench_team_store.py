@@ -76,10 +76,10 @@ def make_repo(root: Path) -> Path:
     return repo
 
 
-def manifest_text(uri: str, repo: Path, steps: int, size: int, work: float) -> str:
+def manifest_text(uri: str, repo: Path, steps: int, size: int, work: float, name: str) -> str:
     lines = [
         "version: 1",
-        "name: teambench",
+        f"name: {name}",  # the experiment: one per round, so no round finds another's uploads
         f"mlflow: {{tracking_uri: '{uri}'}}",
         "repos:",
         f"  bench: {{url: '{repo}', rev: main}}",
@@ -110,7 +110,7 @@ def timed(call: Callable[[], object]) -> float:
 
 
 def one_round(root: Path, uri: str, repo: Path, args: argparse.Namespace) -> dict[str, float]:
-    text = manifest_text(uri, repo, args.steps, args.size, args.work)
+    text = manifest_text(uri, repo, args.steps, args.size, args.work, f"teambench-{root.name}")
     ws = {n: machine(root, n, text) for n in ("a", "b", "c", "d")}
     marks: dict[str, float] = {}
 
@@ -153,7 +153,7 @@ def main() -> None:
         try:
             repo = make_repo(root)
             # A warm-up: imports MLflow, creates the experiment (one-time costs).
-            warm = machine(root / "warm", "w", manifest_text(server.url, repo, 1, 10, 0.0))
+            warm = machine(root / "warm", "w", manifest_text(server.url, repo, 1, 10, 0.0, "warm"))
             warm.run(options=RunOptions(share=False))
             rounds = [
                 one_round(root / f"round{i}", server.url, repo, args) for i in range(args.repeat)
