@@ -19,8 +19,9 @@ manifest against the same server, in process (``Workspace.run``):
 (d) second machine recomputing (``share=False``): every step executes.
     The speed-up is (d) / (c).
 
-Each machine uses its own experiment-free store, so (a) and (d) find nothing
-to fetch and (c) finds exactly what (b) uploaded.
+(a) and (d) neither fetch nor upload; each round logs to an experiment of its
+own, so (c) finds exactly what (b) of the same round uploaded. The MLflow
+import and the server's first requests are paid by a warm-up run first.
 """
 
 from __future__ import annotations
