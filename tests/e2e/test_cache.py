@@ -32,6 +32,12 @@ def _children(uri: str, parent: str) -> dict[str, Any]:
     return {r.data.tags["mlrecipes.step"]: r for r in runs}
 
 
+def _parent(uri: str, run_id: str) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(uri).get_run(run_id)
+
+
 @pytest.fixture
 def manifest(tmp_path: Path) -> Path:
     return make_workspace(tmp_path)
@@ -80,11 +86,18 @@ def test_sweep_shares_upstream_step(manifest: Path) -> None:
     assert ran.count("make") == 1 and ran.count("side") == 1
     assert ran.count("fit") == 2 and ran.count("score") == 2
     first, second = (_children(result.tracking_uri, r) for r in result.run_ids)
-    assert set(first) == set(second) == {"make", "side", "fit", "score"}
+    # a shared step executes once: one child run, and a hit on the other parent
+    assert set(first) == {"make", "side", "fit", "score"} and set(second) == {"fit", "score"}
     assert first["make"].data.tags["mlrecipes.cache"] == "miss"
-    assert second["make"].data.tags["mlrecipes.cache"] == "hit"
-    assert second["make"].data.tags["mlrecipes.source_run_id"] == first["make"].info.run_id
+    other = _parent(result.tracking_uri, result.run_ids[1])
+    assert other.data.tags["mlrecipes.steps.make.cache"] == "hit"
+    assert other.data.tags["mlrecipes.steps.make.source_run"] == first["make"].info.run_id
     assert second["fit"].data.metrics["loss"] == 2 * first["fit"].data.metrics["loss"]
+    # variant runs are named by their overrides, short and distinct
+    assert {_parent(result.tracking_uri, r).info.run_name for r in result.run_ids} == {
+        "lr=0.1",
+        "lr=0.2",
+    }
     # exp show reads the same store
     shown = CliRunner().invoke(app, ["exp", "show", "-f", str(manifest), "--json"])
     assert shown.exit_code == 0, shown.output

@@ -141,6 +141,35 @@ def test_warm_work_folder_recomputes_nothing_and_says_so(origin: Origin, tmp_pat
 
 
 @pytest.mark.slow
+def test_a_run_of_cache_hits_reproduces_from_its_parent_run(origin: Origin, tmp_path: Path) -> None:
+    # Logged again with every step from the store: no child run, hits on the parent.
+    shutil.rmtree(origin.manifest.parent / ".mlrecipes" / "runs")
+    run_id = _run(origin.manifest, "score.bonus=0.5")
+    assert run_id != origin.run_id
+    client = _client(origin.uri)
+    parent = client.get_run(run_id)
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+    )
+    assert children == []
+    assert parent.data.tags["mlrecipes.steps.score.cache"] == "hit"
+    result = _reproduce(run_id, "--tracking-uri", origin.uri, "--workdir", str(tmp_path / "w"))
+    assert result.exit_code == 0, result.output
+    local = client.download_artifacts(
+        _reproduction_of(origin.uri, run_id).info.run_id,
+        "reproduce/comparison.json",
+        str(tmp_path),
+    )
+    compared = json.loads(Path(local).read_text())["metrics"]
+    assert {(m["step"], m["metric"]) for m in compared} == {
+        ("make", "n"),
+        ("score", "half"),
+        ("score", "score"),
+    }
+    assert all(m["logged"] is not None for m in compared)
+
+
+@pytest.mark.slow
 def test_a_nondeterministic_step_is_drift(origin: Origin) -> None:
     noisy = _run(origin.manifest, "score.bonus=0.5", "score.noise=1.0")
     result = _reproduce(noisy, "--tracking-uri", origin.uri)
@@ -188,6 +217,15 @@ def test_a_run_from_a_dirty_working_copy_is_refused(origin: Origin, tmp_path: Pa
     )
     manifest = make_toy_workspace(tmp_path / "ws3", url=str(origin.repo), tracking_uri=origin.uri)
     run_id = _run(manifest, dev={"toy": copy})
+    client = _client(origin.uri)
+    children = client.search_runs(
+        [client.get_run(run_id).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run_id}'",
+    )
+    assert children  # a dev copy's step runs say dirty everywhere the parent does
+    for child in children:
+        assert child.data.tags["mlrecipes.dirty"] == "true"
+        assert child.data.tags["mlrecipes.repo.toy.dirty"] == "true"
     result = _reproduce(run_id, "--tracking-uri", origin.uri)
     assert result.exit_code == 1, result.output
     assert "dirty local working copy of repo(s) toy" in result.output

@@ -66,16 +66,35 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
     artifacts = {
         a.path for a in _client(result.tracking_uri).list_artifacts(parent.info.run_id, "mlrecipes")
     }
-    assert artifacts == {"mlrecipes/manifest", "mlrecipes/lock", "mlrecipes/params"}
+    assert artifacts == {
+        "mlrecipes/manifest",
+        "mlrecipes/lock",
+        "mlrecipes/params",
+        "mlrecipes/steps",
+    }
     by_step = {c.data.tags["mlrecipes.step"]: c for c in children}
     for child in children:
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert child.info.status == "FINISHED"
         assert child.data.tags["mlrecipes.cache"] == "miss"
+        assert child.data.tags["mlrecipes.dirty"] == "false"
+        step = child.data.tags["mlrecipes.step"]
+        assert parent.data.tags[f"mlrecipes.steps.{step}.cache"] == "miss"
+        assert parent.data.tags[f"mlrecipes.steps.{step}.source_run"] == child.info.run_id
+        assert child.info.start_time <= child.info.end_time
     fit = by_step["fit"]
     assert fit.data.params["lr"] == "0.5"
     assert fit.data.metrics["loss"] == 10.0
+    assert parent.data.params["fit.lr"] == "0.5"  # every resolved param, flattened
+    assert parent.data.metrics["fit.loss"] == 10.0
     assert fit.data.tags["mlflow.source.git.commit"] == lock.repos["models"].commit
+    assert fit.data.tags["mlflow.source.name"] == fit.data.tags["mlrecipes.fn"]
+    assert fit.data.tags["mlrecipes.repo.models.commit"] == lock.repos["models"].commit
+    assert fit.data.tags["mlrecipes.repo.models.url"] == "../upstream/models"
+    assert fit.data.tags["mlrecipes.repo.models.dirty"] == "false"
+    assert {a.path for a in _client(result.tracking_uri).list_artifacts(fit.info.run_id)} == {
+        "fit.log"
+    }
     # the step process got MLFLOW_RUN_ID of its own child run
     note = (manifest.parent / "outputs" / "note.txt").read_text()
     assert note == by_step["side"].info.run_id
@@ -90,10 +109,23 @@ def test_rerun_executes_nothing_and_param_change_reruns_downstream(manifest: Pat
     changed = ws.run(options=RunOptions(overrides=("fit.lr=0.25",)))
     assert executions(manifest)[4:] == ["fit", "score"]
     assert changed.run_ids != first.run_ids
-    _, children = _runs(changed.tracking_uri, "e2e")
+    parents, children = _runs(changed.tracking_uri, "e2e")
+    # cache hits are recorded on the parent run: child runs only for executed steps
     latest = [c for c in children if c.data.tags["mlflow.parentRunId"] == changed.run_ids[0]]
-    cache = {c.data.tags["mlrecipes.step"]: c.data.tags["mlrecipes.cache"] for c in latest}
+    assert sorted(c.data.tags["mlrecipes.step"] for c in latest) == ["fit", "score"]
+    parent = next(p for p in parents if p.info.run_id == changed.run_ids[0])
+    cache = {
+        s: parent.data.tags[f"mlrecipes.steps.{s}.cache"] for s in ("make", "side", "fit", "score")
+    }
     assert cache == {"make": "hit", "side": "hit", "fit": "miss", "score": "miss"}
+    made_by = next(
+        c.info.run_id
+        for c in children
+        if c.data.tags["mlflow.parentRunId"] == first.run_ids[0]
+        and c.data.tags["mlrecipes.step"] == "make"
+    )
+    assert parent.data.tags["mlrecipes.steps.make.source_run"] == made_by
+    assert parent.data.metrics["make.six"] == 1.16  # a hit's metrics, copied onto the parent
 
 
 def test_failing_step_keeps_independent_branch_and_publishes_nothing(manifest: Path) -> None:
@@ -147,15 +179,20 @@ def test_step_call_prints_a_snippet_that_runs(manifest: Path, tmp_path: Path) ->
     assert "fit" in executions(manifest)
 
 
-def test_tracking_server_down_fails_before_any_step(tmp_path: Path) -> None:
+def test_tracking_server_down_is_a_user_error_and_outputs_stay_cached(tmp_path: Path) -> None:
     from tests.mlflow_server import free_port
 
+    # Steps never wait for MLflow, so they run; the run then fails as a user error
+    # (exit 1, one line naming the server), and their outputs are not computed again.
     extra = f"mlflow: {{tracking_uri: 'http://127.0.0.1:{free_port()}'}}\n"
     manifest = make_workspace(tmp_path, extra=extra)
     result = CliRunner().invoke(app, ["run", "-f", str(manifest)])
     assert result.exit_code == 1, result.output
-    assert "127.0.0.1" in result.output
-    assert executions(manifest) == []
+    assert "127.0.0.1" in result.output and "Traceback" not in result.output
+    assert sorted(executions(manifest)) == ["fit", "make", "score", "side"]
+    again = CliRunner().invoke(app, ["run", "-f", str(manifest)])
+    assert again.exit_code == 1, again.output
+    assert len(executions(manifest)) == 4
 
 
 mlflow_server = mlflow_server_fixture()

@@ -10,6 +10,7 @@ from mlrecipes.core.errors import TrackingError
 from mlrecipes.core.tracking import (
     BackgroundTracker,
     PipelineInfo,
+    PipelineSummary,
     RecordingTracker,
     StepInfo,
     StepOutcome,
@@ -49,7 +50,7 @@ def test_calls_keep_their_order_and_runs_end() -> None:
         assert list(runs) == ["a", "b"]
         tracker.finish_step(runs["a"], OK)
         tracker.finish_step(runs["b"], StepOutcome(status="FAILED"))
-        tracker.finish_pipeline(parent, "FAILED", {"total": 1.0})
+        tracker.finish_pipeline(parent, "FAILED", PipelineSummary(metrics={"total": 1.0}))
         tracker.flush()
         assert [name for name, _ in inner.calls] == [
             "start_pipeline",

@@ -47,3 +47,15 @@ def test_batches_respect_mlflow_limits_and_keep_everything() -> None:
     assert dict(p for _, ps, _ in parts for p in ps) == params
     assert dict(t for _, _, ts in parts for t in ts) == tags
     assert list(_limits.batches({}, {}, {})) == []
+
+
+def test_metric_names_mlflow_refuses_become_names_it_accepts() -> None:
+    assert _limits.sanitize_metric_key("auc") == "auc"
+    assert _limits.sanitize_metric_key("val/auc: top-1 5.x") == "val/auc: top-1 5.x"
+    assert _limits.sanitize_metric_key("lr@epoch=3") == "lr_epoch_3"
+    assert _limits.sanitize_metric_key("bad key!") == "bad key_"
+    assert _limits.sanitize_metric_key("/a//b/../c/") == "a/b/c"
+    long = _limits.sanitize_metric_key("m" * 300)
+    assert len(long) <= _limits.MAX_KEY_LENGTH and long.startswith("m" * 200)
+    clean, renamed = _limits.sanitize_metrics({"ok": 1.0, "a@b": 2.0})
+    assert clean == {"ok": 1.0, "a_b": 2.0} and renamed == {"a@b": "a_b"}

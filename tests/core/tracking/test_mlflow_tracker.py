@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,13 @@ import pytest
 from tests.core.tracking._build import COMMIT, pipeline_info, step_info
 
 from mlrecipes.core.errors import TrackingError
-from mlrecipes.core.tracking import BackgroundTracker, MlflowTracker, StepOutcome, Tracker
+from mlrecipes.core.tracking import (
+    BackgroundTracker,
+    MlflowTracker,
+    PipelineSummary,
+    StepOutcome,
+    Tracker,
+)
 
 
 @pytest.fixture
@@ -42,30 +49,52 @@ def test_pipeline_with_two_steps_is_logged_nested(
     miss = tracker.create_step_run(
         parent, step_info("featurize", params={"window": 30, "opt": {"lr": 0.1, "tags": [1, 2]}})
     )
-    hit = tracker.create_step_run(parent, step_info("train", cache="hit"))
-    log = tmp_path / "featurize.log"
+    log = tmp_path / "0f3a-20260101.log"
     log.write_text("featurizing\n")
     tracker.finish_step(
-        miss, StepOutcome("FINISHED", metrics={"rows": 10, "auc": 0.87}, log_path=log)
+        miss,
+        StepOutcome(
+            "FINISHED", metrics={"rows": 10, "auc": 0.87}, log_path=log, log_name="featurize.log"
+        ),
     )
-    tracker.finish_step(hit, StepOutcome("FINISHED", tags={"mlrecipes.source_run_id": "older-run"}))
-    tracker.finish_pipeline(parent, "FINISHED", {"duration_s": 1.5})
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    # logged after the fact, with the times the step really ran
+    late = tracker.log_step_run(
+        parent,
+        dataclasses.replace(step_info("train"), started_at=1_700_000_000.0),
+        StepOutcome("FINISHED", log_path=empty, log_name="train.log", finished_at=1_700_000_002.5),
+    )
+    steps_json = tmp_path / "steps.json"
+    steps_json.write_text("{}")
+    summary = PipelineSummary(
+        tags={"mlrecipes.steps.train.cache": "hit"},
+        params={"train": {"lr": 0.01}},
+        metrics={"train.auc": 0.9},
+        artifacts={"steps": steps_json},
+    )
+    tracker.finish_pipeline(parent, "FINISHED", summary)
 
     c = client(store)
     p = c.get_run(parent)
     assert p.info.status == "FINISHED" and p.info.run_name == info.run_name
+    assert c.get_experiment(p.info.experiment_id).tags["mlflow.experimentKind"] == (
+        "custom_model_development"
+    )
     assert p.data.tags["mlrecipes.kind"] == "pipeline"
     assert p.data.tags["mlrecipes.repo.features.commit"] == COMMIT
     assert p.data.tags["mlrecipes.overrides"] == '{"seed": 7, "train.lr": 0.01}'
+    assert p.data.tags["mlrecipes.steps.train.cache"] == "hit"
     assert p.data.params == {"train.lr": "0.01", "seed": "7"}
-    assert p.data.metrics == {"duration_s": 1.5}
+    assert p.data.metrics == {"train.auc": 0.9}
     assert artifact_files(store, parent) == {
         "mlrecipes/manifest/workspace.yaml",
         "mlrecipes/lock/workspace.lock",
         "mlrecipes/params/params.json",
+        "mlrecipes/steps/steps.json",
     }
 
-    f, t = c.get_run(miss), c.get_run(hit)
+    f, t = c.get_run(miss), c.get_run(late)
     for run, step in ((f, "featurize"), (t, "train")):
         assert run.info.status == "FINISHED"
         assert run.info.experiment_id == p.info.experiment_id
@@ -74,12 +103,11 @@ def test_pipeline_with_two_steps_is_logged_nested(
         assert run.data.tags["mlrecipes.step"] == step
         assert run.data.tags["mlrecipes.kind"] == "step"
         assert run.data.tags["mlflow.source.git.commit"] == COMMIT
-    assert f.data.tags["mlrecipes.cache"] == "miss"
     assert f.data.params == {"window": "30", "opt.lr": "0.1", "opt.tags": "[1, 2]"}
     assert f.data.metrics == {"rows": 10.0, "auc": 0.87}
     assert artifact_files(store, miss) == {"featurize.log"}
-    assert t.data.tags["mlrecipes.cache"] == "hit"
-    assert t.data.tags["mlrecipes.source_run_id"] == "older-run"
+    assert artifact_files(store, late) == set()  # an empty log is not uploaded
+    assert (t.info.start_time, t.info.end_time) == (1_700_000_000_000, 1_700_000_002_500)
 
 
 def test_artifacts_live_next_to_the_database_not_in_cwd(

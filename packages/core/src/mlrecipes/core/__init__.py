@@ -30,8 +30,8 @@ from mlrecipes.core.errors import (
 )
 from mlrecipes.core.lock import Lock, LockedRepo, read_lock
 from mlrecipes.core.manifest import Manifest, load_manifest, manifest_json_schema
-from mlrecipes.core.pipeline import RunOptions, RunResult
 from mlrecipes.core.plan import Plan, PlannedStep, Variant
+from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.status import RepoStatus
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_mode
 from mlrecipes.core.workspace import Workspace

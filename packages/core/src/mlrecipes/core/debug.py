@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from mlrecipes.core.errors import StoreError
 from mlrecipes.core.executors import subprocess_env
-from mlrecipes.core.pipeline import build_task
 from mlrecipes.core.plan import make_plan
+from mlrecipes.core.run.tasks import build_task
 from mlrecipes.core.runner import build_spec, render_call_snippet, runner_argv
 from mlrecipes.core.store import Store
 from mlrecipes.core.sweep import expand_overrides

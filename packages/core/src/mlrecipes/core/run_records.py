@@ -40,20 +40,40 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     Path(tmp).replace(path)
 
 
+def store_identity(tracking_uri: str) -> str | None:
+    """Which database a ``sqlite:///`` store is (device and inode); None for other stores.
+
+    A record is only trusted while its run's database is the same file: a
+    deleted or replaced ``mlflow.db`` no longer holds the run, so the pipeline
+    is logged again (its outputs stay cached). Servers are trusted as they are.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    rest = tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]
+    try:
+        info = Path(rest).stat()
+    except OSError:
+        return "missing"
+    return f"{info.st_dev}:{info.st_ino}"
+
+
 def read_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str) -> str | None:
     """The parent run id that logged this exact pipeline to ``tracking_uri``, if any."""
     try:
         data = json.loads((runs_dir / f"{fp_hash}.json").read_text())
     except (FileNotFoundError, ValueError):
         return None
-    if data.get("tracking_uri") != tracking_uri:
+    if not isinstance(data, dict) or data.get("tracking_uri") != tracking_uri:
+        return None
+    if data.get("store") != store_identity(tracking_uri):
         return None
     run_id = data.get("run_id")
     return run_id if isinstance(run_id, str) else None
 
 
 def write_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str, run_id: str) -> None:
-    _write_json(runs_dir / f"{fp_hash}.json", {"run_id": run_id, "tracking_uri": tracking_uri})
+    data = {"run_id": run_id, "tracking_uri": tracking_uri, "store": store_identity(tracking_uri)}
+    _write_json(runs_dir / f"{fp_hash}.json", data)
 
 
 def write_latest(store_root: Path, step: str, components: Mapping[str, Any]) -> None:

@@ -12,8 +12,8 @@ from mlrecipes.core.gc import DEFAULT_KEEP_LAST, GcResult, collect_garbage
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest, load_manifest
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.pipeline import RunOptions, RunResult, run_pipeline
 from mlrecipes.core.plan import Plan, make_plan
+from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.status import RepoStatus, workspace_status
 from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
@@ -107,4 +107,9 @@ class Workspace:
         on_event: EventHandler = ignore,
     ) -> RunResult:
         """Sync if needed, plan, run what is not cached, track everything in MLflow."""
-        return run_pipeline(self, targets, options or RunOptions(), on_event=on_event)
+        from mlrecipes.core.run.pipeline import run_pipeline
+
+        options = options or RunOptions()
+        expand_overrides(options.overrides)  # a bad -S fails before a sync
+        synced = self.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
+        return run_pipeline(self.manifest, self.paths, synced, targets, options, on_event=on_event)

@@ -2,7 +2,8 @@
 
 Everything ``reproduce`` needs comes from the parent run alone: the manifest,
 the lock and the parameters (artifacts), the overrides, the commits and the
-folder the manifest lived in (tags), and each step's metrics (child runs).
+folder the manifest lived in (tags), and every step's metrics, executed or
+taken from the store (``<step>.<metric>`` metrics of the parent).
 """
 
 from __future__ import annotations
@@ -15,17 +16,21 @@ from typing import Any
 
 from mlrecipes.core.errors import ReproduceError
 from mlrecipes.core.tracking import (
-    TAG_OVERRIDES,
     PipelineRunRow,
     download_pipeline_artifacts,
     get_run_tags,
     list_pipeline_runs,
 )
+from mlrecipes.core.tracking.base import (
+    TAG_MANIFEST,
+    TAG_OVERRIDES,
+    TAG_REPO_PREFIX,
+    TAG_REPRODUCES,
+    TAG_WORKSPACE_ROOT,
+)
 
-TAG_REPRODUCES = "mlrecipes.reproduces"
-TAG_WORKSPACE_ROOT = "mlrecipes.workspace_root"
-TAG_MANIFEST = "mlrecipes.manifest"
-_REPO_PREFIX = "mlrecipes.repo."
+_REPO_PREFIX = TAG_REPO_PREFIX
+__all__ = ["TAG_REPRODUCES", "LoggedRun", "read_logged_run", "refuse_dirty", "step_metrics"]
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ def refuse_dirty(run_id: str, tags: Mapping[str, str]) -> None:
 def step_metrics(
     tracking_uri: str, experiment: str, run_id: str
 ) -> tuple[PipelineRunRow, dict[str, dict[str, float]]]:
-    """The parent run's row and ``{step: metrics}`` of its child runs."""
+    """The parent run's row and ``{step: metrics}`` of every step, from its metrics."""
     rows = list_pipeline_runs(
         tracking_uri, experiment, filter=f"attributes.run_id = '{run_id}'", max_results=1
     )
@@ -113,7 +118,12 @@ def step_metrics(
             hint="was the run moved to another experiment? reproduce needs it where it was logged",
         )
     row = rows[0]
-    return row, {step: dict(metrics) for step, metrics in row.step_metrics.items()}
+    by_step: dict[str, dict[str, float]] = {}
+    for key, value in row.metrics.items():
+        step, dot, metric = key.partition(".")  # step names hold no dot
+        if dot:
+            by_step.setdefault(step, {})[metric] = value
+    return row, by_step
 
 
 def _read_json(path: Path, run_id: str) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from mlrecipes.core.errors import DriftDetected, LockError, ReproduceError, Step
 from mlrecipes.core.events import EventHandler, ignore
 from mlrecipes.core.lock import read_lock
 from mlrecipes.core.manifest import Manifest, MlflowConfig, load_manifest
-from mlrecipes.core.pipeline import RunOptions, RunResult
 from mlrecipes.core.reproduce.compare import MetricComparison, compare_metrics
 from mlrecipes.core.reproduce.materialize import link_inputs, write_workspace
 from mlrecipes.core.reproduce.origin import (
@@ -32,6 +31,7 @@ from mlrecipes.core.reproduce.origin import (
     read_logged_run,
     step_metrics,
 )
+from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run_records import fingerprints_hash
 from mlrecipes.core.tracking import TAG_FINGERPRINTS
 from mlrecipes.core.workspace import Workspace

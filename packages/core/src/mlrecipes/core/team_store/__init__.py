@@ -1,7 +1,7 @@
 """The team store: step outputs shared through the MLflow server's artifact store.
 
 After a step executes, its store entry is uploaded to its MLflow step run
-(:mod:`.publish`, in the background: :mod:`.uploads`) with a checksum manifest
+(:mod:`.publish`, as a post-run job of the tracker process) with a checksum manifest
 (:mod:`.manifest`); before a step runs on another machine, a complete upload of
 its fingerprint is looked up, downloaded, verified and published into the
 local store (:mod:`.fetch`). :mod:`.config` says when sharing is on;
@@ -14,7 +14,6 @@ from mlrecipes.core.team_store.fetch import FetchResult, RemoteEntry, fetch_entr
 from mlrecipes.core.team_store.manifest import FileEntry, ManifestProblem, OutputsManifest
 from mlrecipes.core.team_store.publish import PublishJob, PublishResult, publish_outputs
 from mlrecipes.core.team_store.session import TeamStore
-from mlrecipes.core.team_store.uploads import Uploads
 
 __all__ = [
     "FetchResult",
@@ -26,7 +25,6 @@ __all__ = [
     "RemoteEntry",
     "ShareSettings",
     "TeamStore",
-    "Uploads",
     "fetch_entry",
     "find_remote_entry",
     "publish_outputs",

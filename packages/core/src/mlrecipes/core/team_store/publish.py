@@ -7,7 +7,9 @@ Ctrl-C) leaves nothing that another machine would trust.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import posixpath
 import tempfile
 from collections.abc import Callable, Mapping
@@ -102,6 +104,34 @@ def _publish(
         repo.log_artifact(str(Path(tmp) / MANIFEST_NAME), OUTPUTS_DIR)
     client.set_tag(job.run_id, TAG_OUTPUTS_SHA256, hashlib.sha256(raw).hexdigest())
     return PublishResult(job.step, job.run_id, "uploaded", size=manifest.total_size)
+
+
+def publish_in_tracker(
+    job: PublishJob, settings: ShareSettings, results: Path, tracker: Any, run_id: str
+) -> None:
+    """:func:`publish_outputs` as the tracker's post-run job (``job(tracker, run_id)``).
+
+    Runs in the tracker process, behind the step run's logging, with its client;
+    the result goes to ``results/<run_id>.json`` for the run to report. Never
+    raises: a failed upload must not turn into a tracking error.
+    """
+    result = publish_outputs(tracker.client, dataclasses.replace(job, run_id=run_id), settings)
+    try:
+        results.mkdir(parents=True, exist_ok=True)
+        (results / f"{run_id}.json").write_text(json.dumps(dataclasses.asdict(result)))
+    except OSError:
+        pass  # the run then reports nothing about this upload; the run's tags still say it
+
+
+def read_results(results: Path) -> list[PublishResult]:
+    """What :func:`publish_in_tracker` wrote, oldest first (unreadable files skipped)."""
+    found: list[PublishResult] = []
+    for path in sorted(results.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+        try:
+            found.append(PublishResult(**json.loads(path.read_text())))
+        except (OSError, ValueError, TypeError):
+            continue
+    return found
 
 
 def _skip(client: Any, job: PublishJob, kind: SkipKind, why: str) -> PublishResult:

@@ -3,22 +3,29 @@
 :meth:`TeamStore.lookup` finds, for every step the plan would run, a complete
 upload of its fingerprint (one search per step, a few at once);
 :meth:`TeamStore.fetch` downloads those into the local store (a few at once)
-and returns the plan with them cached; :meth:`TeamStore.uploads` gives the
-background uploader for steps that execute. Nothing here fails a run: a team
-store that cannot be used says why in one line (a :class:`TeamStoreNotice`)
-and the run goes on with the local store.
+and returns the plan with them cached; :meth:`TeamStore.after_step` is the run
+layer's ``after_step`` hook: the upload of a step that executed, queued on the
+tracker (its own process) once the step's run exists, so no step waits for it;
+:meth:`TeamStore.report_uploads` says, after the run, what was not shared.
+Nothing here fails a run: a team store that cannot be used says why in one
+line (a :class:`TeamStoreNotice`) and the run goes on with the local store.
 """
 
 from __future__ import annotations
 
+import functools
+import secrets
+import shutil
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.events import EventHandler, TeamStoreNotice
 from mlrecipes.core.plan import Plan, PlannedStep
 from mlrecipes.core.store import Store
+from mlrecipes.core.task import StepResult
 from mlrecipes.core.team_store import _mlflow
 from mlrecipes.core.team_store.config import ShareSettings, unreachable_artifacts
 from mlrecipes.core.team_store.fetch import (
@@ -27,8 +34,13 @@ from mlrecipes.core.team_store.fetch import (
     fetch_entry,
     find_remote_entry,
 )
-from mlrecipes.core.team_store.publish import PublishResult
-from mlrecipes.core.team_store.uploads import Uploads
+from mlrecipes.core.team_store.publish import (
+    PublishJob,
+    PublishResult,
+    publish_in_tracker,
+    read_results,
+)
+from mlrecipes.core.tracking.base import PostRunJob
 
 PARALLEL = 4  # searches and downloads at once: I/O-bound, and kind to the server
 
@@ -40,8 +52,12 @@ class _Stopped(Exception):
 class TeamStore:
     """One run's view of the team store of ``settings.tracking_uri``."""
 
-    def __init__(self, settings: ShareSettings, experiment: str, on_event: EventHandler) -> None:
+    def __init__(
+        self, settings: ShareSettings, experiment: str, on_event: EventHandler, scratch: Path
+    ) -> None:
+        """``scratch``: a folder of this workspace's state for the uploads' results."""
         self.settings = settings
+        self.results = scratch / f"uploads-{secrets.token_hex(4)}"
         self.experiment = experiment
         self.on_event = on_event
         self.found: dict[str, RemoteEntry] = {}
@@ -106,9 +122,26 @@ class TeamStore:
                 )
         return plan.with_fetched([r.remote.fingerprint for r in results if r.ok])
 
-    def uploads(self) -> Uploads:
-        """A started background uploader whose results are reported as notices."""
-        return Uploads(self.settings, on_result=self._uploaded)
+    def after_step(self, result: StepResult) -> PostRunJob | None:
+        """The upload of a step that executed, as a job for the tracker (or None)."""
+        if result.entry is None:
+            return None
+        record = Store(result.entry.parent.parent).read_record(result.step, result.key)
+        job = PublishJob(
+            run_id="",  # filled in by the tracker once the run exists
+            step=result.step,
+            fingerprint=result.key,
+            entry=result.entry,
+            metrics=dict(result.metrics),
+            outputs=record.outputs if record is not None else (),
+        )
+        return functools.partial(publish_in_tracker, job, self.settings, self.results)
+
+    def report_uploads(self) -> None:
+        """After the run: one line for each step not shared, and why."""
+        for result in read_results(self.results):
+            self._uploaded(result)
+        shutil.rmtree(self.results, ignore_errors=True)
 
     def _search(self, wanted: Sequence[PlannedStep]) -> list[RemoteEntry | None]:
         client = self.connect().result()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import PurePath
 from typing import Any
@@ -53,7 +54,7 @@ def clip_key(key: str) -> str:
     if len(key) <= MAX_KEY_LENGTH:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()[:8]
-    return f"{key[: MAX_KEY_LENGTH - 9]}~{digest}"
+    return f"{key[: MAX_KEY_LENGTH - 9]}-{digest}"
 
 
 def clip_value(value: str, limit: int) -> str:
@@ -85,3 +86,30 @@ def batches(
             t[i * step_pt : (i + 1) * step_pt],
         )
         i += 1
+
+
+_BAD_METRIC_CHARS = re.compile(r"[^/\w.\- :]")
+
+
+def sanitize_metric_key(name: str) -> str:
+    """A metric name MLflow accepts: refused characters become ``_``, paths are normalized.
+
+    MLflow allows letters, digits, ``_ - . / :`` and spaces, refuses names that
+    are not their own normalized path (``a//b``, ``./x``, ``/x``), and caps length.
+    """
+    clean = _BAD_METRIC_CHARS.sub("_", name)
+    parts = [part for part in clean.split("/") if part not in ("", ".", "..")]
+    clean = "/".join(parts) or "_"
+    return clip_key(clean)
+
+
+def sanitize_metrics(metrics: Mapping[str, float]) -> tuple[dict[str, float], dict[str, str]]:
+    """``(metrics MLflow accepts, {original name: logged name})`` for the renamed ones."""
+    clean: dict[str, float] = {}
+    renamed: dict[str, str] = {}
+    for name, value in metrics.items():
+        key = sanitize_metric_key(name)
+        if key != name:
+            renamed[name] = key
+        clean[key] = value
+    return clean, renamed

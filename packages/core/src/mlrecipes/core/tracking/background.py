@@ -21,13 +21,21 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeAlias, TypeVar
 
-from mlrecipes.core.tracking.base import PipelineInfo, RunStatus, StepInfo, StepOutcome, Tracker
+from mlrecipes.core.tracking.base import (
+    PipelineInfo,
+    PipelineSummary,
+    PostRunJob,
+    RunStatus,
+    StepInfo,
+    StepOutcome,
+    Tracker,
+)
 
 T = TypeVar("T")
 RunRef: TypeAlias = "Future[str] | str"
@@ -93,12 +101,24 @@ class BackgroundTracker:
         """Fire and forget: errors come back from ``flush``/``close``."""
         return self._submit(lambda t: t.finish_step(_resolve(run), outcome), urgent=False)
 
+    def log_step_run(self, parent: RunRef, info: StepInfo, outcome: StepOutcome) -> Future[str]:
+        """Log a step that already ran (create, fill, end its run); the run's id."""
+        return self._submit(lambda t: t.log_step_run(_resolve(parent), info, outcome), urgent=False)
+
+    def after_run(self, run: RunRef, job: PostRunJob) -> Future[None]:
+        """Queue ``job(tracker, run_id)`` once ``run`` exists, behind the logging calls.
+
+        The hook for work that needs a step's run but must not hold up steps,
+        e.g. uploading its outputs to a team store as the run's artifacts.
+        """
+        return self._submit(lambda t: t.run_job(job, _resolve(run)), urgent=False)
+
     def finish_pipeline(
-        self, parent: RunRef, status: RunStatus, metrics: Mapping[str, float] | None = None
+        self, parent: RunRef, status: RunStatus, summary: PipelineSummary | None = None
     ) -> Future[None]:
         """Fire and forget: errors come back from ``flush``/``close``."""
         return self._submit(
-            lambda t: t.finish_pipeline(_resolve(parent), status, metrics), urgent=False
+            lambda t: t.finish_pipeline(_resolve(parent), status, summary), urgent=False
         )
 
     def run_id(self, run: RunRef, timeout: float | None = None) -> str:
@@ -132,6 +152,25 @@ class BackgroundTracker:
             self.flush(timeout)
         finally:
             self._thread.join(timeout)
+
+    def abort(self, timeout: float | None = 60) -> None:
+        """Drop the calls not started yet, then close: the inner tracker ends open runs KILLED.
+
+        For an interrupt while logging: waits for the call in progress only.
+        Errors are not raised (the interrupt is what to report).
+        """
+        with self._cond:
+            if self._closing:
+                dropped: list[_Job] = []
+            else:
+                dropped = [*self._urgent, *self._normal]
+                self._urgent.clear()
+                self._normal.clear()
+                self._pending -= len(dropped)
+        for job in dropped:
+            job.future.cancel()
+        with contextlib.suppress(Exception):
+            self.close(timeout)
 
     def __enter__(self) -> BackgroundTracker:
         return self

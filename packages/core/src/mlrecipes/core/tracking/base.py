@@ -8,7 +8,9 @@ use :class:`~mlrecipes.core.tracking.recording.RecordingTracker`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -18,15 +20,36 @@ RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
 
 TERMINAL_STATUSES: tuple[RunStatus, ...] = ("FINISHED", "FAILED", "KILLED")
 
-# Tag names that the tracker sets itself and that queries read back.
+# Every MLflow tag key mlrecipes writes or reads back lives here (a persistence
+# contract: ``reproduce`` and ``exp show`` read runs logged by older versions).
 TAG_KIND = "mlrecipes.kind"
 """``pipeline`` on parent runs, ``step`` on child runs: searches tell them apart by it."""
 TAG_STEP = "mlrecipes.step"
+TAG_FN = "mlrecipes.fn"
+TAG_FINGERPRINT = "mlrecipes.fingerprint"
+TAG_CACHE = "mlrecipes.cache"
+TAG_SOURCE_RUN = "mlrecipes.source_run_id"
+TAG_SKIPPED = "mlrecipes.skipped"
+TAG_NOTE = "mlrecipes.note"
+"""Why mlrecipes ended a run itself (e.g. its process died)."""
+TAG_DIRTY = "mlrecipes.dirty"
 TAG_OVERRIDES = "mlrecipes.overrides"
 TAG_FINGERPRINTS = "mlrecipes.fingerprints"
+TAG_LOCK_HASH = "mlrecipes.lock_hash"
+TAG_MANIFEST = "mlrecipes.manifest"
+TAG_WORKSPACE_ROOT = "mlrecipes.workspace_root"
+TAG_REPRODUCES = "mlrecipes.reproduces"
 TAG_REPO_PREFIX = "mlrecipes.repo."
+TAG_STEPS_PREFIX = "mlrecipes.steps."
+"""Parent run: ``mlrecipes.steps.<step>.fingerprint|cache|source_run`` for every step."""
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
+TAG_SOURCE_NAME = "mlflow.source.name"
+TAG_SOURCE_COMMIT = "mlflow.source.git.commit"
+TAG_SOURCE_REPO_URL = "mlflow.source.git.repoURL"
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+"""What the MLflow UI (3.x) calls "custom model development": it opens on the runs."""
 
 # The team store (mlrecipes.core.team_store): set on a step run once its outputs
 # and their checksum manifest are uploaded; the value is the manifest's SHA-256.
@@ -38,8 +61,112 @@ TAG_OUTPUTS_SKIPPED = "mlrecipes.outputs.skipped"
 KIND_PIPELINE = "pipeline"
 KIND_STEP = "step"
 
+CacheStatus = Literal["hit", "miss", "remote"]
+STEPS_ARTIFACT = "steps"
+"""Artifact key of ``steps.json`` on the parent run (``mlrecipes/steps/steps.json``)."""
+
 ARTIFACTS_DIR = "mlrecipes"
 """Folder of a parent run's artifacts: ``mlrecipes/<key>/<file name>`` for each key."""
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    """One repo as runs record it: where its code came from (URL without credentials)."""
+
+    name: str
+    url: str
+    commit: str
+    tree: str
+    subdir: str = ""
+    dirty: bool = False
+
+
+def repo_tags(repos: Iterable[RepoRef]) -> dict[str, str]:
+    """``mlrecipes.repo.<name>.commit|url|subdir|tree|dirty`` for each repo."""
+    tags: dict[str, str] = {}
+    for repo in repos:
+        prefix = f"{TAG_REPO_PREFIX}{repo.name}"
+        tags[f"{prefix}.commit"] = repo.commit
+        tags[f"{prefix}.url"] = repo.url
+        tags[f"{prefix}.subdir"] = repo.subdir
+        tags[f"{prefix}.tree"] = repo.tree
+        tags[f"{prefix}.dirty"] = str(repo.dirty).lower()
+    return tags
+
+
+def pipeline_tags(
+    repos: Iterable[RepoRef],
+    *,
+    overrides: Mapping[str, Any],
+    lock_hash: str,
+    fingerprints: str,
+    manifest_name: str,
+    workspace_root: str,
+) -> dict[str, str]:
+    """The tags a parent run starts with."""
+    return {
+        **repo_tags(repos),
+        TAG_KIND: KIND_PIPELINE,
+        TAG_OVERRIDES: json.dumps(dict(overrides), sort_keys=True),
+        TAG_LOCK_HASH: lock_hash,
+        TAG_FINGERPRINTS: fingerprints,
+        TAG_MANIFEST: manifest_name,
+        # reproduce resolves relative local repo URLs (`url: ../models`) against this
+        TAG_WORKSPACE_ROOT: workspace_root,
+    }
+
+
+def step_tags(step: str, fn: str, fingerprint: str, repos: Sequence[RepoRef]) -> dict[str, str]:
+    """The tags of a step's child run; ``repos[0]`` is the step's own repo, then those it uses.
+
+    A dev copy's run says dirty in every place the parent does (repo tag,
+    ``mlrecipes.dirty``), so a run from uncommitted code never looks clean.
+    """
+    own = repos[0]
+    tags = {
+        **repo_tags(repos),
+        TAG_KIND: KIND_STEP,
+        TAG_STEP: step,
+        TAG_FN: fn,
+        TAG_SOURCE_NAME: fn,
+        TAG_FINGERPRINT: fingerprint,
+        TAG_CACHE: "miss",
+        TAG_SOURCE_COMMIT: own.commit,
+        TAG_SOURCE_REPO_URL: own.url,
+        TAG_DIRTY: str(any(repo.dirty for repo in repos)).lower(),
+    }
+    return tags
+
+
+def step_summary_tags(
+    step: str, fingerprint: str, cache: CacheStatus, source_run: str | None
+) -> dict[str, str]:
+    """What the parent run says of one of its steps, executed or taken from a store."""
+    prefix = f"{TAG_STEPS_PREFIX}{step}"
+    tags = {f"{prefix}.fingerprint": fingerprint, f"{prefix}.cache": cache}
+    if source_run:
+        tags[f"{prefix}.source_run"] = source_run
+    return tags
+
+
+def variant_run_name(workspace: str, overrides: Mapping[str, Any], limit: int = 60) -> str:
+    """A parent run's name: the overrides when there are some, else the workspace name.
+
+    Keys are shortened to their last part where that stays unambiguous
+    (``train.lr=0.1 seed=2``), so sweep variants differ within what the UI shows.
+    """
+    if not overrides:
+        return workspace
+    keys = [key.lstrip("+") for key in overrides]
+    short = [key.rpartition(".")[2] for key in keys]
+    if len(set(short)) < len(short):
+        short = keys
+    name = " ".join(f"{k}={v}" for k, v in zip(short, overrides.values(), strict=True))
+    return name if len(name) <= limit else name[: limit - 9] + "-" + _digest(name)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)
@@ -49,37 +176,65 @@ class PipelineInfo:
     ``artifacts`` maps a key (``manifest``, ``lock``, ``params``) to a local file;
     the file is logged under ``mlrecipes/<key>/`` with its own name, so
     :func:`~mlrecipes.core.tracking.queries.download_pipeline_artifacts` gives the
-    same keys back. ``params`` are the ``-S`` overrides (``train.lr`` keys).
+    same keys back. ``params`` are logged as they are (flattened ``step.param``).
+    ``started_at`` (seconds since the epoch) is when the pipeline really started.
     """
 
     experiment: str
     run_name: str
     tags: Mapping[str, str] = field(default_factory=dict)
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
     artifacts: Mapping[str, Path] = field(default_factory=dict)
+    started_at: float | None = None
 
 
 @dataclass(frozen=True)
 class StepInfo:
-    """One step of a pipeline run: a child run in MLflow.
+    """One executed step of a pipeline run: a child run in MLflow.
 
     ``params`` are the step's resolved parameters; nested mappings are flattened to
-    ``a.b`` keys and values stringified by the tracker.
+    ``a.b`` keys and values stringified by the tracker. ``started_at`` is when the
+    step really started (runs are often created after the fact).
     """
 
     step: str
     tags: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
 
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """How a step ended: its status, the metrics it returned, extra tags, its log file."""
+    """How a step ended: its status, the metrics it returned, extra tags, its log file.
+
+    The log is uploaded as ``<step>.log`` (``log_name``); an empty log is not.
+    """
 
     status: RunStatus
     metrics: Mapping[str, float] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    log_name: str | None = None
+    finished_at: float | None = None
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    """What a parent run gets when it ends: every step's record (DESIGN.md, "In MLflow")."""
+
+    tags: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    artifacts: Mapping[str, Path] = field(default_factory=dict)
+
+
+PostRunJob = Callable[[Any, str], None]
+"""Work queued after a run exists (e.g. uploading a step's outputs to the team store).
+
+Called as ``job(tracker, run_id)`` on the tracker's side: in the tracker process
+for the real tracker, so the job must be picklable (a module-level function or a
+``functools.partial`` of one) and may use ``tracker.client``.
+"""
 
 
 @runtime_checkable
@@ -98,10 +253,18 @@ class Tracker(Protocol):
         """Log the outcome's metrics, tags and log file, then end the child run."""
         ...
 
+    def log_step_run(self, parent_id: str, info: StepInfo, outcome: StepOutcome) -> str:
+        """Create, fill and end a child run in one go, after the step ran; its id."""
+        ...
+
     def finish_pipeline(
-        self, parent_id: str, status: RunStatus, metrics: Mapping[str, float] | None = None
+        self, parent_id: str, status: RunStatus, summary: PipelineSummary | None = None
     ) -> None:
-        """End the parent run; child runs still open are ended as KILLED."""
+        """Log the summary and end the parent run; child runs still open end as KILLED."""
+        ...
+
+    def run_job(self, job: PostRunJob, run_id: str) -> None:
+        """Run ``job(tracker, run_id)`` where the store is (see :data:`PostRunJob`)."""
         ...
 
     def find_finished_pipeline(self, experiment: str, fingerprints_hash: str) -> str | None:

@@ -24,19 +24,25 @@ from mlrecipes.core.errors import TrackingError
 from mlrecipes.core.tracking import _client, _limits
 from mlrecipes.core.tracking.base import (
     ARTIFACTS_DIR,
+    EXPERIMENT_KIND,
     KIND_PIPELINE,
     KIND_STEP,
+    TAG_EXPERIMENT_KIND,
     TAG_FINGERPRINTS,
     TAG_KIND,
+    TAG_NOTE,
     TAG_PARENT,
     TAG_RUN_NAME,
     TAG_STEP,
     TERMINAL_STATUSES,
     PipelineInfo,
+    PipelineSummary,
+    PostRunJob,
     RunStatus,
     StepInfo,
     StepOutcome,
 )
+from mlrecipes.core.tracking.live import LiveRuns
 
 
 class MlflowTracker:
@@ -50,10 +56,16 @@ class MlflowTracker:
     """
 
     def __init__(
-        self, tracking_uri: str, *, artifact_root: Path | None = None, check: bool = True
+        self,
+        tracking_uri: str,
+        *,
+        artifact_root: Path | None = None,
+        check: bool = True,
+        live: LiveRuns | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
         self._artifact_root = artifact_root
+        self._live = live
         self._client: Any = _client.make_client(tracking_uri)
         self._experiments: dict[str, str] = {}
         self._experiment_of_run: dict[str, str] = {}
@@ -63,6 +75,11 @@ class MlflowTracker:
         if check:
             self.check_connection()
 
+    @property
+    def client(self) -> Any:
+        """The ``MlflowClient``, for jobs queued with :meth:`run_job`."""
+        return self._client
+
     def check_connection(self) -> None:
         """Raise :class:`TrackingError` (in seconds) when the store cannot be reached."""
         _client.check_connection(self._client, self.tracking_uri)
@@ -71,7 +88,7 @@ class MlflowTracker:
         with self._errors("start the pipeline run"):
             experiment_id = self._ensure_experiment(info.experiment)
             tags = {**info.tags, TAG_KIND: KIND_PIPELINE}
-            run_id = self._create_run(experiment_id, info.run_name, tags)
+            run_id = self._create_run(experiment_id, info.run_name, tags, info.started_at)
             self._open_children[run_id] = set()
         try:
             with self._errors("log the pipeline run"):
@@ -89,7 +106,7 @@ class MlflowTracker:
             if experiment_id is None:
                 experiment_id = self._client.get_run(parent_id).info.experiment_id
             tags = {**info.tags, TAG_KIND: KIND_STEP, TAG_STEP: info.step, TAG_PARENT: parent_id}
-            run_id = self._create_run(experiment_id, info.step, tags)
+            run_id = self._create_run(experiment_id, info.step, tags, info.started_at)
             self._open_children.setdefault(parent_id, set()).add(run_id)
             # Logged with the outcome, in one batch: one store call less per step.
             self._pending_params[run_id] = _limits.flatten_params(info.params)
@@ -100,24 +117,34 @@ class MlflowTracker:
             try:
                 params = self._pending_params.pop(run_id, {})
                 self._log(run_id, metrics=outcome.metrics, params=params, tags=outcome.tags)
-                if outcome.log_path is not None and outcome.log_path.is_file():
-                    self._log_file(run_id, outcome.log_path)
+                self._log_step_log(run_id, outcome)
             finally:
-                self._terminate(run_id, outcome.status)
+                self._terminate(run_id, outcome.status, outcome.finished_at)
+
+    def log_step_run(self, parent_id: str, info: StepInfo, outcome: StepOutcome) -> str:
+        run_id = self.create_step_run(parent_id, info)
+        self.finish_step(run_id, outcome)
+        return run_id
 
     def finish_pipeline(
-        self, parent_id: str, status: RunStatus, metrics: Mapping[str, float] | None = None
+        self, parent_id: str, status: RunStatus, summary: PipelineSummary | None = None
     ) -> None:
         with self._errors("finish the pipeline run"):
             try:
                 # Runs created ahead for steps that never started must not stay RUNNING.
                 for child in sorted(self._open_children.get(parent_id, ())):
                     self._terminate(child, "KILLED")
-                if metrics:
-                    self._log(parent_id, metrics=metrics)
+                if summary is not None:
+                    params = _limits.flatten_params(summary.params)
+                    self._log(parent_id, metrics=summary.metrics, params=params, tags=summary.tags)
+                    self._log_artifacts(parent_id, summary.artifacts)
             finally:
                 self._terminate(parent_id, status)
                 self._open_children.pop(parent_id, None)
+
+    def run_job(self, job: PostRunJob, run_id: str) -> None:
+        with self._errors(f"run a job after run {run_id}"):
+            job(self, run_id)
 
     def find_finished_pipeline(self, experiment: str, fingerprints_hash: str) -> str | None:
         with self._errors("search pipeline runs"):
@@ -144,8 +171,13 @@ class MlflowTracker:
             env["MLFLOW_EXPERIMENT_ID"] = experiment_id
         return env
 
-    def close(self) -> None:
+    def close(self, note: str | None = None) -> None:
+        """End the runs still open as KILLED, tagged with ``note`` (why) when given."""
         for parent_id in sorted(self._open_children):
+            if note:
+                for run_id in sorted({parent_id, *self._open_children[parent_id]}):
+                    with contextlib.suppress(Exception):  # ending the run matters more
+                        self._client.set_tag(run_id, TAG_NOTE, note)
             self.finish_pipeline(parent_id, "KILLED")
 
     def experiment_id(self, name: str, *, create: bool) -> str | None:
@@ -180,7 +212,12 @@ class MlflowTracker:
         from mlflow.exceptions import MlflowException
 
         try:
-            self._client.create_experiment(name, artifact_location=self._artifact_location())
+            # A model-development experiment: the UI opens on its runs, not on traces.
+            self._client.create_experiment(
+                name,
+                artifact_location=self._artifact_location(),
+                tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND},
+            )
         except MlflowException:
             # Another process may have created it between our get and create: take theirs.
             experiment = self._client.get_experiment_by_name(name)
@@ -198,11 +235,20 @@ class MlflowTracker:
             root = db.parent / "mlartifacts"
         return root.resolve().as_uri() if root is not None else None
 
-    def _create_run(self, experiment_id: str, name: str, tags: Mapping[str, str]) -> str:
+    def _create_run(
+        self, experiment_id: str, name: str, tags: Mapping[str, str], started_at: float | None
+    ) -> str:
         # MLflow rejects a runName tag that differs from run_name: the name wins.
         tags = {k: v for k, v in tags.items() if k != TAG_RUN_NAME}
-        run = self._client.create_run(experiment_id, run_name=name, tags=_limits.clip_tags(tags))
+        run = self._client.create_run(
+            experiment_id,
+            start_time=_ms(started_at),
+            run_name=name,
+            tags=_limits.clip_tags(tags),
+        )
         run_id = str(run.info.run_id)
+        if self._live is not None:
+            self._live.add(run_id)
         self._experiment_of_run[run_id] = experiment_id
         self._artifact_uris[run_id] = str(run.info.artifact_uri)
         return run_id
@@ -229,6 +275,20 @@ class MlflowTracker:
                 params=[Param(k, v) for k, v in batch_params],
                 tags=[RunTag(k, v) for k, v in batch_tags],
             )
+
+    def _log_step_log(self, run_id: str, outcome: StepOutcome) -> None:
+        """Upload the step's log as ``<step>.log``; an empty or missing log is not uploaded."""
+        path = outcome.log_path
+        if path is None or not path.is_file() or path.stat().st_size == 0:
+            return
+        name = outcome.log_name or path.name
+        if name == path.name:
+            self._log_file(run_id, path)
+            return
+        with tempfile.TemporaryDirectory(prefix="mlrecipes-log-") as tmp:
+            named = Path(tmp) / name
+            shutil.copyfile(path, named)
+            self._log_file(run_id, named)
 
     def _log_file(self, run_id: str, path: Path) -> None:
         """Log one file, with the artifact URI known since the run was created.
@@ -257,19 +317,25 @@ class MlflowTracker:
                 shutil.copyfile(path, Path(tmp) / key / path.name)
             self._client.log_artifacts(run_id, tmp, artifact_path=ARTIFACTS_DIR)
 
-    def _terminate(self, run_id: str, status: RunStatus) -> None:
+    def _terminate(self, run_id: str, status: RunStatus, ended_at: float | None = None) -> None:
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"a run ends as one of {TERMINAL_STATUSES}, not {status!r}")
         params = self._pending_params.pop(run_id, None)
         if params:  # a run ended before its step finished (killed, never started)
             with contextlib.suppress(Exception):
                 self._log(run_id, params=params)
-        self._client.set_terminated(run_id, status=status)
+        self._client.set_terminated(run_id, status=status, end_time=_ms(ended_at))
+        if self._live is not None:
+            self._live.discard(run_id)
         for children in self._open_children.values():
             children.discard(run_id)
 
     def _errors(self, doing: str) -> AbstractContextManager[None]:
         return _client.translate_errors(self.tracking_uri, doing)
+
+
+def _ms(seconds: float | None) -> int | None:
+    return int(seconds * 1000) if seconds is not None else None
 
 
 def quote(value: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,8 @@ from mlrecipes.core.tracking.base import (
     KIND_STEP,
     TAG_FINGERPRINTS,
     PipelineInfo,
+    PipelineSummary,
+    PostRunJob,
     RunStatus,
     StepInfo,
     StepOutcome,
@@ -34,6 +35,9 @@ class RecordedRun:
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
     log_path: Path | None = None
+    log_name: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
 
 
 class RecordingTracker:
@@ -60,6 +64,7 @@ class RecordingTracker:
             run.tags.update(info.tags)
             run.params.update(info.params)
             run.artifacts.update(info.artifacts)
+            run.started_at = info.started_at
             self.calls.append(("start_pipeline", run.run_id))
             return run.run_id
 
@@ -69,6 +74,7 @@ class RecordingTracker:
             run = self._new_run(KIND_STEP, info.step, parent.experiment, parent_id)
             run.tags.update(info.tags)
             run.params.update(info.params)
+            run.started_at = info.started_at
             self.calls.append(("create_step_run", run.run_id))
             return run.run_id
 
@@ -78,18 +84,34 @@ class RecordingTracker:
             run.metrics.update(outcome.metrics)
             run.tags.update(outcome.tags)
             run.log_path = outcome.log_path
+            run.log_name = outcome.log_name
+            run.finished_at = outcome.finished_at
             run.status = outcome.status
             self.calls.append(("finish_step", run_id))
 
+    def log_step_run(self, parent_id: str, info: StepInfo, outcome: StepOutcome) -> str:
+        run_id = self.create_step_run(parent_id, info)
+        self.finish_step(run_id, outcome)
+        return run_id
+
+    def run_job(self, job: PostRunJob, run_id: str) -> None:
+        job(self, run_id)
+        with self._lock:
+            self.calls.append(("run_job", run_id))
+
     def finish_pipeline(
-        self, parent_id: str, status: RunStatus, metrics: Mapping[str, float] | None = None
+        self, parent_id: str, status: RunStatus, summary: PipelineSummary | None = None
     ) -> None:
         with self._lock:
             for run in self.runs.values():
                 if run.parent_id == parent_id and run.status == "RUNNING":
                     run.status = "KILLED"
             parent = self.runs[parent_id]
-            parent.metrics.update(metrics or {})
+            if summary is not None:
+                parent.metrics.update(summary.metrics)
+                parent.tags.update(summary.tags)
+                parent.params.update(summary.params)
+                parent.artifacts.update(summary.artifacts)
             parent.status = status
             self.calls.append(("finish_pipeline", parent_id))
 

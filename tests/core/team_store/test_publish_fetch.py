@@ -1,10 +1,11 @@
-"""Publishing to a real (sqlite + folder) MLflow store; abandoning uploads on Ctrl-C."""
+"""Publishing to and fetching from a real (sqlite + folder) MLflow store."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
-import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,13 +16,19 @@ from mlrecipes.core.team_store import (
     PublishJob,
     RemoteEntry,
     ShareSettings,
-    Uploads,
     fetch_entry,
     find_remote_entry,
     publish_outputs,
     share_settings,
 )
-from mlrecipes.core.tracking.base import TAG_FINGERPRINT, TAG_KIND, TAG_OUTPUTS_SHA256, TAG_STEP
+from mlrecipes.core.team_store.publish import publish_in_tracker, read_results
+from mlrecipes.core.tracking.base import (
+    TAG_FINGERPRINT,
+    TAG_KIND,
+    TAG_OUTPUTS_SHA256,
+    TAG_OUTPUTS_SKIPPED,
+    TAG_STEP,
+)
 
 
 @pytest.fixture
@@ -98,39 +105,23 @@ def test_a_wrong_manifest_checksum_leaves_no_entry(
     assert list((store.root / "s").iterdir()) == []
 
 
-def test_abandon_drops_queued_uploads(
+def test_post_run_job_reports_through_result_files(
     tmp_path: Path, tracking: tuple[Any, str, ShareSettings]
 ) -> None:
+    """The tracker runs the job as ``job(tracker, run_id)``; the run reads the results."""
     client, experiment, settings = tracking
-    entry = _entry(tmp_path, 1)
-    release = threading.Event()
-
-    def slow_client(_uri: str) -> Any:
-        release.wait(30)
-        return client
-
-    uploads = Uploads(settings, make_client=slow_client)
-    jobs = [_job(client, experiment, entry) for _ in range(3)]
-    for job in jobs:
-        uploads.submit(job)
-    uploads.abandon()
-    release.set()
-    assert uploads.wait() == []
-    assert all(TAG_OUTPUTS_SHA256 not in client.get_run(j.run_id).data.tags for j in jobs)
-
-
-def test_uploads_wait_returns_every_result(
-    tmp_path: Path, tracking: tuple[Any, str, ShareSettings]
-) -> None:
-    client, experiment, settings = tracking
-    seen: list[str] = []
     limited = ShareSettings(settings.tracking_uri, 10, strict=True)  # the 2nd is too large
-    uploads = Uploads(limited, on_result=lambda r: seen.append(r.status))
+    tracker = SimpleNamespace(client=client)
     small = tmp_path / "small"
     (small / "out").mkdir(parents=True)
     (small / "out" / "x").write_text("tiny")
-    uploads.submit(_job(client, experiment, small))
-    uploads.submit(_job(client, experiment, _entry(tmp_path, 4)))
-    results = uploads.wait()
-    assert [r.status for r in results] == seen == ["uploaded", "skipped"]
-    assert results[1].kind == "too-large"
+    results = tmp_path / "results"
+    for entry in (small, _entry(tmp_path, 4)):
+        job = _job(client, experiment, entry)
+        template = dataclasses.replace(job, run_id="")
+        publish_in_tracker(template, limited, results, tracker, job.run_id)
+    found = read_results(results)
+    assert [(r.status, r.kind) for r in found] == [("uploaded", ""), ("skipped", "too-large")]
+    assert "more than store.max_size (10 B)" in found[1].reason
+    tags = client.get_run(found[1].run_id).data.tags
+    assert tags[TAG_OUTPUTS_SKIPPED] == found[1].reason.removeprefix("not shared: ")

@@ -1,0 +1,347 @@
+"""Executing a plan: the scheduler runs the tasks, the tracker logs them after the fact.
+
+Each unique fingerprint executes once, in the first variant that has it. Steps
+never wait for MLflow: the tracker starts (in its own process) while the first
+steps run, and an executed step's child run is logged when the step ends, with
+its real start and end times. Only a step whose environment has MLflow (it may
+log to its run itself) waits for its run id before it starts. Steps taken from
+the store get no child run: each parent run records every step of its variant
+(fingerprint, ``hit``/``miss``, source run, metrics) when it ends. The command
+returns once everything is logged; a run is never left RUNNING.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Literal
+
+from mlrecipes.core.envs.probe import has_mlflow
+from mlrecipes.core.errors import TrackingError
+from mlrecipes.core.events import EventHandler, StepFinished, StepStarted
+from mlrecipes.core.executors import Executor
+from mlrecipes.core.log_follow import LogFollower
+from mlrecipes.core.manifest import Manifest
+from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.plan import Plan, PlannedStep, Variant
+from mlrecipes.core.run.compose import RunServices, default_jobs
+from mlrecipes.core.run.info import StepRecord, pipeline_info, step_info, variant_summary
+from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.run.tasks import build_task
+from mlrecipes.core.run_records import fingerprints_hash, write_finished_run, write_latest
+from mlrecipes.core.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
+from mlrecipes.core.store import Store
+from mlrecipes.core.syncing import SyncResult
+from mlrecipes.core.task import StepResult, StepTask
+from mlrecipes.core.tracking import _limits
+from mlrecipes.core.tracking.background import BackgroundTracker
+from mlrecipes.core.tracking.base import TAG_SKIPPED, CacheStatus, StepOutcome
+
+Status = Literal["FINISHED", "FAILED", "KILLED"]
+_OUTCOME: Mapping[str, Status] = {"ok": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    """What :meth:`PipelineExecution.execute` came to."""
+
+    results: dict[str, StepResult]
+    status: Status
+    run_ids: tuple[str, ...]
+    tracking_error: TrackingError | None = None
+
+
+class PipelineExecution:
+    """One ``run`` of a plan (see module doc)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        sync: SyncResult,
+        *,
+        manifest: Manifest,
+        paths: WorkspacePaths,
+        uri: str,
+        options: RunOptions,
+        services: RunServices,
+        on_event: EventHandler,
+    ) -> None:
+        self.plan, self.sync, self.manifest, self.paths = plan, sync, manifest, paths
+        self.uri, self.options, self.services, self.on_event = uri, options, services, on_event
+        self.store = Store(paths.store)
+        self.to_run = {s.fingerprint: s for s in plan.to_run}
+        self.owner: dict[str, int] = {}
+        for variant in plan.variants:
+            for step in variant.steps:
+                self.owner.setdefault(step.fingerprint, variant.index)
+        self.parents: dict[int, Future[str]] = {}
+        self.children: dict[str, Future[str]] = {}  # runs of executed steps
+        self.ahead: set[str] = set()  # steps whose run exists before they start
+        self.started: dict[str, float] = {}
+        self.logs = LogFollower(on_event) if options.live_logs else None
+        self.tracker: BackgroundTracker | None = None
+        self.post_jobs: list[Future[None]] = []  # after_step jobs queued on the tracker
+
+    @property
+    def _tracker(self) -> BackgroundTracker:
+        if self.tracker is None:
+            raise RuntimeError("the tracker is used before execute() made it")
+        return self.tracker
+
+    def _scratch(self, variant: Variant) -> Path:
+        return self.paths.state / "tmp" / f"variant-{variant.index}"
+
+    def _start_runs(self) -> None:
+        now = time.time()
+        for variant in self.plan.variants:
+            info = pipeline_info(
+                variant,
+                self.sync,
+                experiment=self.manifest.experiment,
+                artifacts_dir=self._scratch(variant),
+                started_at=now,
+            )
+            info = dataclasses.replace(info, tags={**info.tags, **self.options.extra_tags})
+            self.parents[variant.index] = self._tracker.start_pipeline(info)
+        for fp, step in self.to_run.items():  # DAG order
+            ctx = self.sync.repos[step.repo]
+            if has_mlflow(ctx.env.path, ctx.source.project_dir):
+                child = step_info(step, self.manifest, self.sync.repos, started_at=now)
+                parent = self.parents[self.owner[fp]]
+                self.children[fp] = self._tracker.create_step_run(parent, child)
+                self.ahead.add(fp)
+
+    def _prepare(self, task: StepTask) -> StepTask:
+        self.started[task.key] = time.time()
+        if task.key not in self.ahead:
+            return task
+        try:
+            env = self._tracker.step_env(self.children[task.key])
+        except Exception:
+            # Its run could not be created: the step runs anyway and is logged after
+            # the fact; the tracking error is reported when the run ends.
+            self.ahead.discard(task.key)
+            del self.children[task.key]
+            return task
+        return dataclasses.replace(task, env={**task.env, **env})
+
+    def _relay(self, event: SchedulerEvent) -> None:
+        if isinstance(event, TaskStarted):
+            self.on_event(StepStarted(event.task.step, event.task.key, event.task.label))
+            if self.logs is not None:
+                self.logs.follow(event.task.key, event.task.step, event.log_path)
+        elif isinstance(event, TaskFinished):
+            if self.logs is not None:
+                self.logs.stop(event.result.key)
+            self._finished(event.result)
+
+    def _outcome(self, result: StepResult) -> StepOutcome:
+        metrics, renamed = _limits.sanitize_metrics(result.metrics)
+        if renamed and result.log_path is not None:
+            _note_renamed(result.log_path, renamed)
+        return StepOutcome(
+            status=_OUTCOME[result.status],
+            metrics=metrics,
+            log_path=result.log_path,
+            log_name=f"{result.step}.log",
+            finished_at=time.time(),
+        )
+
+    def _finished(self, result: StepResult) -> None:
+        step = self.to_run[result.key]
+        if result.status in _OUTCOME:
+            outcome = self._outcome(result)
+            if result.key in self.ahead:
+                self._tracker.finish_step(self.children[result.key], outcome)
+            else:
+                info = step_info(
+                    step, self.manifest, self.sync.repos, started_at=self.started.get(result.key)
+                )
+                parent = self.parents[self.owner[result.key]]
+                self.children[result.key] = self._tracker.log_step_run(parent, info, outcome)
+        elif result.key in self.ahead:  # skipped: its run was made for nothing
+            outcome = StepOutcome(status="KILLED", tags={TAG_SKIPPED: "true"})
+            self._tracker.finish_step(self.children[result.key], outcome)
+        if result.status == "ok":
+            write_latest(self.store.root, step.step, step.components)
+            job = self.services.after_step(result) if self.services.after_step else None
+            if job is not None:
+                self.post_jobs.append(self._tracker.after_run(self.children[result.key], job))
+        self.on_event(
+            StepFinished(
+                step=step.step,
+                key=result.key,
+                status=result.status,
+                duration=result.duration,
+                metrics=tuple(sorted(result.metrics.items())),
+                error=result.error,
+                log_path=str(result.log_path) if result.log_path else None,
+            )
+        )
+
+    def _announce_cached(self) -> None:
+        for step in self.plan.unique().values():
+            if step.status == "cached":
+                record = self.store.read_record(step.step, step.fingerprint)
+                metrics = tuple(sorted(record.metrics.items())) if record else ()
+                source = self.plan.remote.get(step.fingerprint)  # from the team store
+                event = StepFinished(step.step, step.fingerprint, "cached", 0.0, metrics)
+                self.on_event(dataclasses.replace(event, source_run=source))
+
+    def _record_of(
+        self, variant: Variant, step: PlannedStep, results: Mapping[str, StepResult]
+    ) -> StepRecord:
+        fp = step.fingerprint
+        if fp in self.to_run:
+            result = results.get(fp)
+            if result is None or result.status != "ok":
+                return StepRecord(step.step, fp, None, None, {})
+            cache: CacheStatus = "miss" if self.owner[fp] == variant.index else "hit"
+            source = _resolved(self.children.get(fp))
+            return StepRecord(step.step, fp, cache, source, dict(result.metrics))
+        record = self.store.read_record(step.step, fp)
+        if record is None:
+            return StepRecord(step.step, fp, None, None, {})
+        cached: CacheStatus = "remote" if fp in self.plan.remote else "hit"  # team store
+        return StepRecord(step.step, fp, cached, record.run_id, dict(record.metrics))
+
+    def _finish_variants(
+        self, results: Mapping[str, StepResult], interrupted: bool
+    ) -> dict[int, tuple[Status, Future[None]]]:
+        finished: dict[int, tuple[Status, Future[None]]] = {}
+        for variant in self.plan.variants:
+            records = [self._record_of(variant, s, results) for s in variant.steps]
+            status: Status = "FINISHED"
+            if interrupted:
+                status = "KILLED"
+            elif any(r.cache is None for r in records):
+                status = "FAILED"
+            summary = variant_summary(records, self._scratch(variant))
+            future = self._tracker.finish_pipeline(self.parents[variant.index], status, summary)
+            finished[variant.index] = (status, future)
+        return finished
+
+    def _run_tasks(self, executor: Executor) -> tuple[dict[str, StepResult], bool]:
+        running = set(self.to_run)
+        tasks = [build_task(s, self.sync, running) for s in self.to_run.values()]
+        for step in self.to_run.values():
+            # only a forced step (or one downstream of it) can be complete and still run
+            if self.store.is_complete(step.step, step.fingerprint):
+                self.store.remove(step.step, step.fingerprint)
+        jobs = self.options.jobs or default_jobs()
+        if not self.options.jobs and self.services.executor_kind == "ray":
+            jobs = max(1, len(tasks))  # the cluster's resources limit what runs at once
+        try:
+            found = run_tasks(
+                tasks,
+                executor=executor,
+                store=self.store,
+                jobs=jobs,
+                fail_fast=self.options.fail_fast,
+                on_event=self._relay,
+                prepare=self._prepare,
+            )
+            return {r.key: r for r in found}, False
+        except KeyboardInterrupt as exc:
+            found = getattr(exc, "results", [])
+            return {r.key: r for r in found}, True
+
+    def _record_locally(
+        self,
+        results: Mapping[str, StepResult],
+        finished: Mapping[int, tuple[Status, Future[None]]],
+        complete: bool,
+    ) -> None:
+        """Once logged: which run made each entry, and (``complete``: nothing failed to
+        log) which pipelines are up to date; an incomplete record is logged again."""
+        for key, result in results.items():
+            run_id = _resolved(self.children.get(key))
+            if result.status == "ok" and run_id is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    self.store.set_run_id(result.step, key, run_id)
+        for variant in self.plan.variants:
+            status, future = finished.get(variant.index, ("KILLED", None))
+            parent = _resolved(self.parents.get(variant.index))
+            if complete and status == "FINISHED" and parent and future and _ok(future):
+                fp_hash = fingerprints_hash(variant.fingerprints)
+                write_finished_run(self.paths.runs, fp_hash, self.uri, parent)
+
+    def execute(self) -> Execution:
+        executor = self.services.executor()  # a bad executor fails before any run exists
+        try:
+            self.tracker = self.services.tracker(self.uri)
+        except BaseException:
+            executor.close()
+            raise
+        finished: dict[int, tuple[Status, Future[None]]] = {}
+        results: dict[str, StepResult] = {}
+        interrupted = False
+        try:
+            self._start_runs()
+            self._announce_cached()
+            results, interrupted = self._run_tasks(executor)
+            if interrupted:  # Ctrl-C: post-run jobs not started yet (uploads) are dropped
+                for job in self.post_jobs:
+                    job.cancel()
+            finished = self._finish_variants(results, interrupted)
+        except BaseException:
+            self._tracker.abort()
+            raise
+        finally:
+            if self.logs is not None:
+                self.logs.close()
+            executor.close()
+        error = self._wait_for_tracking()
+        self._record_locally(results, finished, complete=error is None)
+        run_ids = tuple(
+            run_id for i in sorted(self.parents) if (run_id := _resolved(self.parents[i]))
+        )
+        overall: Status = "FINISHED"
+        if interrupted:
+            overall = "KILLED"
+        elif any(status != "FINISHED" for status, _ in finished.values()):
+            overall = "FAILED"
+        return Execution(results, overall, run_ids, error)
+
+    def _wait_for_tracking(self) -> TrackingError | None:
+        """Wait until everything is logged; a second Ctrl-C ends the open runs KILLED."""
+        try:
+            self._tracker.close()
+        except KeyboardInterrupt:
+            self._tracker.abort()
+            raise
+        except TrackingError as exc:
+            return exc
+        return None
+
+
+def _resolved(future: Future[str] | None) -> str | None:
+    """The id of a run whose creation was queued; None if it failed or never ran."""
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except Exception:
+        return None
+
+
+def _ok(future: Future[None]) -> bool:
+    try:
+        future.result()
+    except Exception:
+        return False
+    return True
+
+
+def _note_renamed(log_path: Path, renamed: Mapping[str, str]) -> None:
+    """Say in the step's log which metrics MLflow would refuse, and where they went."""
+    lines = [
+        f"mlrecipes: metric {old!r} is logged to MLflow as {new!r} (MLflow refuses that name)\n"
+        for old, new in renamed.items()
+    ]
+    with contextlib.suppress(OSError), log_path.open("a", encoding="utf-8") as fh:
+        fh.writelines(lines)

@@ -1,0 +1,148 @@
+"""What a pipeline run logs to MLflow, built from the plan (DESIGN.md, "In MLflow").
+
+The tag keys and the dicts themselves come from :mod:`mlrecipes.core.tracking.base`;
+this module only turns plans and synced repos into its plain inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlrecipes.core.lock import lock_path_for
+from mlrecipes.core.manifest import Manifest
+from mlrecipes.core.plan import PlannedStep, Variant
+from mlrecipes.core.run_records import fingerprints_hash
+from mlrecipes.core.syncing import RepoContext, SyncResult, lock_url
+from mlrecipes.core.tracking import _limits
+from mlrecipes.core.tracking.base import (
+    STEPS_ARTIFACT,
+    CacheStatus,
+    PipelineInfo,
+    PipelineSummary,
+    RepoRef,
+    StepInfo,
+    pipeline_tags,
+    step_summary_tags,
+    step_tags,
+    variant_run_name,
+)
+
+
+def repo_ref(manifest: Manifest, ctx: RepoContext) -> RepoRef:
+    return RepoRef(
+        name=ctx.name,
+        url=lock_url(manifest.repos[ctx.name]),
+        commit=ctx.source.commit,
+        tree=ctx.source.tree,
+        subdir=ctx.source.subdir or "",
+        dirty=ctx.source.dirty,
+    )
+
+
+def step_repos(
+    manifest: Manifest, repos: Mapping[str, RepoContext], step: PlannedStep
+) -> list[RepoRef]:
+    """The step's own repo first, then the repos its repo ``uses`` (when the manifest has any)."""
+    used: Sequence[str] = getattr(manifest.repos[step.repo], "uses", ()) or ()
+    names = [step.repo, *(name for name in used if name in repos and name != step.repo)]
+    return [repo_ref(manifest, repos[name]) for name in names]
+
+
+def step_params(variant: Variant) -> dict[str, dict[str, object]]:
+    return {s.step: dict(s.params) for s in variant.steps}
+
+
+def pipeline_info(
+    variant: Variant,
+    sync: SyncResult,
+    *,
+    experiment: str,
+    artifacts_dir: Path,
+    started_at: float | None = None,
+) -> PipelineInfo:
+    """The parent run of one variant; writes its ``params.json`` into ``artifacts_dir``."""
+    manifest = variant.manifest
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    params_file = artifacts_dir / "params.json"
+    params = step_params(variant)
+    params_file.write_text(
+        json.dumps(
+            {"overrides": dict(variant.overrides), "steps": params},
+            indent=2,
+            sort_keys=True,
+            default=str,
+        )
+    )
+    artifacts = {"manifest": manifest.path, "params": params_file}
+    lock_file = lock_path_for(manifest.path)
+    if lock_file.exists():
+        artifacts["lock"] = lock_file
+    tags = pipeline_tags(
+        [repo_ref(manifest, ctx) for ctx in sync.repos.values()],
+        overrides=variant.overrides,
+        lock_hash=sync.lock.digest(),
+        fingerprints=fingerprints_hash(variant.fingerprints),
+        manifest_name=manifest.path.name,
+        workspace_root=str(manifest.root.resolve()),
+    )
+    return PipelineInfo(
+        experiment=experiment,
+        run_name=variant_run_name(manifest.name, variant.overrides),
+        tags=tags,
+        # every resolved param, flattened `step.param`; the full set is params.json
+        params=params,
+        artifacts=artifacts,
+        started_at=started_at,
+    )
+
+
+def step_info(
+    step: PlannedStep,
+    manifest: Manifest,
+    repos: Mapping[str, RepoContext],
+    *,
+    started_at: float | None = None,
+) -> StepInfo:
+    tags = step_tags(step.step, step.fn, step.fingerprint, step_repos(manifest, repos, step))
+    return StepInfo(step=step.step, tags=tags, params=dict(step.params), started_at=started_at)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of a variant as its parent run records it (a row of ``steps.json``)."""
+
+    step: str
+    fingerprint: str
+    cache: CacheStatus | None  # None: the step produced nothing (failed, skipped)
+    source_run: str | None
+    metrics: Mapping[str, float]
+
+
+def variant_summary(records: Sequence[StepRecord], artifacts_dir: Path) -> PipelineSummary:
+    """Per-step tags, ``<step>.<metric>`` metrics and ``steps.json`` for a parent run."""
+    tags: dict[str, str] = {}
+    metrics: dict[str, float] = {}
+    rows = []
+    for record in records:
+        if record.cache is not None:
+            tags.update(
+                step_summary_tags(record.step, record.fingerprint, record.cache, record.source_run)
+            )
+        for name, value in record.metrics.items():
+            metrics[f"{record.step}.{_limits.sanitize_metric_key(name)}"] = value
+        rows.append(
+            {
+                "step": record.step,
+                "fingerprint": record.fingerprint,
+                "cache": record.cache,
+                "source_run": record.source_run,
+                "metrics": dict(record.metrics),
+            }
+        )
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    steps_file = artifacts_dir / "steps.json"
+    steps_file.write_text(json.dumps({"steps": rows}, indent=2, sort_keys=True))
+    return PipelineSummary(tags=tags, metrics=metrics, artifacts={STEPS_ARTIFACT: steps_file})

@@ -1,0 +1,40 @@
+"""What a caller asks of a run, and what it gets back."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mlrecipes.core.plan import Plan
+from mlrecipes.core.syncing import SyncMode
+from mlrecipes.core.task import StepResult
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    overrides: Sequence[str] = ()
+    jobs: int | None = None
+    force: Collection[str] = ()
+    dry_run: bool = False
+    fail_fast: bool = False
+    sync_mode: SyncMode = "resolve"
+    live_logs: bool = False
+    executor: str | None = None
+    ray_address: str | None = None
+    extra_tags: Mapping[str, str] = field(default_factory=dict)  # on every parent run
+    share: bool = True  # False: no team store this run (--no-share)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    plan: Plan
+    status: Literal["FINISHED", "FAILED", "KILLED", "UP_TO_DATE", "DRY_RUN"]
+    run_ids: tuple[str, ...]
+    tracking_uri: str
+    experiment: str
+    results: dict[str, StepResult] = field(default_factory=dict)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.status == "UP_TO_DATE"

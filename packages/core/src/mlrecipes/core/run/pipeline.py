@@ -1,0 +1,139 @@
+"""``run``: sync, plan, execute what is not cached, and track it all in MLflow.
+
+The caller hands in what this layer needs (the manifest, the workspace paths,
+the sync result) and nothing calls back up. MLflow stays off the
+critical path (see :mod:`mlrecipes.core.run.execute`): a run that has nothing
+to do never starts the tracker. Every run ends FINISHED, FAILED or KILLED.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mlrecipes.core.errors import StepFailed
+from mlrecipes.core.events import EventHandler, PipelineFinished, PlanReady, ignore
+from mlrecipes.core.manifest import Manifest
+from mlrecipes.core.outputs import link_declared_outputs
+from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.plan import Plan, make_plan
+from mlrecipes.core.run.compose import RunServices, default_services
+from mlrecipes.core.run.execute import PipelineExecution
+from mlrecipes.core.run.options import RunOptions, RunResult
+from mlrecipes.core.run_records import fingerprints_hash, read_finished_run, write_usage
+from mlrecipes.core.store import Store
+from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.syncing import SyncResult
+from mlrecipes.core.task import StepResult
+from mlrecipes.core.tracking_uri import tracking_uri
+
+if TYPE_CHECKING:
+    from mlrecipes.core.team_store import TeamStore
+
+
+def _up_to_date(paths: WorkspacePaths, plan: Plan, uri: str) -> tuple[str, ...] | None:
+    if plan.to_run:
+        return None
+    found = [
+        read_finished_run(paths.runs, fingerprints_hash(v.fingerprints), uri) for v in plan.variants
+    ]
+    if any(run_id is None for run_id in found):
+        return None
+    return tuple(r for r in found if r is not None)
+
+
+def run_pipeline(
+    manifest: Manifest,
+    paths: WorkspacePaths,
+    sync: SyncResult,
+    targets: Sequence[str],
+    options: RunOptions,
+    *,
+    services: RunServices | None = None,
+    on_event: EventHandler = ignore,
+) -> RunResult:
+    """Plan every variant on ``sync``'s repos, run what is missing, log it (see module doc)."""
+    variants = expand_overrides(options.overrides)
+    plan = make_plan(manifest, sync.repos, targets=targets, variants=variants, force=options.force)
+    uri = tracking_uri(manifest)
+    experiment = manifest.experiment
+    team = _open_team_store(manifest, paths, uri, options, on_event)
+    if team is not None:  # --- team store: which steps to run another machine ran ---
+        plan = team.lookup(plan)
+    cached, remote = len(plan.unique()) - len(plan.to_run), len(plan.remote)
+    on_event(PlanReady(len(plan.variants), len(plan.to_run) - remote, cached, remote))
+    if options.dry_run:
+        return RunResult(plan, "DRY_RUN", (), uri, experiment)
+    if team is not None:  # --- team store: download them into the local store ---
+        plan = team.fetch(plan, Store(paths.store))
+    _record_usage(paths, plan, sync)
+    done = _up_to_date(paths, plan, uri)
+    if done is not None:
+        # Nothing runs, but the declared places may be gone or show another variant.
+        link_declared_outputs(Store(paths.store), plan.variants[-1].steps, paths.root)
+        on_event(PipelineFinished(done, "UP_TO_DATE", uri, experiment))
+        return RunResult(plan, "UP_TO_DATE", done, uri, experiment)
+
+    services = services or default_services(manifest, paths, options)
+    if team is not None and services.after_step is None:  # --- team store: uploads ---
+        services = dataclasses.replace(services, after_step=team.after_step)
+    execution = PipelineExecution(
+        plan,
+        sync,
+        manifest=manifest,
+        paths=paths,
+        uri=uri,
+        options=options,
+        services=services,
+        on_event=on_event,
+    )
+    try:
+        done_run = execution.execute()
+    finally:
+        if team is not None:
+            team.report_uploads()  # --- team store: what was not shared, and why ---
+    link_declared_outputs(Store(paths.store), plan.variants[-1].steps, paths.root)
+    on_event(PipelineFinished(done_run.run_ids, done_run.status, uri, experiment))
+    if done_run.status == "KILLED":
+        raise KeyboardInterrupt
+    results = done_run.results
+    failed = {
+        r.step: _failure_text(r, plan, sync) for r in results.values() if r.status == "failed"
+    }
+    if failed:  # a step's failure (exit 4) outranks a tracking failure (exit 1)
+        hint = "see the step's log above; fix it and run again"
+        if done_run.tracking_error is not None:
+            hint += f" (MLflow logging failed too: {done_run.tracking_error.message})"
+        raise StepFailed(failed, hint=hint)
+    if done_run.tracking_error is not None:
+        raise done_run.tracking_error
+    return RunResult(plan, done_run.status, done_run.run_ids, uri, experiment, results)
+
+
+def _record_usage(paths: WorkspacePaths, plan: Plan, sync: SyncResult) -> None:
+    """What this run uses: ``store gc --keep-last N`` keeps it."""
+    entries = [(s.step, s.fingerprint) for v in plan.variants for s in v.steps]
+    write_usage(paths.runs, entries, [ctx.env.key for ctx in sync.repos.values()])
+
+
+def _open_team_store(
+    manifest: Manifest,
+    paths: WorkspacePaths,
+    uri: str,
+    options: RunOptions,
+    on_event: EventHandler,
+) -> TeamStore | None:
+    from mlrecipes.core.team_store import TeamStore, share_settings
+
+    settings = share_settings(manifest.store, uri, enabled=options.share)
+    if settings is None:
+        return None
+    return TeamStore(settings, manifest.experiment, on_event, paths.state / "tmp")
+
+
+def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:
+    """``repo@sha: last lines of the traceback``."""
+    step = plan.unique()[result.key]
+    commit = sync.repos[step.repo].source.commit[:7]
+    return f"{step.repo}@{commit}: {(result.error or 'failed').strip()}"

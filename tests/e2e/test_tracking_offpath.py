@@ -1,0 +1,172 @@
+"""Tracking never sits between the user and the first result, and never leaves runs open.
+
+Real git repos and uv environments; the tracker is either the real one (a worker
+process over a sqlite store) or a recording one whose start is held back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.workspaces import executions, git, make_workspace
+
+from mlrecipes.core import Workspace
+from mlrecipes.core.events import Event, StepFinished
+from mlrecipes.core.run.compose import RunServices, default_services
+from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.run.pipeline import run_pipeline
+from mlrecipes.core.tracking import BackgroundTracker, RecordingTracker, Tracker
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_for(predicate: Any, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def _client(ws: Workspace) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(f"sqlite:///{ws.paths.mlflow_db}")
+
+
+def _runs(ws: Workspace) -> list[Any]:
+    client = _client(ws)
+    exp = client.get_experiment_by_name("e2e")
+    return list(client.search_runs([exp.experiment_id])) if exp else []
+
+
+def test_steps_finish_while_the_tracker_is_still_starting(tmp_path: Path) -> None:
+    manifest = make_workspace(tmp_path)
+    features = tmp_path / "upstream" / "features"
+    git(features, "rm", "-rq", "mlflow")  # no step can log itself: none waits for a run
+    git(features, "commit", "-qm", "no mlflow")
+    ws = Workspace.load(manifest)
+    ws.sync()
+    step_done = threading.Event()
+    inner = RecordingTracker()
+    released_by_step: list[bool] = []
+
+    def slow_start() -> Tracker:  # a tracker that is not there until a step has finished
+        released_by_step.append(step_done.wait(timeout=120))
+        return inner
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, StepFinished) and event.status == "ok":
+            step_done.set()
+
+    services = default_services(ws.manifest, ws.paths, RunOptions())
+    result = run_pipeline(
+        ws.manifest,
+        ws.paths,
+        ws.sync(),
+        (),
+        RunOptions(jobs=1),
+        services=RunServices(
+            lambda _uri: BackgroundTracker(slow_start), services.executor, services.executor_kind
+        ),
+        on_event=on_event,
+    )
+    assert released_by_step == [True]
+    assert sorted(executions(ws.manifest.path)) == ["fit", "make", "score", "side"]
+    steps = {r.name: r for r in inner.runs.values() if r.kind == "step"}
+    assert sorted(steps) == ["fit", "make", "score", "side"]
+    assert {r.status for r in inner.runs.values()} == {"FINISHED"}
+    # logged after the fact with the times the steps really ran, in order
+    fit, score = steps["fit"], steps["score"]
+    assert fit.started_at and fit.finished_at and score.started_at
+    assert fit.started_at <= fit.finished_at <= score.started_at
+    assert result.run_ids == (next(r.run_id for r in inner.runs.values() if r.kind == "pipeline"),)
+
+
+def test_a_step_that_can_log_to_mlflow_gets_its_own_run_first(tmp_path: Path) -> None:
+    ws = Workspace.load(make_workspace(tmp_path))
+    result = ws.run()
+    runs = {r.data.tags.get("mlrecipes.step"): r for r in _runs(ws)}
+    # `side` can import mlflow: it ran with MLFLOW_RUN_ID of its own child run
+    note = (ws.paths.root / "outputs" / "note.txt").read_text()
+    assert note == runs["side"].info.run_id
+    assert runs["side"].data.tags["mlflow.parentRunId"] == result.run_ids[0]
+
+
+def test_interrupt_while_logging_leaves_nothing_running(tmp_path: Path) -> None:
+    ws = Workspace.load(make_workspace(tmp_path))
+    ws.sync()
+
+    class InterruptedWhileLogging(RecordingTracker):
+        def log_step_run(self, parent_id: str, info: Any, outcome: Any) -> str:
+            if info.step == "score":  # Ctrl-C arrives while the last runs are logged
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1.0)
+            return super().log_step_run(parent_id, info, outcome)
+
+    inner = InterruptedWhileLogging()
+    services = default_services(ws.manifest, ws.paths, RunOptions())
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(
+            ws.manifest,
+            ws.paths,
+            ws.sync(),
+            (),
+            RunOptions(jobs=1),
+            services=RunServices(
+                lambda _uri: BackgroundTracker(inner), services.executor, services.executor_kind
+            ),
+        )
+    assert inner.closed
+    assert inner.runs and "RUNNING" not in {r.status for r in inner.runs.values()}
+
+
+def test_runs_of_a_killed_command_are_ended_by_the_next_one(tmp_path: Path) -> None:
+    manifest = make_workspace(tmp_path)
+    ws = Workspace.load(manifest)
+    ws.sync()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlrecipes.cli", "run", "-f", str(manifest), "-S", "+fit.sleep=120"],
+        cwd=manifest.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # so that kill -9 reaches the tracker process too
+    )
+    live = ws.paths.state / "live"
+    _wait_for(lambda: "fit" in executions(manifest) and any(live.glob("*.json")))
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its tracker die without a word
+    proc.wait(timeout=60)
+    record = json.loads(next(live.glob("*.json")).read_text())
+    assert record["pid"] == proc.pid
+    running = {r.info.run_id for r in _runs(ws) if r.info.status == "RUNNING"}
+    assert running and running <= set(record["runs"])
+
+    Workspace.load(manifest).run()
+    killed = [r for r in _runs(ws) if r.info.run_id in running]
+    assert {r.info.status for r in killed} == {"KILLED"}
+    assert all("died" in r.data.tags["mlrecipes.note"] for r in killed)
+    assert "RUNNING" not in {r.info.status for r in _runs(ws)}
+    assert not list(live.glob("*.json"))
+
+
+def test_deleted_tracking_store_is_not_up_to_date(tmp_path: Path) -> None:
+    ws = Workspace.load(make_workspace(tmp_path))
+    first = ws.run()
+    ws.paths.mlflow_db.unlink()
+    again = ws.run()
+    assert not again.up_to_date and again.run_ids != first.run_ids
+    assert len(executions(ws.manifest.path)) == 4  # outputs stay cached; only logged again
+    parent = _client(ws).get_run(again.run_ids[0])
+    assert parent.data.tags["mlrecipes.steps.fit.cache"] == "hit"
+    assert parent.data.metrics["fit.loss"] == 10.0
+    assert ws.run().up_to_date
