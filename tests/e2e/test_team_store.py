@@ -99,11 +99,11 @@ def test_second_machine_runs_nothing_and_gets_the_same_results(
         for run_id in (first.run_ids[0], second.run_ids[0])
     }
     assert parents[first.run_ids[0]] == parents[second.run_ids[0]]
-    hits = _step_runs(mlflow_server.url, name, second.run_ids[0])
-    assert {s: r.data.tags["mlrecipes.cache"] for s, r in hits.items()} == dict.fromkeys(
-        executed, "remote"
-    )
-    assert {s: r.data.tags["mlrecipes.source_run_id"] for s, r in hits.items()} == sources
+    assert _step_runs(mlflow_server.url, name, second.run_ids[0]) == {}  # nothing executed
+    tags = _tags(mlflow_server.url, second.run_ids[0])
+    for step, source in sources.items():
+        assert tags[f"mlrecipes.steps.{step}.cache"] == "remote"
+        assert tags[f"mlrecipes.steps.{step}.source_run"] == source
 
 
 def _parent_metrics(uri: str, run_id: str) -> dict[str, float]:
