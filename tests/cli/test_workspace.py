@@ -90,7 +90,7 @@ def test_frozen_and_plain_sync_keep_the_pin_and_update_moves_it(ws: Path, tmp_pa
     result = invoke("workspace", "update", "b", "-f", str(ws))
     assert result.exit_code == 0, result.output
     assert _lock(ws)["repos"]["b"]["commit"] == new
-    assert f"b: {new[:12]}" in result.output
+    assert f"b: {old[:7]} -> {new[:7]} (1 commit)" in result.output
 
 
 def test_hand_edited_checkout_is_dirty_and_sync_refuses_without_force(ws: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +13,7 @@ from mlrecipes.cli import errors
 from mlrecipes.cli.commands import (
     dag,
     exp,
+    init,
     reproduce,
     run,
     schema,
@@ -20,11 +22,19 @@ from mlrecipes.cli.commands import (
     validate,
     workspace,
 )
+from mlrecipes.cli.help import plain_arguments
+from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.cli.state import State, get_state
 
 
 class _ErrorHandlingGroup(TyperGroup):
     """Turns every error raised by a command into a message and an exit code."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            plain_arguments(self)
+            args = hoist_global_flags(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:  # typer types it with its vendored click
         try:
@@ -35,6 +45,37 @@ class _ErrorHandlingGroup(TyperGroup):
             state = ctx.obj if isinstance(ctx.obj, State) else State()
             code = errors.report(exc, console=state.err, verbose=state.verbose)
             raise typer.Exit(code) from None
+
+
+_GLOBAL_FLAGS = frozenset({"-v", "--verbose"})
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Move ``-v`` given after the command in front of it, where the root group reads it.
+
+    Users type ``mlrecipes run -v`` as often as ``mlrecipes -v run``; no command has
+    a ``-v`` of its own, and nothing after ``--`` is touched.
+    """
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in _GLOBAL_FLAGS]
+    rest = [a for a in args[:end] if a not in _GLOBAL_FLAGS]
+    return [*flags, *rest, *args[end:]]
+
+
+def _manifest_default(ctx: typer.Context, file: Path | None) -> None:
+    """``mlrecipes -f X CMD``: X becomes the default of every command's own ``-f``."""
+    if file is not None:
+        ctx.default_map = _defaults_for(ctx.command, str(file))
+
+
+def _defaults_for(command: Any, file: str) -> dict[str, Any]:
+    defaults: dict[str, Any] = {}
+    for name, sub in getattr(command, "commands", {}).items():
+        if any(p.name == "file" for p in sub.params):
+            defaults[name] = {"file": file}
+        elif getattr(sub, "commands", None):
+            defaults[name] = _defaults_for(sub, file)
+    return defaults
 
 
 def _version(value: bool) -> None:
@@ -51,6 +92,7 @@ app = typer.Typer(
     help="Run ML experiments whose code spans several git repositories.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, like git's and uv's: fits 80 columns, reads as prose
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -61,18 +103,21 @@ def _root(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show step logs live and tracebacks.")
     ] = False,
+    file: ManifestOpt = None,
     _show_version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
     get_state(ctx).verbose = verbose
+    _manifest_default(ctx, file)
     if not verbose:
         # MLflow announces its one-time schema migrations at INFO; they are no news to users.
         for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
+app.command("init")(init.init)
 app.command("validate")(validate.validate)
 app.command("dag")(dag.dag)
 app.command("schema")(schema.schema)

@@ -12,13 +12,14 @@ ManifestOpt = Annotated[
     typer.Option(
         "--file",
         "-f",
+        metavar="PATH",
         help="The manifest (default: workspace.yaml in this folder or the nearest parent).",
         dir_okay=False,
     ),
 ]
 JobsOpt = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, help="How many things to do side by side."),
+    typer.Option("--jobs", "-j", min=1, metavar="N", help="How many things to do side by side."),
 ]
 DevOpt = Annotated[
     list[str] | None,
@@ -28,6 +29,21 @@ DevOpt = Annotated[
         help="Use a local working copy for REPO instead of its pinned commit (repeatable).",
     ),
 ]
+
+
+def parse_dev(values: list[str] | None) -> dict[str, Path]:
+    """``--dev REPO=PATH`` values; the core resolves PATH from the manifest's folder."""
+    result: dict[str, Path] = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise typer.BadParameter(
+                f"{value!r} is not REPO=PATH (e.g. --dev models=../models)", param_hint="'--dev'"
+            )
+        result[name] = Path(path)
+    return result
+
+
 LockedOpt = Annotated[bool, typer.Option("--locked", help="Fail if workspace.lock would change.")]
 FrozenOpt = Annotated[
     bool,

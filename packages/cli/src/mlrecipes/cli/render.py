@@ -51,22 +51,34 @@ class EventPrinter:
         self._repos: dict[str, str] = {}
         self._running: dict[str, str] = {}
         self._status: Status | None = None
+        self._failures: list[tuple[str, str]] = []  # (line, message) of failed repos
+        self._labels: dict[str, str] = {}  # fingerprint -> the sweep variants it serves
 
     def __enter__(self) -> EventPrinter:
         self._status = self.console.status("loading the workspace")
         self._status.start()
         return self
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if self._status is not None:
             self._status.stop()
             self._status = None
+        # A repo's failure is held back until the end: the error that stops the command
+        # is printed once by the error handler, the other repos' failures here.
+        said = str(exc) if exc is not None else ""
+        for line, message in self._failures:
+            if not message or message not in said:
+                self.console.print(line)
 
     def __call__(self, event: Event) -> None:
         line = self._format(event)
         with self._lock:
             self._track(event)
-            if line is not None:
+            if line is None:
+                return
+            if isinstance(event, RepoProgress) and event.phase == "failed" and not self.verbose:
+                self._failures.append((line, event.message))
+            else:
                 self.console.print(line)
 
     def _track(self, event: Event) -> None:
@@ -98,31 +110,42 @@ class EventPrinter:
                 return f"[{_REPO_STYLE[phase]}]{phase:>12}[/] {escape(repo)}{extra}"
             case LockWritten(path=path, changed=changed):
                 return f"[green]wrote[/] {escape(path)}" if changed else None
-            case PlanReady(variants=variants, to_run=to_run, cached=cached, remote=remote):
+            case PlanReady(
+                variants=variants, to_run=to_run, cached=cached, labels=labels, remote=remote
+            ):
+                self._labels = dict(labels)
                 runs = f"{variants} variants, " if variants > 1 else ""
                 team = f", {remote} from the team store" if remote else ""
                 return f"[bold]plan:[/] {runs}{to_run} to run, {cached} from the store{team}"
             case TeamStoreNotice(message=message):
                 return f"[yellow]team store:[/] {escape(message)}"
-            case StepStarted(step=step, label=label):
-                return f"[dim]     start[/] {escape(label or step)}" if self.verbose else None
+            case StepStarted(step=step, key=key, label=label):
+                if not self.verbose:
+                    return None
+                return f"[dim]     start[/] {escape(self._named(label or step, key))}"
             case StepFinished():
                 return self._step_line(event)
-            case StepLog(step=step, line=text):
-                return f"[dim]{escape(step)} |[/] {escape(text)}" if self.verbose else None
+            case StepLog(step=step, line=text, key=key):
+                if not self.verbose:
+                    return None
+                return f"[dim]{escape(self._named(step, key))} |[/] {escape(text)}"
             case PipelineFinished():
                 return None
         return None
 
+    def _named(self, step: str, key: str) -> str:
+        """The step, with the sweep variant(s) it runs for: every line of a sweep says which."""
+        variant = self._labels.get(key)
+        return f"{step} [{variant}]" if variant else step
+
     def _step_line(self, event: StepFinished) -> str:
         mark = _STEP_MARK[event.status]
         metrics = " ".join(f"{k}={v:.4g}" for k, v in event.metrics)
-        text = f"{mark} {escape(event.step):<20} {event.status:<8} {event.duration:6.2f}s {metrics}"
+        name = escape(self._named(event.step, event.key))
+        text = f"{mark} {name:<20} {event.status:<8} {event.duration:6.2f}s {metrics}"
+        # The error itself is said once, by the final error (with the traceback's tail).
         if event.source_run:
             text += f" from team store: run {event.source_run}"
-        if event.error:  # the last line here; the traceback's tail comes with the final error
-            last = event.error.strip().splitlines()[-1] if event.error.strip() else event.error
-            text += f"\n  [red]{escape(last)}[/]"
         if event.log_path and event.status == "failed":
             text += f"\n  log: {escape(event.log_path)}"
         return text

@@ -11,7 +11,7 @@ The Python API::
 The core never prints and never parses argv; it emits events (``mlrecipes.core.events``).
 """
 
-from mlrecipes.core.discover import find_manifest, parse_dev_options
+from mlrecipes.core.discover import find_manifest
 from mlrecipes.core.errors import (
     DriftDetected,
     EnvironmentBuildError,
@@ -66,7 +66,6 @@ __all__ = [
     "find_manifest",
     "load_manifest",
     "manifest_json_schema",
-    "parse_dev_options",
     "read_lock",
     "sync_mode",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,10 +63,19 @@ def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> Deb
     return DebugTarget(build_task(target, synced, running=()), scratch)
 
 
+@dataclass(frozen=True)
+class ForegroundResult:
+    """How ``step run`` ended: the runner's exit code and the metrics the step returned."""
+
+    code: int
+    metrics: Mapping[str, float]
+    scratch: Path
+
+
 def run_step_foreground(
     ws: Workspace, step: str, *, pdb: bool = False, overrides: Sequence[str] = ()
-) -> int:
-    """Run one step with the terminal attached; returns the runner's exit code."""
+) -> ForegroundResult:
+    """Run one step with the terminal attached; its exit code and returned metrics."""
     target = debug_target(ws, step, overrides)
     shutil.rmtree(target.scratch, ignore_errors=True)
     target.scratch.mkdir(parents=True)
@@ -76,7 +85,17 @@ def run_step_foreground(
     spec_path.write_text(json.dumps(spec))
     argv = runner_argv(target.task.python, spec_path, pdb=pdb)
     env = subprocess_env(target.task.python, target.task.env)
-    return subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
+    code = subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
+    return ForegroundResult(code, _returned_metrics(result) if code == 0 else {}, target.scratch)
+
+
+def _returned_metrics(result: Path) -> dict[str, float]:
+    try:
+        data = json.loads(result.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    metrics = data.get("metrics") if isinstance(data, dict) else None
+    return {str(k): float(v) for k, v in (metrics or {}).items()}
 
 
 def call_snippet(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> tuple[Path, str]:

@@ -28,14 +28,3 @@ def find_manifest(explicit: Path | None = None, *, start: Path | None = None) ->
         f"no {MANIFEST_NAME} in {here} or any parent folder",
         hint="run the command inside a workspace, or pass the manifest with -f/--file",
     )
-
-
-def parse_dev_options(values: list[str] | None) -> dict[str, Path]:
-    """``--dev REPO=PATH`` options as a mapping (paths relative to the current folder)."""
-    result: dict[str, Path] = {}
-    for value in values or []:
-        name, sep, path = value.partition("=")
-        if not sep or not name or not path:
-            raise UserError(f"--dev {value!r} is not REPO=PATH", hint="e.g. --dev models=../models")
-        result[name] = Path(path).expanduser().resolve()
-    return result

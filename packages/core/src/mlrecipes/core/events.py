@@ -6,8 +6,8 @@ dataclasses (from worker threads too, so renderers must be thread-safe).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 
@@ -33,6 +33,8 @@ class PlanReady:
     variants: int
     to_run: int
     cached: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Fingerprint -> the sweep variants it serves (empty without a sweep)."""
     remote: int = 0  # taken from the team store (not counted in ``to_run``)
 
 
@@ -61,6 +63,7 @@ class StepLog:
 
     step: str
     line: str
+    key: str = ""  # the execution (fingerprint), which names its sweep variants
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ class LogFollower:
     def follow(self, key: str, step: str, path: Path) -> None:
         stop = threading.Event()
         thread = threading.Thread(
-            target=self._tail, args=(step, path, stop), name=f"log-{step}", daemon=True
+            target=self._tail, args=(key, step, path, stop), name=f"log-{step}", daemon=True
         )
         self._stops[key], self._threads[key] = stop, thread
         thread.start()
@@ -37,7 +37,7 @@ class LogFollower:
         for key in list(self._stops):
             self.stop(key)
 
-    def _tail(self, step: str, path: Path, stop: threading.Event) -> None:
+    def _tail(self, key: str, step: str, path: Path, stop: threading.Event) -> None:
         position, partial = 0, ""
         while True:
             done = stop.is_set()  # read once more after the stop, so nothing is lost
@@ -51,9 +51,9 @@ class LogFollower:
             lines = (partial + chunk).split("\n")
             partial = lines.pop()
             for line in lines:
-                self.on_event(StepLog(step, line))
+                self.on_event(StepLog(step, line, key))
             if done:
                 if partial:
-                    self.on_event(StepLog(step, partial))
+                    self.on_event(StepLog(step, partial, key))
                 return
             stop.wait(_POLL)

@@ -10,13 +10,13 @@ share one execution.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from mlrecipes.core.errors import UserError
+from mlrecipes.core.explain import nearest_reasons
 from mlrecipes.core.fingerprint import hash_path, step_fingerprint
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import (
@@ -29,10 +29,9 @@ from mlrecipes.core.manifest import (
     resolve_params,
 )
 from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.run_records import read_executions
 from mlrecipes.core.store import Store
 from mlrecipes.core.syncing import RepoContext
-
-LATEST = "latest.json"
 
 
 @dataclass(frozen=True)
@@ -185,6 +184,9 @@ class _Planner:
         components: dict[str, Any] = {
             "fn": str(spec.fn),
             "code": f"{repo.name}@{repo.source.tree}",
+            # Not hashed (the tree is the code's identity): what people know code by.
+            "commit": f"{repo.name}@{repo.source.commit}",
+            "dirty": repo.source.dirty,
             "env": repo.env.deps_hash,
             "params": params,
             "inputs": inputs,
@@ -227,41 +229,7 @@ class _Planner:
         )
 
     def reasons(self, step: str, now: Mapping[str, Any]) -> tuple[str, ...]:
-        latest = self.store.root / step / LATEST
-        try:
-            before = json.loads(latest.read_text())
-        except (FileNotFoundError, ValueError):
-            return ("no store entry (never run)",)
-        return explain_change(before, now) or ("no store entry",)
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
-    """Human reasons why ``now`` differs from the latest execution ``before``."""
-    reasons: list[str] = []
-    if before.get("fn") != now["fn"]:
-        reasons.append(f"function changed: {before.get('fn')} -> {now['fn']}")
-    if before.get("code") != now["code"]:
-        old, new = str(before.get("code")), str(now["code"])
-        reasons.append(f"code changed: {old[: old.find('@') + 8]} -> {new[: new.find('@') + 8]}")
-    if before.get("env") != now["env"]:
-        reasons.append("environment changed")
-    old_params, new_params = before.get("params") or {}, now["params"]
-    for key in sorted(set(old_params) | set(new_params)):
-        if old_params.get(key, "<unset>") != new_params.get(key, "<unset>"):
-            old_v, new_v = old_params.get(key, "<unset>"), new_params.get(key, "<unset>")
-            reasons.append(f"params changed: {key}: {_short(old_v)} -> {_short(new_v)}")
-    old_inputs, new_inputs = before.get("inputs") or {}, now["inputs"]
-    for key in sorted(set(old_inputs) | set(new_inputs)):
-        if old_inputs.get(key) != new_inputs.get(key):
-            reasons.append(f"input changed: {key}")
-    if before.get("outputs") != now["outputs"]:
-        reasons.append("outputs changed")
-    return tuple(reasons)
+        return nearest_reasons(now, read_executions(self.store.root, step))
 
 
 def make_plan(

@@ -5,7 +5,9 @@
   run is cached and this record exists, ``run`` says "up to date" without
   importing MLflow.
 * ``.mlrecipes/store/<step>/latest.json``: what the latest execution of a step
-  hashed, so the next plan can say *why* a step reruns.
+  hashed; ``.mlrecipes/store/<step>/.executions/<hash>.json``: the same for every
+  distinct execution, so the next plan can say *why* a step reruns against the
+  execution nearest to it (after a sweep, the latest one is some variant).
 * ``.mlrecipes/runs/usage/<time>-<rand>.json``: the store entries and
   environments one pipeline run used (finished or not), newest last by name;
   ``mlrecipes store gc --keep-last N`` keeps what the last N used.
@@ -76,8 +78,39 @@ def write_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str, run_id: 
     _write_json(runs_dir / f"{fp_hash}.json", data)
 
 
+EXECUTIONS = ".executions"
+
+
 def write_latest(store_root: Path, step: str, components: Mapping[str, Any]) -> None:
+    """Record what an execution of ``step`` hashed: as the latest, and among all of them."""
     _write_json(store_root / step / "latest.json", components)
+    canonical = json.dumps(components, sort_keys=True, default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    _write_json(store_root / step / EXECUTIONS / f"{digest}.json", components)
+
+
+def read_executions(store_root: Path, step: str) -> list[dict[str, Any]]:
+    """What every recorded execution of ``step`` hashed, the most recent first."""
+    folder = store_root / step / EXECUTIONS
+    files = [store_root / step / "latest.json"]  # records older than the folder have only this
+    if folder.is_dir():
+        files += sorted(folder.glob("*.json"), key=_mtime, reverse=True)
+    found: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data not in found:
+            found.append(data)
+    return found
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 @dataclass(frozen=True)

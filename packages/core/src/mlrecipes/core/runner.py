@@ -112,8 +112,8 @@ def render_call_snippet(task: StepTask, *, out_dir: Path | None = None) -> str:
         out_dir = Path(tempfile.gettempdir()) / "mlrecipes-call" / task.step
     outputs = {name: out_dir / rel for name, rel in task.outputs.items()}
     lines = [
-        f"# mlrecipes step call: {task.label or task.step}",
         f"# interpreter: {task.python}",
+        f"# mlrecipes step call: {task.label or task.step}",
         "import os",
         "import sys",
         "from pathlib import Path",

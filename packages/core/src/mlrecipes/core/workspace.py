@@ -24,7 +24,11 @@ class Workspace:
 
     def __init__(self, manifest: Manifest, *, dev: Mapping[str, Path] | None = None) -> None:
         self.manifest = manifest
-        self.dev = dict(dev or {})
+        # A relative dev path is relative to the manifest's folder, like a relative `url:`.
+        base = manifest.path.parent
+        self.dev = {
+            name: (base / Path(path).expanduser()).resolve() for name, path in (dev or {}).items()
+        }
         self.paths = WorkspacePaths.for_manifest(manifest)
 
     @classmethod

@@ -8,6 +8,7 @@ nothing of steps, manifests, uv or MLflow.
 """
 
 from mlrecipes.git_sources.checkout import checkout_state
+from mlrecipes.git_sources.commits import SHORT_LENGTH, short_commit
 from mlrecipes.git_sources.errors import (
     DirtyCheckoutError,
     GitSourceError,
@@ -20,14 +21,17 @@ from mlrecipes.git_sources.errors import (
 from mlrecipes.git_sources.mirror import default_cache_dir
 from mlrecipes.git_sources.spec import Resolved, SourceEvent, SourceSpec, check_safe
 from mlrecipes.git_sources.sync import resolve_rev, sync_sources
+from mlrecipes.git_sources.upstream import RemoteHead, commits_between, mirror_head, remote_heads
 from mlrecipes.git_sources.urls import normalize_url, redact_url
 from mlrecipes.git_sources.worktree import dev_source
 
 __all__ = [
+    "SHORT_LENGTH",
     "DirtyCheckoutError",
     "GitSourceError",
     "NotARepositoryError",
     "RemoteError",
+    "RemoteHead",
     "Resolved",
     "RevNotFoundError",
     "SourceEvent",
@@ -36,10 +40,14 @@ __all__ = [
     "UnsafeSourceError",
     "check_safe",
     "checkout_state",
+    "commits_between",
     "default_cache_dir",
     "dev_source",
+    "mirror_head",
     "normalize_url",
     "redact_url",
+    "remote_heads",
     "resolve_rev",
+    "short_commit",
     "sync_sources",
 ]

@@ -135,18 +135,27 @@ def run(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     secrets: tuple[str, ...] = (),
+    timeout: float | None = None,
 ) -> str:
-    """Run ``git <args>``, output buffered; return stdout or raise :class:`GitFailed`."""
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env=git_env(env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
+    """Run ``git <args>``, output buffered; return stdout or raise :class:`GitFailed`.
+
+    With ``timeout`` (seconds) a git that takes longer is killed and reported as failed.
+    """
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=git_env(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        shown = redact_text(" ".join(["git", *args[:2]]), secrets)
+        raise GitFailed(shown, -1, f"no answer within {timeout:g} s") from None
     if proc.returncode != 0:
         shown = redact_text(" ".join(["git", *args[:2]]), secrets)
         raise GitFailed(shown, proc.returncode, redact_text(proc.stderr, secrets))
@@ -282,17 +291,16 @@ def has_commit(repo_dir: Path, sha: str) -> bool:
             return False
 
 
-def ref_names(repo_dir: Path) -> list[str]:
-    """Every branch and tag name of ``repo_dir`` (for did-you-mean hints)."""
+def branches_and_tags(repo_dir: Path) -> tuple[list[str], list[str]]:
+    """The branch names and the tag names of ``repo_dir``, each sorted."""
     import git
 
-    names: list[str] = []
+    found: dict[str, list[str]] = {"heads": [], "tags": []}
     with _repo(repo_dir) as repo:
-        for ref in git.Reference.iter_items(repo, common_path="refs/heads"):
-            names.append(ref.path.removeprefix("refs/heads/"))
-        for ref in git.Reference.iter_items(repo, common_path="refs/tags"):
-            names.append(ref.path.removeprefix("refs/tags/"))
-    return names
+        for kind, names in found.items():
+            for ref in git.Reference.iter_items(repo, common_path=f"refs/{kind}"):
+                names.append(ref.path.removeprefix(f"refs/{kind}/"))
+    return sorted(found["heads"]), sorted(found["tags"])
 
 
 def tree_of(repo_dir: Path, commit: str, subdir: str | None) -> str | None:

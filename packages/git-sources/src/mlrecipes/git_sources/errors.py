@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from mlrecipes.git_sources.commits import short_commit
+
 
 class GitSourceError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -40,19 +42,41 @@ class UnsafeSourceError(GitSourceError):
 
 
 class RevNotFoundError(GitSourceError):
-    """The repository has no branch, tag or commit named ``rev``."""
+    """The repository has no branch, tag or commit named ``rev``.
 
-    def __init__(self, *, name: str, url: str, rev: str, candidates: Sequence[str]) -> None:
+    ``candidates`` are the nearest names; ``branches`` and ``tags`` what the
+    repository has, so the hint can name them when nothing is near.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        url: str,
+        rev: str,
+        candidates: Sequence[str],
+        branches: Sequence[str] = (),
+        tags: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.url = url
         self.rev = rev
         self.candidates = tuple(candidates)
-        hint = (
-            f"did you mean {', '.join(repr(c) for c in self.candidates)}?"
-            if self.candidates
-            else "use a branch, a tag or a commit SHA that exists in the repository"
-        )
-        super().__init__(f"{name}: rev {rev!r} not found in {url}", hint=hint)
+        self.branches = tuple(branches)
+        self.tags = tuple(tags)
+        super().__init__(f"{name}: rev {rev!r} not found in {url}", hint=self._hint())
+
+    def _hint(self) -> str:
+        parts = []
+        if self.candidates:
+            parts.append(f"did you mean {', '.join(repr(c) for c in self.candidates)}?")
+        for kind, names in (("branches", self.branches), ("tags", self.tags)):
+            if names:
+                shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+                parts.append(f"{kind}: {shown}")
+        if not parts:
+            return "use a branch, a tag or a commit SHA that exists in the repository"
+        return "; ".join(parts)
 
 
 class RemoteError(GitSourceError):
@@ -84,7 +108,7 @@ class SubdirMissingError(GitSourceError):
         self.available = tuple(available)
         shown = ", ".join(self.available[:10]) or "(none)"
         super().__init__(
-            f"{name}: subdir {subdir!r} does not exist at commit {commit[:12]}",
+            f"{name}: subdir {subdir!r} does not exist at commit {short_commit(commit)}",
             hint=f"folders at the repository root: {shown}",
         )
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlrecipes.git_sources import _git
+from mlrecipes.git_sources.commits import short_commit
 from mlrecipes.git_sources.errors import NotARepositoryError, RemoteError, RevNotFoundError
 from mlrecipes.git_sources.spec import SourceSpec, check_safe, is_full_sha
 from mlrecipes.git_sources.urls import (
@@ -139,8 +140,14 @@ def resolve_in_mirror(mirror: Path, remote: Remote, name: str, rev: str) -> str:
     _fetch(mirror, remote, rev)
     found = _git.lookup(mirror, rev)
     if found is None:
+        branches, tags = _git.branches_and_tags(mirror)
         raise RevNotFoundError(
-            name=name, url=remote.shown, rev=rev, candidates=nearest(rev, _git.ref_names(mirror))
+            name=name,
+            url=remote.shown,
+            rev=rev,
+            candidates=nearest(rev, [*branches, *tags]),
+            branches=branches,
+            tags=tags,
         )
     return found[0]
 
@@ -151,7 +158,7 @@ def ensure_commit(mirror: Path, remote: Remote, name: str, commit: str) -> None:
         return
     _fetch(mirror, remote, commit)
     if not _git.has_commit(mirror, commit):
-        raise RevNotFoundError(name=name, url=remote.shown, rev=commit, candidates=())
+        raise RevNotFoundError(name=name, url=remote.shown, rev=short_commit(commit), candidates=())
 
 
 def nearest(rev: str, names: list[str]) -> list[str]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from mlrecipes.git_sources import _git, checkout, mirror
+from mlrecipes.git_sources.commits import short_commit
 from mlrecipes.git_sources.errors import (
     DirtyCheckoutError,
     GitSourceError,
@@ -121,7 +122,7 @@ def _sync_one(spec: SourceSpec, pin: str | None, job: _Job) -> Resolved:
         text = redact_text(str(exc), (spec.url,))
         job.emit(SourceEvent(spec.name, "failed", f"{spec.name}: {text} ({remote_shown})"))
         raise
-    job.emit(SourceEvent(spec.name, "ready", result.commit))
+    job.emit(SourceEvent(spec.name, "ready", short_commit(result.commit)))
     return result
 
 
@@ -153,7 +154,7 @@ def _locked_sync(spec: SourceSpec, remote: mirror.Remote, pin: str | None, job: 
             if state == "dirty" and not job.force:
                 raise DirtyCheckoutError(name=spec.name, path=final)
             if state != "clean":
-                _emit(job, spec.name, "checking-out", commit)
+                _emit(job, spec.name, "checking-out", short_commit(commit))
                 checkout.materialize(repo, commit, final, remote.shown)
         checkout.remember_tree(final, commit, subdir, resolved.tree)
         return resolved

@@ -19,7 +19,9 @@ class DagFormat(StrEnum):
 
 def dag(
     file: ManifestOpt = None,
-    fmt: Annotated[DagFormat, typer.Option("--format", help="Output format.")] = DagFormat.text,
+    fmt: Annotated[
+        DagFormat, typer.Option("--format", metavar="text|mermaid|dot", help="Output format.")
+    ] = DagFormat.text,
 ) -> None:
     """Print the DAG of steps (mermaid renders on GitHub; dot for Graphviz)."""
     typer.echo(Workspace.load(file).dag(fmt.value))

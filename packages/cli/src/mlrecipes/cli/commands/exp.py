@@ -25,14 +25,21 @@ def show(
     file: ManifestOpt = None,
     filter_: Annotated[
         str | None,
-        typer.Option("--filter", help="MLflow search syntax, e.g. \"params.`train.lr` = '0.1'\"."),
+        typer.Option(
+            "--filter",
+            metavar="EXPR",
+            help="MLflow search syntax, e.g. \"params.`train.lr` = '0.1'\".",
+        ),
     ] = None,
     sort: Annotated[
-        str | None, typer.Option("--sort", help="A metric (evaluate.auc), params.X or start_time.")
+        str | None,
+        typer.Option(
+            "--sort", metavar="COLUMN", help="A metric (evaluate.auc), params.X or start_time."
+        ),
     ] = None,
     ascending: Annotated[bool, typer.Option("--asc", help="Sort ascending.")] = False,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, help="At most this many runs.")
+        int, typer.Option("--limit", "-n", min=1, metavar="N", help="At most this many runs.")
     ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON records for scripts.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV for spreadsheets.")] = False,

@@ -56,25 +56,43 @@ def _notes(console: Console, result: ReproduceResult, *, temporary: bool) -> Non
 
 def reproduce(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The MLflow parent run to reproduce.")],
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="The MLflow parent run to reproduce.")
+    ],
     tracking_uri: Annotated[
         str | None,
         typer.Option(
             "--tracking-uri",
+            metavar="URI",
             help="The MLflow store holding the run (default: MLFLOW_TRACKING_URI, else the "
             "store of the workspace here); the reproduction is logged there too.",
         ),
     ] = None,
     rtol: Annotated[
-        float, typer.Option("--rtol", min=0.0, help="Relative tolerance (default: exact).")
+        float,
+        typer.Option(
+            "--rtol",
+            min=0.0,
+            metavar="X",
+            show_default=False,
+            help="Relative tolerance (default: 0, exact).",
+        ),
     ] = 0.0,
     atol: Annotated[
-        float, typer.Option("--atol", min=0.0, help="Absolute tolerance (default: exact).")
+        float,
+        typer.Option(
+            "--atol",
+            min=0.0,
+            metavar="Y",
+            show_default=False,
+            help="Absolute tolerance (default: 0, exact).",
+        ),
     ] = 0.0,
     workdir: Annotated[
         Path | None,
         typer.Option(
             "--workdir",
+            metavar="DIR",
             file_okay=False,
             help="Work folder (default: a fresh temporary one; kept on drift).",
         ),

@@ -9,10 +9,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt
+from mlrecipes.cli.completion import complete_overrides, complete_steps
+from mlrecipes.cli.hints import update_hint
+from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt, parse_dev
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.state import get_state
-from mlrecipes.core import Plan, RunOptions, Workspace, parse_dev_options, sync_mode
+from mlrecipes.core import Plan, RunOptions, RunResult, Workspace, sync_mode
+from mlrecipes.core.upstream import known_upstream
+from mlrecipes.core.variant_labels import variant_label
 
 
 class ExecutorKind(StrEnum):
@@ -23,8 +27,7 @@ class ExecutorKind(StrEnum):
 def _print_plan(console: Console, plan: Plan) -> None:
     for variant in plan.variants:
         if len(plan.variants) > 1:
-            sets = " ".join(f"{k}={v}" for k, v in variant.overrides.items())
-            console.print(f"[bold]variant {variant.index}[/] {escape(sets)}")
+            console.print(f"[bold]{escape(variant_label(plan, variant))}[/]")
         for step in variant.steps:
             source = plan.remote.get(step.fingerprint)
             if source is not None:
@@ -40,10 +43,26 @@ def _print_plan(console: Console, plan: Plan) -> None:
                 console.print(f"  [yellow]run[/]    {escape(step.step)}: {escape(why)}")
 
 
+def _variant_names(result: RunResult) -> list[tuple[str, str]]:
+    """Each run id with `` [variant i: ...]`` in a sweep (run ids come in variant order)."""
+    plan = result.plan
+    if len(plan.variants) < 2 or len(result.run_ids) != len(plan.variants):
+        return [(run_id, "") for run_id in result.run_ids]
+    return [
+        (run_id, escape(f" [{variant_label(plan, variant)}]"))
+        for run_id, variant in zip(result.run_ids, plan.variants, strict=True)
+    ]
+
+
 def run(
     ctx: typer.Context,
     steps: Annotated[
-        list[str] | None, typer.Argument(help="Run up to these steps (default: all).")
+        list[str] | None,
+        typer.Argument(
+            metavar="STEP",
+            help="Run up to these steps (default: all).",
+            autocompletion=complete_steps,
+        ),
     ] = None,
     set_: Annotated[
         list[str] | None,
@@ -51,6 +70,7 @@ def run(
             "--set-param",
             "-S",
             metavar="KEY=VALUE",
+            autocompletion=complete_overrides,
             help="Override a param (step.param=v or global=v); v1,v2 sweeps.",
         ),
     ] = None,
@@ -58,7 +78,12 @@ def run(
     jobs: JobsOpt = None,
     force: Annotated[
         list[str] | None,
-        typer.Option("--force", metavar="STEP", help="Rerun STEP and its downstream steps."),
+        typer.Option(
+            "--force",
+            metavar="STEP",
+            help="Rerun STEP and its downstream steps.",
+            autocompletion=complete_steps,
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would run and why; run nothing.")
@@ -73,6 +98,7 @@ def run(
         ExecutorKind | None,
         typer.Option(
             "--executor",
+            metavar="local|ray",
             help="Where steps run (default: the manifest's executor, else local).",
         ),
     ] = None,
@@ -89,7 +115,7 @@ def run(
 ) -> None:
     """Run the pipeline (or up to STEP...), every step in its repo's environment."""
     state = get_state(ctx)
-    ws = Workspace.load(file, dev=parse_dev_options(dev))
+    ws = Workspace.load(file, dev=parse_dev(dev))
     options = RunOptions(
         overrides=tuple(set_ or ()),
         jobs=jobs,
@@ -104,14 +130,17 @@ def run(
     )
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.run(tuple(steps or ()), options=options, on_event=printer)
+    hint = update_hint(known_upstream(ws.manifest))  # no network: what the last fetch saw
+    if hint:
+        state.err.print(hint)
     if dry_run:
         _print_plan(state.console, result.plan)
         return
+    word = "[green]up to date[/]: run" if result.up_to_date else "[green]finished[/] run"
+    for run_id, variant in _variant_names(result):
+        state.console.print(f"{word} {run_id}{variant}")
     if result.up_to_date:
-        state.console.print(f"[green]up to date[/]: run {result.run_ids[0]}")
         return
-    for run_id in result.run_ids:
-        state.console.print(f"[green]finished[/] run {run_id}")
     state.console.print(
         f"[dim]tracking: {escape(result.tracking_uri)}, experiment {escape(result.experiment)}[/]"
     )

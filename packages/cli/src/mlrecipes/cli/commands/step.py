@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
+from mlrecipes.cli.completion import complete_overrides, complete_steps
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
 from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.cli.state import get_state
@@ -14,10 +16,18 @@ from mlrecipes.core.debug import call_snippet, run_step_foreground
 
 app = typer.Typer(help="Debug one step in its own environment.")
 
-StepArg = Annotated[str, typer.Argument(help="The step.")]
+StepArg = Annotated[
+    str, typer.Argument(metavar="STEP", help="The step.", autocompletion=complete_steps)
+]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set-param", "-S", metavar="KEY=VALUE", help="Override a param."),
+    typer.Option(
+        "--set-param",
+        "-S",
+        metavar="KEY=VALUE",
+        help="Override a param.",
+        autocompletion=complete_overrides,
+    ),
 ]
 
 
@@ -33,17 +43,21 @@ def run(
 ) -> None:
     """Run STEP in the foreground with inputs from the store (outputs go to a scratch folder)."""
     ws = Workspace.load(file)
-    code = run_step_foreground(ws, step, pdb=pdb, overrides=tuple(set_ or ()))
-    if code != 0:
+    result = run_step_foreground(ws, step, pdb=pdb, overrides=tuple(set_ or ()))
+    if result.code != 0:
         raise typer.Exit(EXIT_STEP_FAILED)
-    scratch = ws.paths.state / "debug" / step
-    get_state(ctx).err.print(f"[green]ok[/] {step}: outputs in {scratch} (not stored, not tracked)")
+    state = get_state(ctx)
+    for name, value in result.metrics.items():
+        state.console.print(f"{escape(name)} = {value:.6g}")
+    state.err.print(
+        f"[green]ok[/] {escape(step)}: outputs in {escape(str(result.scratch))} "
+        "(not stored, not tracked)"
+    )
 
 
 @app.command("call")
 def call(ctx: typer.Context, step: StepArg, file: ManifestOpt = None, set_: SetOpt = None) -> None:
     """Print the interpreter and a Python snippet that calls STEP's function."""
-    python, snippet = call_snippet(Workspace.load(file), step, tuple(set_ or ()))
-    console = get_state(ctx).console
-    console.print(f"# interpreter: {python}", markup=False)
-    console.print(snippet, markup=False)
+    _python, snippet = call_snippet(Workspace.load(file), step, tuple(set_ or ()))
+    # The snippet's first line names the interpreter to paste it into.
+    get_state(ctx).console.print(snippet, markup=False)

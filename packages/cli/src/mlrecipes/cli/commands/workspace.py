@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt
+from mlrecipes.cli.hints import change_line, update_hint, upstream_cell
+from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt, parse_dev
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.state import get_state
-from mlrecipes.core import Workspace, parse_dev_options, sync_mode
+from mlrecipes.core import Workspace, sync_mode
+from mlrecipes.core.upstream import check_upstream, commit_changes, locked_commits
+from mlrecipes.git_sources import short_commit
 
 app = typer.Typer(help="Check out repos, build environments, write workspace.lock.")
 
@@ -29,7 +33,7 @@ def sync(
 ) -> None:
     """Check out each repo at its locked commit, build its uv environment, write the lock."""
     state = get_state(ctx)
-    ws = Workspace.load(file, dev=parse_dev_options(dev))
+    ws = Workspace.load(file, dev=parse_dev(dev))
     mode = sync_mode(locked=locked, frozen=frozen)
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.sync(mode=mode, jobs=jobs, force=force, on_event=printer)
@@ -41,7 +45,7 @@ def sync(
 def update(
     ctx: typer.Context,
     repos: Annotated[
-        list[str] | None, typer.Argument(help="Repos to update (default: all).")
+        list[str] | None, typer.Argument(metavar="REPO", help="Repos to update (default: all).")
     ] = None,
     file: ManifestOpt = None,
     jobs: JobsOpt = None,
@@ -50,24 +54,45 @@ def update(
     state = get_state(ctx)
     ws = Workspace.load(file)
     names = repos or list(ws.manifest.repos)
+    before = locked_commits(ws.manifest)
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.sync(update=names, jobs=jobs, on_event=printer)
-    for name in names:
-        state.console.print(f"{name}: {result.repos[name].source.commit[:12]}")
+    after = {name: result.repos[name].source.commit for name in names}
+    for change in commit_changes(ws.manifest, before, after):
+        state.console.print(change_line(change))
 
 
 @app.command("status")
-def status(ctx: typer.Context, file: ManifestOpt = None) -> None:
-    """A table of repos: rev, locked commit, checkout and environment state."""
-    rows = Workspace.load(file).status()
-    table = Table("repo", "rev", "locked commit", "checkout", "environment")
+def status(
+    ctx: typer.Context,
+    file: ManifestOpt = None,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Do not ask the remotes whether their branches moved."),
+    ] = False,
+) -> None:
+    """A table of repos: rev, locked commit, upstream, checkout and environment state."""
+    ws = Workspace.load(file)
+    rows = ws.status()
+    upstream = {u.repo: u for u in check_upstream(ws.manifest, offline=offline)}
+    table = Table("repo", "rev", "locked commit", "upstream", "checkout", "environment")
     colors = {"clean": "green", "ready": "green", "dev": "cyan"}
     for row in rows:
         table.add_row(
-            row.repo + (f" ({row.subdir})" if row.subdir else ""),
-            row.rev,
-            (row.locked_commit or "-")[:12],
+            escape(row.repo + (f" ({row.subdir})" if row.subdir else "")),
+            escape(row.rev),
+            short_commit(row.locked_commit) if row.locked_commit else "-",
+            upstream_cell(upstream.get(row.repo)),
             f"[{colors.get(row.checkout, 'yellow')}]{row.checkout}[/]",
             f"[{colors.get(row.environment, 'yellow')}]{row.environment}[/]",
         )
-    get_state(ctx).console.print(table)
+    console = get_state(ctx).console
+    console.print(table)
+    for up in upstream.values():
+        if up.error is not None:
+            console.print(f"[yellow]{escape(up.repo)}:[/] cannot ask upstream: {escape(up.error)}")
+    hint = update_hint(list(upstream.values()))
+    if hint:
+        console.print(hint)
+    if offline:
+        console.print("[dim]offline: upstream as of the last fetch[/]")

@@ -27,6 +27,8 @@ from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.syncing import SyncResult
 from mlrecipes.core.task import StepResult
 from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.core.variant_labels import execution_labels
+from mlrecipes.git_sources import short_commit
 
 if TYPE_CHECKING:
     from mlrecipes.core.team_store import TeamStore
@@ -62,7 +64,8 @@ def run_pipeline(
     if team is not None:  # --- team store: which steps to run another machine ran ---
         plan = team.lookup(plan)
     cached, remote = len(plan.unique()) - len(plan.to_run), len(plan.remote)
-    on_event(PlanReady(len(plan.variants), len(plan.to_run) - remote, cached, remote))
+    to_run = len(plan.to_run) - remote
+    on_event(PlanReady(len(plan.variants), to_run, cached, execution_labels(plan), remote))
     if options.dry_run:
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
     if team is not None:  # --- team store: download them into the local store ---
@@ -135,5 +138,5 @@ def _open_team_store(
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:
     """``repo@sha: last lines of the traceback``."""
     step = plan.unique()[result.key]
-    commit = sync.repos[step.repo].source.commit[:7]
+    commit = short_commit(sync.repos[step.repo].source.commit)
     return f"{step.repo}@{commit}: {(result.error or 'failed').strip()}"

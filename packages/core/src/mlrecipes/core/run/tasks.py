@@ -7,6 +7,7 @@ from collections.abc import Collection
 from mlrecipes.core.plan import PlannedStep
 from mlrecipes.core.syncing import SyncResult
 from mlrecipes.core.task import StepTask
+from mlrecipes.git_sources import short_commit
 
 
 def build_task(step: PlannedStep, sync: SyncResult, running: Collection[str]) -> StepTask:
@@ -25,5 +26,5 @@ def build_task(step: PlannedStep, sync: SyncResult, running: Collection[str]) ->
         outputs=dict(step.outputs),
         env={"PYTHONPYCACHEPREFIX": str(ctx.pycache)} if ctx.pycache else {},
         needs=tuple(fp for fp in step.needs if fp in running),
-        label=f"{step.step} ({step.repo}@{ctx.source.commit[:7]})",
+        label=f"{step.step} ({step.repo}@{short_commit(ctx.source.commit)})",
     )

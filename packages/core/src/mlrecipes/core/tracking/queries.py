@@ -26,8 +26,8 @@ from mlrecipes.core.tracking.base import (
     TAG_REPO_PREFIX,
     TAG_STEP,
 )
+from mlrecipes.git_sources import short_commit
 
-SHORT_SHA = 7
 PAGE_SIZE = 1000  # MLflow's default and the most a sqlite store gives per page anyway
 DEFAULT_ORDER = ("attributes.start_time DESC",)
 
@@ -219,7 +219,7 @@ def _row(run: Any, step_metrics: dict[str, dict[str, float]]) -> PipelineRunRow:
             continue
         repo, _, attribute = key.removeprefix(TAG_REPO_PREFIX).rpartition(".")
         if attribute == "commit":
-            commits[repo] = value[:SHORT_SHA]
+            commits[repo] = short_commit(value)
         elif attribute == "dirty" and value.lower() == "true":
             dirty.append(repo)
     return PipelineRunRow(
