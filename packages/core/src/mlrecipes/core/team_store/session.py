@@ -183,8 +183,8 @@ class TeamStore:
     def _no_artifact_serving(self) -> None:
         where = _mlflow.redact(self.settings.tracking_uri)
         self._notice(
-            f"team store off: the MLflow server at {where} keeps artifacts on its own disk "
-            "(started without --serve-artifacts); steps are cached locally only",
+            f"the MLflow server at {where} keeps artifacts on its own disk (started "
+            "without --serve-artifacts): steps are cached locally only",
             once="no-artifact-serving",
         )
 
