@@ -168,3 +168,20 @@ def test_closed_tracker_refuses_calls() -> None:
     tracker.close()  # twice is fine
     with pytest.raises(RuntimeError, match="closed"):
         tracker.start_pipeline(INFO)
+
+
+def test_abort_does_not_wait_for_a_tracker_still_starting() -> None:
+    release = threading.Event()
+    inner = RecordingTracker()
+
+    def slow() -> Tracker:
+        release.wait(30)
+        return inner
+
+    tracker = BackgroundTracker(slow)
+    tracker.start_pipeline(INFO)
+    tracker.abort()  # returns at once: the start is still held back
+    assert tracker.closed and not inner.runs
+    release.set()
+    tracker._thread.join(30)
+    assert inner.closed and not inner.runs  # closed once it existed; the queued call dropped

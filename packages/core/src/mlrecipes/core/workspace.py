@@ -17,6 +17,7 @@ from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.status import RepoStatus, workspace_status
 from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
+from mlrecipes.core.tracking_uri import tracking_uri
 
 
 class Workspace:
@@ -111,9 +112,26 @@ class Workspace:
         on_event: EventHandler = ignore,
     ) -> RunResult:
         """Sync if needed, plan, run what is not cached, track everything in MLflow."""
+        from mlrecipes.core.run import compose
         from mlrecipes.core.run.pipeline import run_pipeline
 
         options = options or RunOptions()
         expand_overrides(options.overrides)  # a bad -S fails before a sync
-        synced = self.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
-        return run_pipeline(self.manifest, self.paths, synced, targets, options, on_event=on_event)
+        services = compose.default_services(self.manifest, self.paths, options)
+        early = None
+        if compose.first_run_of(self.paths, options):
+            services, early = compose.started_early(services, tracking_uri(self.manifest))
+        try:
+            synced = self.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
+            return run_pipeline(
+                self.manifest,
+                self.paths,
+                synced,
+                targets,
+                options,
+                services=services,
+                on_event=on_event,
+            )
+        finally:
+            if early is not None and not early.closed:
+                early.abort()  # the run failed before it logged anything

@@ -8,6 +8,7 @@ executor the options or the manifest name. Tests pass a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,3 +76,19 @@ def default_services(manifest: Manifest, paths: WorkspacePaths, options: RunOpti
         )
 
     return RunServices(tracker=tracker, executor=executor, executor_kind=kind)
+
+
+def first_run_of(paths: WorkspacePaths, options: RunOptions) -> bool:
+    """True when this run will surely log (nothing was ever logged from here).
+
+    Then the tracker is worth starting before the sync: importing MLflow and
+    opening its store (seconds) overlap with checkouts and environment builds.
+    A later run may have nothing to do, so it starts the tracker only if needed.
+    """
+    return not options.dry_run and not any(paths.runs.glob("*.json"))
+
+
+def started_early(services: RunServices, uri: str) -> tuple[RunServices, BackgroundTracker]:
+    """``services`` with its tracker already starting; close that tracker if unused."""
+    tracker = services.tracker(uri)
+    return dataclasses.replace(services, tracker=lambda _uri: tracker), tracker

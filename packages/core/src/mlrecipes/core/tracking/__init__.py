@@ -1,7 +1,9 @@
-"""Logging pipeline runs to MLflow: one parent run per pipeline run, a child per step.
+"""Logging pipeline runs to MLflow: a parent run per pipeline run, a child per executed step.
 
 ``import mlrecipes.core.tracking`` does not import MLflow (that takes seconds):
 :class:`MlflowTracker` imports it when constructed, the query functions when called.
+A ``run`` uses it from a separate process (:mod:`.process`), so MLflow is never
+imported by the orchestrator at all.
 """
 
 from mlrecipes.core.tracking.background import BackgroundTracker, RunRef

@@ -64,6 +64,7 @@ class BackgroundTracker:
         self._errors: list[BaseException] = []
         self._raised = 0
         self._closing = False
+        self._abandoned = False
         self._inner: Future[Tracker] = Future()
         self._thread = threading.Thread(
             target=self._work, args=(inner,), name="mlrecipes-tracker", daemon=True
@@ -153,15 +154,33 @@ class BackgroundTracker:
         finally:
             self._thread.join(timeout)
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` or :meth:`abort` was called."""
+        return self._closing
+
     def abort(self, timeout: float | None = 60) -> None:
         """Drop the calls not started yet, then close: the inner tracker ends open runs KILLED.
 
         For an interrupt while logging: waits for the call in progress only.
-        Errors are not raised (the interrupt is what to report).
+        Errors are not raised (the interrupt is what to report). A tracker still
+        starting is not waited for: it is closed on its thread once it exists.
         """
+        dropped: list[_Job]
+        if not self._inner.done():
+            with self._cond:
+                dropped = [*self._urgent, *self._normal]
+                self._urgent.clear()
+                self._normal.clear()
+                self._pending -= len(dropped)
+                self._closing = self._abandoned = True
+                self._cond.notify_all()
+            for job in dropped:
+                job.future.cancel()
+            return
         with self._cond:
             if self._closing:
-                dropped: list[_Job] = []
+                dropped = []
             else:
                 dropped = [*self._urgent, *self._normal]
                 self._urgent.clear()
@@ -208,6 +227,9 @@ class BackgroundTracker:
             self._inner.set_result(tracker)
         while (job := self._next_job()) is not None:
             self._run(job)
+        if self._abandoned and self._inner.exception() is None:
+            with contextlib.suppress(Exception):  # nobody is left to hear of it
+                self._inner.result().close()
 
     def _next_job(self) -> _Job | None:
         with self._cond:
