@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+from tests.conftest import seed_mlflow_db
+from tests.e2e.workspaces import cli, make_repo, write_files, write_manifest
 
 # What `import mlrecipes.cli.main` must not pull in (each costs 20-250 ms or, for mlflow, seconds).
 LAZY = ("git", "networkx", "packaging", "filelock", "importlib.metadata", "mlflow")
+# What no read-only command may load, whatever it does (issue 11).
+HEAVY = ("mlflow", "git", "networkx")
+
+# Runs the real CLI, then prints which HEAVY modules were loaded when the process exits.
+WRAPPER = f"""
+import atexit, runpy, sys
+atexit.register(lambda: print("LOADED:", *[m for m in {HEAVY!r} if m in sys.modules]))
+sys.argv = ["mlrecipes", *sys.argv[1:]]
+runpy.run_module("mlrecipes.cli", run_name="__main__", alter_sys=True)
+"""
 
 
 def _loaded_after(code: str) -> list[str]:
@@ -19,13 +35,9 @@ def test_importing_the_cli_imports_no_heavy_library() -> None:
     assert _loaded_after("import mlrecipes.cli.main") == []
 
 
-def test_networkx_comes_with_the_first_graph() -> None:
-    code = (
-        "from mlrecipes.core.graph import StepGraph\n"
-        "assert 'networkx' not in sys.modules\n"
-        "StepGraph({}).order()"
-    )
-    assert "networkx" in _loaded_after(code)  # the script itself fails if it came earlier
+def test_a_graph_needs_no_networkx() -> None:
+    code = "from mlrecipes.core.graph import StepGraph\nStepGraph({}).order()"
+    assert "networkx" not in _loaded_after(code)
 
 
 def test_version_still_prints() -> None:
@@ -36,3 +48,59 @@ def test_version_still_prints() -> None:
         check=True,
     )
     assert out.stdout.startswith("mlrecipes ")
+
+
+@pytest.fixture(scope="module")
+def ran_workspace(tmp_path_factory: pytest.TempPathFactory, blank_mlflow_db: Path) -> Path:
+    """A synced workspace of two steps whose pipeline has already run once."""
+    root = tmp_path_factory.mktemp("readonly")
+    make_repo(root / "up" / "a", {"moda.py": "def f(out, x=None):\n    out.write_text('1')\n"})
+    write_files(root / "ws", {".gitignore": ".mlrecipes/\n"})
+    manifest = write_manifest(
+        root / "ws",
+        """
+        version: 1
+        name: ro
+        repos:
+          a: {url: ../up/a, rev: main}
+        steps:
+          first: {fn: "a:moda.f", outs: {out: o.txt}}
+          second: {fn: "a:moda.f", deps: {x: !out first.out}, outs: {out: o.txt}}
+        """,
+    )
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    done = cli("run", cwd=manifest.parent, env=env)
+    assert done.returncode == 0, done.stderr
+    return manifest.parent
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run",),
+        ("dag",),
+        ("dag", "--format", "mermaid"),
+        ("validate",),
+        ("workspace", "status"),
+        ("--help",),
+        ("run", "--help"),
+    ],
+    ids=" ".join,
+)
+def test_read_only_commands_load_no_heavy_library(
+    ran_workspace: Path, args: tuple[str, ...]
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *args],
+        cwd=ran_workspace,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    if args == ("run",):
+        assert "up to date" in out.stdout + out.stderr
+    loaded = out.stdout.rsplit("LOADED:", 1)[1].split()
+    assert loaded == []

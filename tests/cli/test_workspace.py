@@ -133,3 +133,23 @@ def test_unknown_dev_repo_is_a_user_error(ws: Path, tmp_path: Path) -> None:
     result = invoke("workspace", "sync", "-f", str(ws), "--dev", f"zz={tmp_path}")
     assert result.exit_code == 1
     assert "unknown repo 'zz'" in result.output
+
+
+def test_sync_reinstall_rebuilds_the_named_environments_only(ws: Path) -> None:
+    assert invoke("workspace", "sync", "-f", str(ws)).exit_code == 0
+    envs = ws.parent / ".mlrecipes" / "envs"
+
+    def created() -> dict[str, float]:
+        found = {}
+        for marker in envs.glob("*/.mlrecipes-env.json"):
+            data = yaml.safe_load(marker.read_text())
+            found[data["repo"]] = data["created"]
+        return found
+
+    before = created()
+    result = invoke("workspace", "sync", "-f", str(ws), "--reinstall", "a")
+    assert result.exit_code == 0, result.output
+    after = created()
+    assert after["a"] > before["a"] and after["b"] == before["b"]
+    usage = invoke("workspace", "sync", "-f", str(ws), "a")
+    assert usage.exit_code == 2 and "--reinstall" in usage.output

@@ -141,6 +141,23 @@ def test_warm_work_folder_recomputes_nothing_and_says_so(origin: Origin, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("content", ["lock", "other"])
+def test_a_folder_that_is_not_empty_is_refused(
+    origin: Origin, tmp_path: Path, content: str
+) -> None:
+    """Issue 16 item 16: `--workdir /etc` or someone's workspace is never written into."""
+    workdir = tmp_path / "theirs"
+    workdir.mkdir()
+    name = "workspace.lock" if content == "lock" else "notes.txt"
+    (workdir / name).write_text("mine\n")
+    result = _reproduce(origin.run_id, "--tracking-uri", origin.uri, "--workdir", str(workdir))
+    assert result.exit_code == 1, result.output
+    assert "is not empty" in result.output
+    assert sorted(p.name for p in workdir.iterdir()) == [name]
+    assert (workdir / name).read_text() == "mine\n"
+
+
+@pytest.mark.slow
 def test_a_run_of_cache_hits_reproduces_from_its_parent_run(origin: Origin, tmp_path: Path) -> None:
     # Logged again with every step from the store: no child run, hits on the parent.
     shutil.rmtree(origin.manifest.parent / ".mlrecipes" / "runs")

@@ -71,6 +71,7 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
         "mlrecipes/lock",
         "mlrecipes/params",
         "mlrecipes/steps",
+        "mlrecipes/packages",
     }
     by_step = {c.data.tags["mlrecipes.step"]: c for c in children}
     for child in children:

@@ -83,3 +83,22 @@ def test_wrong_token_fails_fast_without_echoing_it(
     assert result.exit_code == 1
     assert SECRET not in result.output and "Traceback" not in result.output
     assert "app" in result.output
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["Zq1/Zq2#Zq3?Zq4", "Zq1%2FZq2%23Zq3", "Zq1@Zq2/Zq3", "Zq1:Zq2/Zq3"],
+    ids=["raw", "encoded", "at", "colon"],
+)
+def test_a_token_with_url_delimiters_never_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    """Issue 16 item 1: `/`, `#`, `?` in a token once leaked through "Port could not be cast"."""
+    manifest = _manifest(tmp_path, "https://ci:${TOKEN}@127.0.0.1:9/x.git")
+    monkeypatch.setenv("TOKEN", token)
+    for args in (["workspace", "sync"], ["-v", "workspace", "sync"], ["-v", "run", "--dry-run"]):
+        result = CliRunner().invoke(app, [*args, "-f", str(manifest)])
+        assert result.exit_code == 1, result.output
+        assert "Zq" not in result.output, result.output  # no piece of the token
+        assert "internal error" not in result.output
+    assert token not in _all_text(tmp_path / "ws")

@@ -15,6 +15,9 @@ from mlrecipes.git_sources import (
     SourceSpec,
     UnsafeSourceError,
     _git,
+    dev_source,
+    folder_of,
+    folder_tree,
     sync_sources,
 )
 
@@ -105,3 +108,33 @@ def test_unsafe_transports_are_refused_with_and_without_gitpython(url: str) -> N
     with pytest.raises(UnsafeSourceError):
         _git.check_fetch_url(url, url)
     _git.check_fetch_url("https://example.invalid/x.git", "https://example.invalid/x.git")
+
+
+def test_any_folder_of_a_checkout_has_its_tree_remembered(
+    upstreams: Upstreams, tmp_path: Path, gh: type[GitHelpers]
+) -> None:
+    spec = SourceSpec("alpha", str(upstreams.mono), "main", subdir="packages/alpha")
+    (alpha,) = sync_sources([spec], checkouts_dir=tmp_path / "co", cache_dir=tmp_path / "c")
+    beta = alpha.path / "packages" / "beta"
+    assert folder_of(alpha, beta) == "packages/beta"
+    assert folder_of(alpha, tmp_path) is None
+    assert folder_tree(alpha, "packages/alpha") == alpha.tree
+    expected = gh.git(upstreams.mono, "rev-parse", "main:packages/beta")
+    assert folder_tree(alpha, "packages/beta") == expected
+    assert _trees(alpha.path)[f"{alpha.commit}:packages/beta"] == expected
+    assert folder_tree(alpha, "no/such/folder") is None
+
+
+def test_a_dirty_dev_copy_gives_the_tree_of_its_working_tree(
+    upstreams: Upstreams, tmp_path: Path, gh: type[GitHelpers]
+) -> None:
+    copy = tmp_path / "copy"
+    gh.git(tmp_path, "clone", "-q", str(upstreams.mono), str(copy))
+    before = dev_source("alpha", copy, "packages/alpha")
+    beta_head = folder_tree(before, "packages/beta")
+    (copy / "packages" / "beta" / "new.py").write_text("X = 1\n")
+    (copy / "packages" / "alpha" / "edit.py").write_text("Y = 1\n")  # makes the copy dirty
+    dirty = dev_source("alpha", copy, "packages/alpha")
+    assert dirty.dirty
+    assert folder_tree(dirty, "packages/beta") not in (None, beta_head)
+    assert not (copy / ".git" / "mlrecipes-trees.json").exists()  # a user's copy: no cache file

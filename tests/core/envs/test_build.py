@@ -108,3 +108,13 @@ def test_same_project_twice_is_built_once(
     # The file lock serialises the two; the second finds the first's environment.
     created = [repo for repo, line in outputs if "Creating virtual environment" in line]
     assert len(created) == 1
+
+
+def test_installed_packages_come_with_bytecode(
+    make_project: Callable[..., Path], envs_dir: Path
+) -> None:
+    """Compiled by uv at install time: a step pays nothing under PYTHONDONTWRITEBYTECODE."""
+    folder = make_project("compiled", ["six==1.17.0"], mode="requirements")
+    env = ensure_environment(EnvSpec("compiled", folder), envs_dir=envs_dir)
+    # Looked for before anything imports six, so no interpreter can have written it since.
+    assert list(env.path.glob("lib/python3.*/site-packages/__pycache__/six.cpython-3*.pyc"))

@@ -106,11 +106,13 @@ def test_decorated_function_checked_through_inspect(
 @pytest.mark.parametrize(
     ("func", "fragment"), [("returns_list", "returned list"), ("bad_metric", "'name': str")]
 )
-def test_bad_return_value(make_task: TaskFactory, tmp_path: Path, func: str, fragment: str) -> None:
-    code, data, _ = run_spec(make_task(func, params={"x": 1}), tmp_path)
-    assert code == runner.EXIT_CALL_ERROR
-    assert data["kind"] == "return"
-    assert fragment in data["error"] and "None or a dict" in data["error"]
+def test_other_return_values_are_noted_and_ignored(
+    make_task: TaskFactory, tmp_path: Path, func: str, fragment: str
+) -> None:
+    code, data, stderr = run_spec(make_task(func, params={"x": 1}), tmp_path)
+    assert code == runner.EXIT_OK
+    assert data == {"ok": True, "metrics": {}}
+    assert "mlrecipes: note:" in stderr and fragment in stderr
 
 
 def test_missing_module_and_function(make_task: TaskFactory, tmp_path: Path) -> None:

@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import errno
 import traceback
 from typing import Final
 
 from rich.console import Console
-from rich.markup import escape
 
+from mlrecipes.cli.sanitize import escape
 from mlrecipes.core.errors import (
     DriftDetected,
     ManifestError,
@@ -69,10 +70,46 @@ def _report_manifest(exc: ManifestError, console: Console) -> None:
             console.print(f"  [cyan]hint:[/] {escape(problem.hint)}")
 
 
+# Disk and permission faults are the machine's state, not a bug: a user error
+# naming the file and what to do (full disk, read-only mount, permissions).
+_DISK_FAULTS: Final[dict[int, tuple[str, str]]] = {
+    errno.ENOSPC: ("no space left on the device", "free space on that disk (see `df -h`)"),
+    errno.EDQUOT: ("disk quota exceeded", "free space or raise the quota"),
+    errno.EROFS: (
+        "read-only file system",
+        "mlrecipes writes under .mlrecipes/ (store, checkouts, locks) and the declared "
+        "output places: run from a writable copy of the workspace, or remount it writable",
+    ),
+    errno.EACCES: ("permission denied", "check the owner and permissions of that path"),
+    errno.EPERM: ("operation not permitted", "check the owner and permissions of that path"),
+}
+
+
+def disk_fault(exc: BaseException) -> OSError | None:
+    """The OSError behind ``exc`` (itself or a cause) that is a disk or permission fault."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FAULTS:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _report_disk_fault(fault: OSError, console: Console) -> None:
+    what, hint = _DISK_FAULTS[fault.errno or 0]
+    place = f": {fault.filename}" if fault.filename else ""
+    console.print(f"[bold red]error:[/] {escape(what)}{escape(place)}")
+    console.print(f"  [cyan]hint:[/] {escape(hint)}")
+
+
 def exit_code_for(exc: BaseException) -> int:
     for cls, code, _ in _TABLE:
         if isinstance(exc, cls):
             return code
+    if disk_fault(exc) is not None:
+        return EXIT_USER
     return EXIT_INTERNAL
 
 
@@ -89,11 +126,17 @@ def report(exc: BaseException, *, console: Console, verbose: bool) -> int:
             f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}"
         )
         console.print(
-            f"  hint: this is a bug in mlrecipes; please report it at {ISSUES_URL} "
-            "with the output of the same command run with -v"
+            f"  hint: this is a bug in mlrecipes; please report it at {ISSUES_URL} with the "
+            "message above and the mlrecipes version (-v adds a traceback: URL credentials "
+            "are removed from it, but read it for other private values before sharing)"
         )
         return code
-    label = next(lbl for cls, _, lbl in _TABLE if isinstance(exc, cls))
+    label = next((lbl for cls, _, lbl in _TABLE if isinstance(exc, cls)), None)
+    fault = disk_fault(exc)
+    if label is None and fault is not None:
+        _report_disk_fault(fault, console)
+        return code
+    label = label or "error"
     if isinstance(exc, ManifestError):
         _report_manifest(exc, console)
         return code

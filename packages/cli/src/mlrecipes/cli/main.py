@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mlrecipes.cli import errors
+from mlrecipes.cli import errors, sanitize
 from mlrecipes.cli.commands import (
     dag,
     exp,
@@ -19,6 +19,7 @@ from mlrecipes.cli.commands import (
     schema,
     step,
     store,
+    ui,
     validate,
     workspace,
 )
@@ -110,6 +111,7 @@ def _root(
     ] = False,
 ) -> None:
     get_state(ctx).verbose = verbose
+    sanitize.install_log_redaction()
     _manifest_default(ctx, file)
     if not verbose:
         # MLflow announces its one-time schema migrations at INFO; they are no news to users.
@@ -123,6 +125,7 @@ app.command("dag")(dag.dag)
 app.command("schema")(schema.schema)
 app.command("run")(run.run)
 app.command("reproduce")(reproduce.reproduce)
+app.command("ui")(ui.ui)
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(step.app, name="step")
 app.add_typer(exp.app, name="exp")

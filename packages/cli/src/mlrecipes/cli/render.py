@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 
 from rich.console import Console
-from rich.markup import escape
 from rich.status import Status
 
+from mlrecipes.cli.sanitize import escape
 from mlrecipes.core.events import (
     Event,
     LockWritten,
     PipelineFinished,
     PlanReady,
+    RepoNote,
     RepoProgress,
     StepFinished,
     StepLog,
@@ -108,6 +109,8 @@ class EventPrinter:
                     return None
                 extra = f" {escape(message)}" if message else ""
                 return f"[{_REPO_STYLE[phase]}]{phase:>12}[/] {escape(repo)}{extra}"
+            case RepoNote(message=message):
+                return f"[yellow]warning:[/] {escape(message)}"
             case LockWritten(path=path, changed=changed):
                 return f"[green]wrote[/] {escape(path)}" if changed else None
             case PlanReady(

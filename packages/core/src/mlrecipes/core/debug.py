@@ -13,15 +13,15 @@ import json
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlrecipes.core.errors import StoreError
 from mlrecipes.core.executors import subprocess_env
-from mlrecipes.core.plan import make_plan
+from mlrecipes.core.plan import make_plan, needed_repos
 from mlrecipes.core.run.tasks import build_task
-from mlrecipes.core.runner import build_spec, render_call_snippet, runner_argv
+from mlrecipes.core.runner import build_spec, render_call_snippet, runner_argv, write_spec
 from mlrecipes.core.store import Store
 from mlrecipes.core.sweep import expand_overrides
 from mlrecipes.core.task import StepTask
@@ -34,12 +34,13 @@ if TYPE_CHECKING:
 class DebugTarget:
     task: StepTask
     scratch: Path
+    public_params: Mapping[str, Any]  # what may be printed (secrets masked)
 
 
 def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> DebugTarget:
     """The task of ``step`` with its inputs from the store; raises when an upstream is missing."""
-    variants = expand_overrides(overrides)[:1]
-    synced = ws.sync()
+    variants = expand_overrides(overrides, max_variants=None)[:1]
+    synced = ws.sync(only=needed_repos(ws.manifest, [step]))
     plan = make_plan(ws.manifest, synced.repos, targets=[step], variants=variants)
     planned = {s.step: s for s in plan.variants[0].steps}
     store = Store(ws.paths.store)
@@ -60,7 +61,8 @@ def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> Deb
             hint=f"run `mlrecipes run {first}` first",
         )
     scratch = ws.paths.state / "debug" / step
-    return DebugTarget(build_task(target, synced, running=()), scratch)
+    task = build_task(target, synced, running=())
+    return DebugTarget(task, scratch, target.public_params)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def run_step_foreground(
     spec_path = target.scratch / ".spec.json"
     result = target.scratch / ".result.json"
     spec = build_spec(target.task, entry=target.scratch, result=result)
-    spec_path.write_text(json.dumps(spec))
+    write_spec(spec_path, spec)
     argv = runner_argv(target.task.python, spec_path, pdb=pdb)
     env = subprocess_env(target.task.python, target.task.env)
     code = subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
@@ -101,4 +103,6 @@ def _returned_metrics(result: Path) -> dict[str, float]:
 def call_snippet(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> tuple[Path, str]:
     """The environment's interpreter and a snippet that calls the step's function."""
     target = debug_target(ws, step, overrides)
-    return target.task.python, render_call_snippet(target.task, out_dir=target.scratch)
+    # Printed to a terminal: secrets stay masked, the user sets them in the debugger.
+    shown = replace(target.task, params=dict(target.public_params))
+    return target.task.python, render_call_snippet(shown, out_dir=target.scratch)

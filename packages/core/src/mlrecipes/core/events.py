@@ -21,6 +21,15 @@ class RepoProgress:
 
 
 @dataclass(frozen=True)
+class RepoNote:
+    """Something the user should know about a repo's environment, e.g. that the
+    workspace pin of a used repo replaced the repo's own pin (names both commits)."""
+
+    repo: str
+    message: str
+
+
+@dataclass(frozen=True)
 class LockWritten:
     path: str
     changed: bool
@@ -84,6 +93,7 @@ class PipelineFinished:
 
 Event: TypeAlias = (
     RepoProgress
+    | RepoNote
     | LockWritten
     | PlanReady
     | StepStarted

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlrecipes.core.manifest.resolve import is_masked, unmask_digest
 from mlrecipes.git_sources import short_commit
 
 NEVER_RUN = "no store entry (never run)"
@@ -28,6 +29,7 @@ def nearest_reasons(now: Mapping[str, Any], before: Sequence[Mapping[str, Any]])
 
 
 def _short(value: Any) -> str:
+    value = unmask_digest(value)  # a secret's digest is for comparing, not for reading
     text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -64,7 +66,7 @@ def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[s
     if before.get("code") != now["code"]:
         reasons.append(explain_code(before, now))
     if before.get("env") != now["env"]:
-        reasons.append("environment changed")
+        reasons += _environment_changes(before, now)
     reasons += _param_changes(before.get("params") or {}, now["params"])
     old_inputs, new_inputs = before.get("inputs") or {}, now["inputs"]
     for key in sorted(set(old_inputs) | set(new_inputs)):
@@ -75,10 +77,69 @@ def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[s
     return tuple(reasons)
 
 
+def _environment_changes(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """Which used repo or which installed package changed an environment, if recorded."""
+    # Executions recorded before `uses` existed have no such key: nothing to compare.
+    moved = _moved_uses(before["uses"], now.get("uses") or {}) if "uses" in before else []
+    if moved:
+        return moved
+    # The repo's own editable install (its folder's tree is the code's tree) moves
+    # with its code: "code changed" says that already.
+    own = "@" + str(now.get("code")).partition("@")[2][:7]
+    changed = [
+        line
+        for line in _changed_packages(before.get("packages"), now.get("packages"))
+        if not line.endswith(own)
+    ]
+    if not changed:
+        return [] if before.get("code") != now.get("code") else ["environment changed"]
+    more = [f"and {len(changed) - 3} more packages changed"] if len(changed) > 3 else []
+    return changed[:3] + more
+
+
+def _moved_uses(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """``used repo changed: lib@1a2b3c4 -> lib@5d6e7f8`` (trees when the commits are equal)."""
+    moved = []
+    for name in sorted(set(before) | set(now)):
+        old, new = before.get(name), now.get(name)
+        if old == new:
+            continue
+        sides = []
+        for side in (old, new):
+            if not isinstance(side, Mapping):
+                sides.append("(not used)")
+                continue
+            text = f"{name}@{short_commit(str(side.get('commit')))}"
+            if old and new and isinstance(old, Mapping) and old.get("commit") == new.get("commit"):
+                text += f" (tree {short_commit(str(side.get('tree')))})"
+            sides.append(text)
+        moved.append(f"used repo changed: {sides[0]} -> {sides[1]}")
+    return moved
+
+
+def _changed_packages(before: Mapping[str, str] | None, now: Mapping[str, str] | None) -> list[str]:
+    """``package changed: six 1.16.0 -> 1.17.0`` for every distribution that changed."""
+    if not before or not now:
+        return []
+    names = [n for n in sorted(set(before) | set(now)) if before.get(n) != now.get(n)]
+    return [
+        f"package changed: {n} {before.get(n, '(none)')} -> {now.get(n, '(none)')}" for n in names
+    ]
+
+
 def _param_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     changes = []
     for key in sorted(set(old) | set(new)):
         old_v, new_v = old.get(key, "<unset>"), new.get(key, "<unset>")
         if old_v != new_v:
-            changes.append(f"params changed: {key}: {_short(old_v)} -> {_short(new_v)}")
+            changes.append(_param_change(key, old_v, new_v))
     return changes
+
+
+def _param_change(key: str, old: Any, new: Any) -> str:
+    """One ``params changed`` reason; a secret's values are never shown (old records
+    written before masking may hold one in clear, so a masked side hides both)."""
+    if is_masked(new) or is_masked(old):
+        shown = _short(new if is_masked(new) else old)
+        return f"params changed: {key}: {shown} (value changed)"
+    return f"params changed: {key}: {_short(old)} -> {_short(new)}"

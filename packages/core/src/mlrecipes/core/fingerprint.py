@@ -21,6 +21,7 @@ bumping it invalidates every store entry on purpose.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -162,7 +163,8 @@ def _walk(root: Path) -> Iterator[tuple[str, Path]]:
         for name in names:
             full = folder / name
             if not full.exists():
-                raise FileNotFoundError(f"cannot hash {full}: broken symlink")
+                why = "symlink loop" if _is_loop(full) else "broken symlink"
+                raise FileNotFoundError(f"cannot hash {full}: {why}")
             if full.is_dir():
                 real = os.path.realpath(full)
                 if real in seen:
@@ -174,6 +176,14 @@ def _walk(root: Path) -> Iterator[tuple[str, Path]]:
                 yield f"{prefix}{name}", full
 
     yield from visit(root, "")
+
+
+def _is_loop(path: Path) -> bool:
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 class _HashCache:
@@ -196,9 +206,12 @@ class _HashCache:
                 self.entries = data["files"]
 
     def file_hash(self, path: Path) -> str:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            # A FIFO blocks, /dev/zero never ends, a socket cannot be read: none is data.
+            raise NotAFileError(f"cannot hash {path}: {_kind(st.st_mode)}, not a regular file")
         if self.location is None:
             return _sha256_file(path)
-        st = path.stat()
         key = str(path.absolute())  # not resolve(): one stat per file is the point
         stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
         hit = self.entries.get(key)
@@ -218,6 +231,22 @@ class _HashCache:
         data = {"version": _CACHE_VERSION, "files": self.entries}
         tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
         tmp.replace(self.location)
+
+
+class NotAFileError(ValueError):
+    """A dependency that is neither a regular file nor a folder (FIFO, device, socket)."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 def _sha256_file(path: Path) -> str:

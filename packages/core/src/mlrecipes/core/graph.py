@@ -1,22 +1,24 @@
 """The DAG of steps: edges come from ``!out`` dependencies.
 
-:class:`StepGraph` is data (a networkx ``DiGraph`` of step names, an edge
-``a -> b`` when ``b`` reads an output of ``a``) with queries (order, closures,
-cycles) and renderers (text, Mermaid, Graphviz dot). Validation builds one to
-find cycles; a validated manifest's graph has none.
+:class:`StepGraph` is data (the step names and an edge ``a -> b`` when ``b``
+reads an output of ``a``) with queries (order, closures, cycles) and renderers
+(text, Mermaid, Graphviz dot). Validation builds one to find cycles; a validated
+manifest's graph has none.
 
-networkx is imported when the first graph is built, not with this module: its
-import (~0.2 s, every algorithm it ships) is then paid only by commands that
-load a manifest.
+The algorithms are plain Python on adjacency dicts, not networkx: the graph
+needs a lexicographic topological sort, ancestors and descendants, and the
+strongly connected components that name a cycle, each a few lines, while
+``import networkx`` costs ~0.2 s that every ``run``, ``dag`` and ``validate``
+paid before it printed anything (issue 11: read-only commands stay fast).
+``graphlib.TopologicalSorter`` is not enough on its own: it orders by levels,
+and the order here must break ties by name so that it is stable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import networkx as nx
+import heapq
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 
 from mlrecipes.core.errors import UnknownStepError, UserError
 from mlrecipes.core.manifest.model import Manifest, OutRef, StepSpec
@@ -37,17 +39,16 @@ class StepGraph:
     """Steps and the ``!out`` edges between them."""
 
     def __init__(self, steps: Mapping[str, StepSpec]) -> None:
-        import networkx as nx
-
         self.steps = dict(steps)
-        graph: nx.DiGraph[str] = nx.DiGraph()
-        graph.add_nodes_from(sorted(steps))
+        # successors[a][b]: the outputs of a that b reads, in the order of b's deps.
+        self.successors: dict[str, dict[str, tuple[str, ...]]] = {n: {} for n in sorted(steps)}
+        self.predecessors: dict[str, set[str]] = {n: set() for n in sorted(steps)}
         for name in sorted(steps):
             for _, dep in sorted(steps[name].deps.items()):
                 if isinstance(dep, OutRef) and dep.step in steps:
-                    outs = graph.get_edge_data(dep.step, name, {}).get("outs", ())
-                    graph.add_edge(dep.step, name, outs=(*outs, dep.name))
-        self.graph = graph
+                    outs = self.successors[dep.step].get(name, ())
+                    self.successors[dep.step][name] = (*outs, dep.name)
+                    self.predecessors[name].add(dep.step)
 
     @classmethod
     def from_manifest(cls, manifest: Manifest) -> StepGraph:
@@ -56,12 +57,21 @@ class StepGraph:
 
     def order(self) -> list[str]:
         """Every step, upstream first; ties are broken by name so the order is stable."""
-        import networkx as nx
-
         cycle = self.find_cycle()
         if cycle is not None:
             raise CycleError(cycle)
-        return list(nx.lexicographical_topological_sort(self.graph))
+        waiting = {name: len(ups) for name, ups in self.predecessors.items()}
+        ready = [name for name, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        order: list[str] = []
+        while ready:
+            name = heapq.heappop(ready)
+            order.append(name)
+            for down in self.successors[name]:
+                waiting[down] -= 1
+                if waiting[down] == 0:
+                    heapq.heappush(ready, down)
+        return order
 
     def _check(self, names: Iterable[str]) -> list[str]:
         wanted = list(names)
@@ -72,20 +82,12 @@ class StepGraph:
 
     def upstream_closure(self, names: Iterable[str]) -> list[str]:
         """The steps needed to run ``names`` (them included), in order."""
-        import networkx as nx
-
-        needed: set[str] = set()
-        for name in self._check(names):
-            needed |= nx.ancestors(self.graph, name) | {name}
+        needed = _reachable(self._check(names), lambda n: self.predecessors[n])
         return [name for name in self.order() if name in needed]
 
     def downstream_closure(self, names: Iterable[str]) -> list[str]:
         """``names`` and every step that reads their outputs, directly or not, in order."""
-        import networkx as nx
-
-        affected: set[str] = set()
-        for name in self._check(names):
-            affected |= nx.descendants(self.graph, name) | {name}
+        affected = _reachable(self._check(names), lambda n: self.successors[n])
         return [name for name in self.order() if name in affected]
 
     def cycles(self) -> list[list[str]]:
@@ -93,28 +95,31 @@ class StepGraph:
 
         Each cycle starts at its smallest name; a step reading its own output is ``[a, a]``.
         """
-        import networkx as nx
-
         found: list[list[str]] = []
-        for component in nx.strongly_connected_components(self.graph):
+        for component in _strongly_connected(self.successors):
             start = min(component)
-            if len(component) == 1 and not self.graph.has_edge(start, start):
+            if len(component) == 1 and start not in self.successors[start]:
                 continue
             found.append(self._cycle_from(start, component))
         return sorted(found)
 
     def _cycle_from(self, start: str, component: set[str]) -> list[str]:
-        """A shortest way from ``start`` back to itself inside its component."""
-        import networkx as nx
-
-        sub = self.graph.subgraph(component)
-        best: list[str] | None = None
-        for succ in sorted(sub.successors(start)):
-            path: list[str] = nx.shortest_path(sub, succ, start)
-            if best is None or len(path) < len(best):
-                best = path
-        assert best is not None  # noqa: S101 - a strongly connected component has a cycle
-        return [start, *best]
+        """A shortest way from ``start`` back to itself inside its component (BFS)."""
+        came_from: dict[str, str] = {}
+        queue = deque([start])
+        while queue:
+            node = queue.popleft()
+            for succ in sorted(self.successors[node]):
+                if succ == start:
+                    path = [start]
+                    while node != start:
+                        path.append(node)
+                        node = came_from[node]
+                    return [start, *reversed(path[1:]), start]
+                if succ in component and succ not in came_from:
+                    came_from[succ] = node
+                    queue.append(succ)
+        raise AssertionError(f"no cycle through {start}")  # a strongly connected component has one
 
     def find_cycle(self) -> list[str] | None:
         """A cycle as ``[a, b, a]``, or None when the graph is a DAG."""
@@ -122,7 +127,8 @@ class StepGraph:
         return cycles[0] if cycles else None
 
     def _edges(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        return sorted((a, b, tuple(d["outs"])) for a, b, d in self.graph.edges(data=True))
+        edges = self.successors.items()
+        return sorted((a, b, outs) for a, downs in edges for b, outs in downs.items())
 
     def to_text(self) -> str:
         """One line per step in order: name, function, and the steps it reads from."""
@@ -130,7 +136,7 @@ class StepGraph:
         width = max((len(name) for name in order), default=0)
         lines = []
         for name in order:
-            ups = sorted(self.graph.predecessors(name))
+            ups = sorted(self.predecessors[name])
             after = f"  <- {', '.join(ups)}" if ups else ""
             lines.append(f"{name.ljust(width)}  {self.steps[name].fn}{after}")
         return "\n".join(lines) + ("\n" if lines else "")
@@ -168,3 +174,58 @@ def _mermaid_text(text: str) -> str:
 def _dot_text(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
+
+
+def _reachable(starts: Iterable[str], neighbours: Callable[[str], Iterable[str]]) -> set[str]:
+    """``starts`` and every node reachable from them through ``neighbours``."""
+    seen = set(starts)
+    todo = list(seen)
+    while todo:
+        for nxt in neighbours(todo.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _strongly_connected(successors: Mapping[str, Mapping[str, object]]) -> list[set[str]]:
+    """Tarjan's strongly connected components, iterative (a long chain of steps would
+    exceed Python's recursion limit)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[set[str]] = []
+    for root in successors:
+        if root in index:
+            continue
+        work = [(root, iter(successors[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(successors[child])))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: set[str] = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                components.append(component)
+    return components

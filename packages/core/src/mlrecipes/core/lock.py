@@ -11,7 +11,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,24 @@ class LockedRepo:
     commit: str
     subdir: str | None
     tree: str
-    env: str | None = None  # hash of the environment's resolved packages
+    env: str | None = None
+    """Identity of the environment: its installed distributions with their sources
+    and the trees of its path installs (:mod:`mlrecipes.core.env_identity`)."""
+    uses: tuple[str, ...] = ()
+    """Repos installed into this repo's environment (``uses:``, transitively)."""
+    git_refs: Mapping[str, str] = field(default_factory=dict)
+    """Moving git references of the repo's own dependencies (``URL@ref``) -> commit."""
+
+    def to_data(self) -> dict[str, Any]:
+        data = asdict(self)
+        # Written only when set, so that locks of workspaces without them stay as they were.
+        for key in ("uses", "git_refs"):
+            data.pop(key)
+        if self.uses:
+            data["uses"] = list(self.uses)
+        if self.git_refs:
+            data["git_refs"] = dict(sorted(self.git_refs.items()))
+        return data
 
     def covers(self, *, url: str, rev: str, subdir: str | None) -> bool:
         """Whether this entry was locked for the same (url, rev, subdir) as asked now."""
@@ -47,7 +64,7 @@ class Lock:
     def dumps(self) -> str:
         data = {
             "version": self.version,
-            "repos": {name: asdict(self.repos[name]) for name in sorted(self.repos)},
+            "repos": {name: self.repos[name].to_data() for name in sorted(self.repos)},
         }
         return _HEADER + yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
 
@@ -69,6 +86,13 @@ def read_lock(path: Path) -> Lock | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise LockError(
+            f"{path}: cannot read the lock ({why})",
+            path=path,
+            hint="delete it and run `mlrecipes workspace sync` to write a new one",
+        ) from None
     return parse_lock(text, path=path)
 
 
@@ -76,9 +100,14 @@ def parse_lock(text: str, *, path: Path) -> Lock:
     hint = "delete it and run `mlrecipes workspace sync` to write a new one"
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise LockError(f"{path}: not valid YAML ({exc})", path=path, hint=hint) from None
-    if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
+    except (yaml.YAMLError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise LockError(f"{path}: not valid YAML ({why})", path=path, hint=hint) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("version") != LOCK_VERSION
+        or not isinstance(data.get("repos") or {}, dict)
+    ):
         raise LockError(
             f"{path}: unsupported lock (expected version {LOCK_VERSION})", path=path, hint=hint
         )
@@ -106,6 +135,8 @@ def _locked_repo(entry: Any) -> LockedRepo:
         subdir=None if entry.get("subdir") is None else str(entry["subdir"]),
         tree=str(entry["tree"]),
         env=None if entry.get("env") is None else str(entry["env"]),
+        uses=tuple(str(u) for u in entry.get("uses") or ()),
+        git_refs={str(k): str(v) for k, v in (entry.get("git_refs") or {}).items()},
     )
 
 
@@ -115,7 +146,7 @@ def write_lock(path: Path, lock: Lock) -> bool:
     try:
         if path.read_text(encoding="utf-8") == text:
             return False
-    except FileNotFoundError:
+    except (FileNotFoundError, UnicodeDecodeError):  # a damaged lock is replaced
         pass
     fd, tmp = tempfile.mkstemp(prefix=".workspace.lock.", dir=path.parent)
     try:

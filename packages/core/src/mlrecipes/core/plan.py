@@ -26,6 +26,7 @@ from mlrecipes.core.manifest import (
     StepSpec,
     StoreOut,
     apply_overrides,
+    public_params,
     resolve_params,
 )
 from mlrecipes.core.paths import WorkspacePaths
@@ -44,13 +45,16 @@ class PlannedStep:
     fingerprint: str
     status: Literal["cached", "run"]
     reasons: tuple[str, ...]
-    params: Mapping[str, Any]
+    params: Mapping[str, Any]  # in clear: for the step's function only, never shown
+    public_params: Mapping[str, Any]  # secrets masked: what is logged, printed, stored
     inputs: Mapping[str, str]  # dep name -> identity: "step:<fp>/<out>" or "file:<sha256>"
     input_paths: Mapping[str, Path]
     outputs: Mapping[str, str]  # out name -> path inside the store entry
     declared: Mapping[str, Path]  # out name -> the `!path` place users look at
     needs: tuple[str, ...]  # fingerprints of the upstream steps that run in this plan
     components: Mapping[str, Any]  # what the fingerprint hashed, for "why" next time
+    unavailable: str | None = None
+    """Why the step cannot run (its repo's environment failed to build), or None."""
     forced: bool = False  # --force (or downstream of it): never taken from a store
 
 
@@ -130,23 +134,36 @@ class _Planner:
         store: Store,
         force: Collection[str],
         hash_cache: Path,
+        failed: Mapping[str, Exception],
     ) -> None:
         self.repos = repos
+        self.failed = failed
         self.store = store
         self.force = set(force)
         self.hash_cache = hash_cache
         self._file_hashes: dict[Path, str] = {}
+        self._summaries: dict[str, dict[str, str]] = {}
         self.forced_fps: set[str] = set()
 
     def file_identity(self, manifest: Manifest, step: str, dep: PathRef) -> tuple[str, Path]:
         path = manifest.resolve_path(dep)
+        where = f"{dep.loc}: " if dep.loc else ""
         if path not in self._file_hashes:
             if not path.exists():
+                loop = path.is_symlink()
                 raise UserError(
-                    f"step {step!r} reads {dep} ({path}), which does not exist",
+                    f"{where}step {step!r} reads {dep} ({path}), which "
+                    + ("is a broken or looping symlink" if loop else "does not exist"),
                     hint="create the file, or point the dep at another step's output with !out",
                 )
-            self._file_hashes[path] = hash_path(path, cache_file=self.hash_cache)
+            try:
+                self._file_hashes[path] = hash_path(path, cache_file=self.hash_cache)
+            except (OSError, ValueError) as exc:
+                raise UserError(
+                    f"{where}step {step!r} cannot read its dep {dep}: {exc}",
+                    hint="a dep is a regular file or a folder of them (no FIFOs, devices, "
+                    "sockets, broken or looping symlinks)",
+                ) from None
         return f"file:{self._file_hashes[path]}", path
 
     def plan_variant(
@@ -160,8 +177,11 @@ class _Planner:
     def plan_step(
         self, manifest: Manifest, spec: StepSpec, planned: Mapping[str, PlannedStep]
     ) -> PlannedStep:
-        repo = self.repos[spec.fn.repo]
+        repo_name = spec.fn.repo
+        repo = self.repos.get(repo_name)
         params = resolve_params(manifest, spec.name)
+        # Secrets enter the fingerprint as a salted digest, never in clear.
+        hashed = resolve_params(manifest, spec.name, view="fingerprint")
         inputs: dict[str, str] = {}
         input_paths: dict[str, Path] = {}
         needs: list[str] = []
@@ -181,26 +201,42 @@ class _Planner:
                     manifest, spec.name, dep
                 )
         outputs, declared = output_layout(spec, manifest)
+        # A repo whose environment failed has no identity: its steps get a
+        # fingerprint that no store entry can have, and fail when started.
+        tree = repo.source.tree if repo else "unavailable"
+        env_hash = repo.env_hash if repo else f"unavailable:{repo_name}"
+        unavailable = None if repo else self.why_unavailable(repo_name)
         components: dict[str, Any] = {
             "fn": str(spec.fn),
-            "code": f"{repo.name}@{repo.source.tree}",
+            "code": f"{repo_name}@{tree}",
             # Not hashed (the tree is the code's identity): what people know code by.
-            "commit": f"{repo.name}@{repo.source.commit}",
-            "dirty": repo.source.dirty,
-            "env": repo.env.deps_hash,
-            "params": params,
+            "commit": f"{repo_name}@{repo.source.commit if repo else 'unavailable'}",
+            "dirty": repo.source.dirty if repo else False,
+            "env": env_hash,
+            "params": hashed,
             "inputs": inputs,
             "outputs": outputs,
+            # Explanations only (the environment's identity holds their trees):
+            # which used repo moved, for `--dry-run`.
+            "uses": {
+                name: {
+                    "commit": self.repos[name].source.commit,
+                    "tree": self.repos[name].source.tree,
+                }
+                for name in manifest.code_repos(repo_name)[1:]
+                if name in self.repos
+            },
+            "packages": self.packages(repo),
         }
         fp = step_fingerprint(
             fn=str(spec.fn),
-            code_tree=repo.source.tree,
-            env_hash=repo.env.deps_hash,
-            params={"params": params, "outputs": outputs},
+            code_tree=tree,
+            env_hash=env_hash,
+            params={"params": hashed, "outputs": outputs},
             inputs=inputs,
         )
         forced = spec.name in self.force or bool(forced_by)
-        cached = not forced and self.store.is_complete(spec.name, fp)
+        cached = repo is not None and not forced and self.store.is_complete(spec.name, fp)
         reasons: tuple[str, ...] = ()
         if forced:
             self.forced_fps.add(fp)
@@ -209,27 +245,60 @@ class _Planner:
                 if spec.name in self.force
                 else (f"forced: upstream {', '.join(sorted(set(forced_by)))} reruns",)
             )
+        elif unavailable is not None:
+            reasons = (f"the environment of repo {repo_name!r} could not be built",)
         elif not cached:
             reasons = self.reasons(spec.name, components)
         return PlannedStep(
             step=spec.name,
-            repo=repo.name,
+            repo=repo_name,
             fn=str(spec.fn),
             fingerprint=fp,
             status="cached" if cached else "run",
             reasons=reasons,
             params=params,
+            public_params=public_params(manifest, spec.name),
             inputs=inputs,
             input_paths=input_paths,
             outputs=outputs,
             declared=declared,
             needs=tuple(sorted(set(needs))),
             components=components,
+            unavailable=unavailable,
             forced=forced,
         )
 
+    def packages(self, repo: RepoContext | None) -> dict[str, str]:
+        """The environment's package summary (once per environment), for explanations."""
+        if repo is None or repo.identity is None:
+            return {}
+        key = repo.identity.digest
+        if key not in self._summaries:
+            self._summaries[key] = repo.identity.summary()
+        return self._summaries[key]
+
+    def why_unavailable(self, repo: str) -> str:
+        """The build failure of ``repo``'s environment, with the tail of uv's output."""
+        failure = self.failed.get(repo)
+        if failure is None:
+            return f"repo {repo!r} was not synced"
+        text = str(failure)
+        hint = getattr(failure, "hint", None)
+        return f"{text}\n  hint: {hint}" if hint else text
+
     def reasons(self, step: str, now: Mapping[str, Any]) -> tuple[str, ...]:
         return nearest_reasons(now, read_executions(self.store.root, step))
+
+
+def needed_repos(manifest: Manifest, targets: Sequence[str]) -> set[str] | None:
+    """The repos the steps up to ``targets`` run in (None: all, when no targets).
+
+    ``sync`` adds the repos they use.
+    """
+    if not targets:
+        return None
+    steps = StepGraph.from_manifest(manifest).upstream_closure(targets)
+    return {manifest.steps[name].fn.repo for name in steps}
 
 
 def make_plan(
@@ -239,14 +308,19 @@ def make_plan(
     targets: Sequence[str] = (),
     variants: Sequence[Mapping[str, str]] = ({},),
     force: Collection[str] = (),
+    failed: Mapping[str, Exception] | None = None,
 ) -> Plan:
-    """Plan every variant of the pipeline up to ``targets`` (all steps when empty)."""
+    """Plan every variant of the pipeline up to ``targets`` (all steps when empty).
+
+    Steps of repos in ``failed`` (their environment could not be built) are
+    planned to run and carry the failure in ``unavailable``.
+    """
     paths = WorkspacePaths.for_manifest(manifest)
     graph = StepGraph.from_manifest(manifest)
     order = graph.upstream_closure(targets) if targets else graph.order()
     if force:
         graph.upstream_closure(list(force))  # unknown names raise with did-you-mean
-    planner = _Planner(repos, Store(paths.store), force, paths.state / "hashes.json")
+    planner = _Planner(repos, Store(paths.store), force, paths.state / "hashes.json", failed or {})
     planned = [
         planner.plan_variant(i, overrides, apply_overrides(manifest, overrides), order)
         for i, overrides in enumerate(variants)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlrecipes.git_sources.urls import redact_url
+
 USAGE_DIR = "usage"
 
 
@@ -65,7 +67,7 @@ def read_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str) -> str | 
         data = json.loads((runs_dir / f"{fp_hash}.json").read_text())
     except (FileNotFoundError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("tracking_uri") != tracking_uri:
+    if not isinstance(data, dict) or data.get("tracking_uri") != redact_url(tracking_uri):
         return None
     if data.get("store") != store_identity(tracking_uri):
         return None
@@ -74,7 +76,9 @@ def read_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str) -> str | 
 
 
 def write_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str, run_id: str) -> None:
-    data = {"run_id": run_id, "tracking_uri": tracking_uri, "store": store_identity(tracking_uri)}
+    # The URI may hold credentials (an `!env` tracking_uri): never on disk.
+    uri = redact_url(tracking_uri)
+    data = {"run_id": run_id, "tracking_uri": uri, "store": store_identity(tracking_uri)}
     _write_json(runs_dir / f"{fp_hash}.json", data)
 
 

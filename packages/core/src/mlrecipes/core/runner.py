@@ -23,11 +23,12 @@ outputs, calls the function with keyword arguments (paths as
     {"ok": false, "kind": "raised", "error": "ValueError: boom", "traceback": "..."}
 
 Exit codes: 0 ok; 1 the step raised (traceback on stderr, which is the log);
-2 the step could not be called as declared (import, signature, return value;
-``kind`` is ``import``, ``signature`` or ``return``). A killed runner writes no
-result. The return value must be ``None`` (no metrics) or a dict of ``str`` to
-real numbers; ``bool`` counts as a number (``True`` -> 1.0) because flags such
-as ``converged`` are useful metrics and MLflow stores only floats.
+2 the step could not be called as declared (import, signature; ``kind`` is
+``import`` or ``signature``). A killed runner writes no result. The entries of
+a returned dict whose values are real numbers are the metrics; ``bool`` counts
+as a number (``True`` -> 1.0) because flags such as ``converged`` are useful
+metrics and MLflow stores only floats. Any other return value (a list, a
+string, a dict entry that is no number) is noted in the log and ignored.
 
 Start-up cost matters: for trivial steps it is most of a step's cost. On a
 slow machine ``import json`` (which pulls in ``re``) costs 60% of a bare
@@ -96,6 +97,18 @@ def build_spec(task: StepTask, *, entry: Path, result: Path) -> dict[str, Any]:
         "outputs": {name: str(entry / rel) for name, rel in task.outputs.items()},
         "result": str(result),
     }
+
+
+def write_spec(path: Path, spec: dict[str, Any]) -> None:
+    """Write a runner spec readable by its owner only: it holds params in clear,
+    secrets included (they reach the step's function and no other place)."""
+    import json
+    import os
+
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(spec, fh)
 
 
 def render_call_snippet(task: StepTask, *, out_dir: Path | None = None) -> str:
@@ -418,26 +431,37 @@ def _names(names: list[str]) -> str:
 
 
 def _metrics(value: Any, spec: dict[str, Any]) -> dict[str, float]:
+    """The metrics in a step's return value: ``None`` or a dict's numeric entries.
+
+    Anything else is noted in the step's log and ignored: the step's work is
+    done, and failing it now would throw that work away.
+    """
     if value is None:
         return {}
-    expected = "a step returns None or a dict of metric name -> number"
     if not isinstance(value, dict):
-        raise CallError("return", f"{_where(spec)} returned {type(value).__name__}; {expected}")
+        _note(spec, f"returned {type(value).__name__}, not a dict of metrics: ignored")
+        return {}
     metrics = {}
     for key, number in value.items():
         if not isinstance(key, str):
-            raise CallError("return", f"{_where(spec)} returned a metric key {key!r}; {expected}")
+            _note(spec, f"returned a metric key {key!r} that is not text: ignored")
+            continue
         if not isinstance(number, (int, float)):  # not `|`: runs on 3.8
             import numbers  # numpy scalars are registered as numbers.Real
 
             if not isinstance(number, numbers.Real):
                 kind = type(number).__name__
-                raise CallError("return", f"{_where(spec)} returned {key!r}: {kind}; {expected}")
+                _note(spec, f"returned {key!r}: {kind}, not a number: not logged as a metric")
+                continue
         try:
             metrics[key] = float(number)
         except OverflowError:
-            raise CallError("return", f"{_where(spec)}: metric {key!r} is too large") from None
+            _note(spec, f"metric {key!r} is too large for a float: not logged")
     return metrics
+
+
+def _note(spec: dict[str, Any], text: str) -> None:
+    sys.stderr.write(f"mlrecipes: note: {_where(spec)} {text}\n")
 
 
 def _format_tb() -> str:
@@ -485,12 +509,7 @@ def _call(spec: dict[str, Any], pdb_mode: bool) -> tuple[int, dict[str, float]]:
         _write_error(result, "raised", _last_line(tb), tb)
         _debug(pdb_mode)
         return EXIT_RAISED, {}
-    try:
-        return EXIT_OK, _metrics(value, spec)
-    except CallError as exc:
-        sys.stderr.write(f"mlrecipes: {exc.message}\n")
-        _write_error(result, exc.kind, exc.message, None)
-        return EXIT_CALL_ERROR, {}
+    return EXIT_OK, _metrics(value, spec)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -148,6 +148,9 @@ class _Run:
         self.skip_rest("not run: an earlier step failed and fail-fast is on")
 
     def launch(self, task: StepTask) -> None:
+        if task.unavailable is not None:
+            self.record(StepResult(task.key, task.step, "failed", error=task.unavailable))
+            return
         started = time.monotonic()
         tmp = self.launching = self.store.begin(task.step, task.fingerprint)
         try:

@@ -26,10 +26,11 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ class EntryRecord:
     label: str = ""
     started_at: float | None = None
     finished_at: float | None = None
+    files: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Every file of the entry (relative path -> size, mtime_ns), checked when served."""
 
     def to_json(self) -> dict[str, Any]:
         """The marker's JSON object."""
@@ -67,6 +70,7 @@ class EntryRecord:
             "run_id": self.run_id,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "files": {rel: list(stamp) for rel, stamp in self.files.items()},
         }
 
     @classmethod
@@ -81,6 +85,7 @@ class EntryRecord:
             label=data.get("label", ""),
             started_at=data.get("started_at"),
             finished_at=data.get("finished_at"),
+            files={str(k): (int(v[0]), int(v[1])) for k, v in data.get("files", {}).items()},
         )
 
 
@@ -91,6 +96,7 @@ class Store:
         self.root = root
         self._locks: dict[Path, int] = {}  # temp folder -> fd holding its flock
         self._mutex = threading.Lock()
+        self._verified: set[tuple[str, str]] = set()  # entries checked intact by this instance
 
     def entry(self, step: str, fingerprint: str) -> Path:
         """Where the complete entry of ``step`` at ``fingerprint`` lives (or would)."""
@@ -99,16 +105,30 @@ class Store:
         return self.root / step / fingerprint
 
     def is_complete(self, step: str, fingerprint: str) -> bool:
-        """True when the entry exists and carries its completion marker."""
-        return (self.entry(step, fingerprint) / MARKER).is_file()
+        """True when the entry has a readable marker and its files are as recorded.
+
+        A damaged marker or an entry changed after it was published (a file
+        edited, added or removed) counts as missing: the step runs again and
+        its new entry replaces this one.
+        """
+        return self.read_record(step, fingerprint) is not None
 
     def read_record(self, step: str, fingerprint: str) -> EntryRecord | None:
-        """The marker of a complete entry, or None when there is none."""
+        """The marker of a complete, intact entry, or None when there is none."""
+        entry = self.entry(step, fingerprint)
         try:
-            text = (self.entry(step, fingerprint) / MARKER).read_text(encoding="utf-8")
+            text = (entry / MARKER).read_text(encoding="utf-8")
+            record = EntryRecord.from_json(json.loads(text))
         except FileNotFoundError:
             return None
-        return EntryRecord.from_json(json.loads(text))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+            return None  # damaged (truncated, edited, not UTF-8): recomputed like a missing one
+        if (step, fingerprint) in self._verified:
+            return record
+        if record.files and _file_stamps(entry) != record.files:
+            return None
+        self._verified.add((step, fingerprint))
+        return record
 
     def begin(self, step: str, fingerprint: str) -> Path:
         """Create and lock a fresh temp folder for a new entry of ``step``."""
@@ -130,6 +150,10 @@ class Store:
         step), ``tmp`` is discarded and the existing entry kept.
         """
         final = self.entry(step, fingerprint)
+        # Outputs become read-only, and their sizes and times are recorded: an
+        # entry is immutable, and one changed anyway is not served (read_record).
+        _protect(tmp)
+        record = replace(record, files=_file_stamps(tmp))
         _write_json_atomic(tmp / MARKER, record.to_json())
         try:
             tmp.replace(final)
@@ -148,7 +172,7 @@ class Store:
 
     def discard(self, tmp: Path) -> None:
         """Delete a temp folder (a failed or killed step) and release its lock."""
-        shutil.rmtree(tmp, ignore_errors=True)
+        _rmtree(tmp)
         self._release(tmp)
 
     def remove(self, step: str, fingerprint: str) -> None:
@@ -177,7 +201,16 @@ class Store:
         return sorted(logs.glob(f"{fingerprint}-*.log"), key=lambda p: p.stat().st_mtime_ns)
 
     def clean_partial(self) -> list[Path]:
-        """Remove temp folders whose writer is gone; returns the removed folders."""
+        """Remove temp folders whose writer is gone; returns the removed folders.
+
+        Best effort: a store that cannot be written (read-only) is left as it is.
+        """
+        try:
+            return self._clean_partial()
+        except OSError:
+            return []
+
+    def _clean_partial(self) -> list[Path]:
         removed: list[Path] = []
         if not self.root.is_dir():
             return removed
@@ -235,7 +268,7 @@ class Store:
     def _trash(self, path: Path) -> None:
         trash = path.parent / f"{_TMP}trash-{secrets.token_hex(4)}"
         path.replace(trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        _rmtree(trash)
 
     def _copy_marker(self, place: Path) -> Path:
         digest = hashlib.sha256(str(place).encode()).hexdigest()
@@ -293,7 +326,7 @@ def _remove_if_stale(tmp: Path) -> bool:
             except BlockingIOError:
                 return False
         existed = tmp.exists()
-        shutil.rmtree(tmp, ignore_errors=True)
+        _rmtree(tmp)
         lock.unlink(missing_ok=True)
         return existed
     finally:
@@ -332,6 +365,51 @@ def _swap_in(tmp: Path, place: Path) -> None:
             else:
                 tmp.unlink()
         raise
+
+
+def _file_stamps(entry: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of every file and link under ``entry`` but the marker, by relative path.
+
+    Size and mtime rather than a hash: hashing every output at publish would
+    double the I/O of each step, and after :func:`_protect` only a deliberate
+    write (or ``touch``) changes them; either way the entry is recomputed.
+    """
+    stamps: dict[str, tuple[int, int]] = {}
+    for folder, _dirs, files in os.walk(entry):
+        for name in files:
+            full = Path(folder) / name
+            rel = full.relative_to(entry).as_posix()
+            if rel == MARKER or name.startswith(f".{MARKER}."):
+                continue
+            st = full.lstat()
+            stamps[rel] = (st.st_size, st.st_mtime_ns)
+    return stamps
+
+
+def _protect(entry: Path) -> None:
+    """Clear the write bits of every file under ``entry`` (folders stay writable, so the
+    entry can be replaced or removed; a file added later is caught by the stamps)."""
+    for folder, _dirs, files in os.walk(entry):
+        for name in files:
+            full = Path(folder) / name
+            st = full.lstat()
+            if stat.S_ISREG(st.st_mode):
+                full.chmod(stat.S_IMODE(st.st_mode) & ~_WRITE_BITS)
+
+
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+
+
+def _rmtree(path: Path) -> None:
+    """Remove a tree that may hold read-only files or folders (a protected entry)."""
+
+    def writable_then_retry(func: Any, name: str, _exc: Any) -> None:
+        with contextlib.suppress(OSError):
+            parent = Path(name).parent
+            parent.chmod(stat.S_IMODE(parent.stat().st_mode) | stat.S_IWUSR)
+            func(name)
+
+    shutil.rmtree(path, onerror=writable_then_retry)
 
 
 def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ brackets or quotes does not split (``-S train.layers=[64,32]`` is one value).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 from mlrecipes.core.errors import OverrideError
@@ -47,8 +48,18 @@ def parse_override(item: str) -> tuple[str, list[str]]:
     return key, values
 
 
-def expand_overrides(items: Sequence[str]) -> list[dict[str, str]]:
-    """Every variant (one mapping of key to raw value each) that ``items`` ask for."""
+MAX_VARIANTS = 1000
+"""Above this many variants a sweep needs an explicit yes (a typo such as
+``-S lr=$(seq ...)`` should not plan 90,000 runs)."""
+
+
+def expand_overrides(
+    items: Sequence[str], *, max_variants: int | None = MAX_VARIANTS
+) -> list[dict[str, str]]:
+    """Every variant (one mapping of key to raw value each) that ``items`` ask for.
+
+    More than ``max_variants`` raises :class:`OverrideError` (None: no limit).
+    """
     keys: list[str] = []
     choices: list[list[str]] = []
     for item in items:
@@ -57,4 +68,12 @@ def expand_overrides(items: Sequence[str]) -> list[dict[str, str]]:
             raise OverrideError(f"override {key!r} given twice", key=key, hint="give it once")
         keys.append(key)
         choices.append(values)
+    count = math.prod(len(values) for values in choices)
+    if max_variants is not None and count > max_variants:
+        raise OverrideError(
+            f"this sweep has {count:,} variants, more than {max_variants:,}",
+            key=keys[0],
+            hint="check the -S lists; to run them all, confirm with --yes "
+            "(API: RunOptions(large_sweep=True))",
+        )
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*choices)]

@@ -17,17 +17,20 @@ used as they are and never written to the lock: their lock entry, if any, stays.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from mlrecipes.core.envs import Environment, EnvSpec, ensure_environments
+from mlrecipes.core.env_identity import EnvIdentity
+from mlrecipes.core.envs import Environment
 from mlrecipes.core.envs.parallel import BuildFailure
 from mlrecipes.core.errors import LockError, UserError
 from mlrecipes.core.events import EventHandler, LockWritten, RepoProgress, ignore
+from mlrecipes.core.git_pins import pins_record
 from mlrecipes.core.lock import Lock, LockedRepo, lock_path_for, read_lock, write_lock
 from mlrecipes.core.manifest import EnvRef, Manifest, RepoSpec
 from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.repo_envs import BuiltEnv, EnvOptions, build_envs
 from mlrecipes.git_sources import (
     Resolved,
     SourceEvent,
@@ -50,6 +53,13 @@ class RepoContext:
     env: Environment
     pycache: Path | None = None
     """Where a dev copy's steps write bytecode: outside it, so running never changes its tree."""
+    identity: EnvIdentity | None = None
+    """The code installed in its environment; None only for contexts built by hand (tests)."""
+
+    @property
+    def env_hash(self) -> str:
+        """What step fingerprints hold of the environment: its identity."""
+        return self.identity.digest if self.identity is not None else self.env.deps_hash
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class SyncResult:
     repos: Mapping[str, RepoContext]
     lock: Lock
     lock_changed: bool
+    failed: Mapping[str, BuildFailure] = field(default_factory=dict)
+    """Repos whose environment could not be built (with ``keep_going``)."""
 
 
 def source_spec(manifest: Manifest, repo: RepoSpec) -> SourceSpec:
@@ -107,35 +119,6 @@ def _pins(
     return pins
 
 
-def _build_envs(
-    manifest: Manifest,
-    sources: Mapping[str, Resolved],
-    paths: WorkspacePaths,
-    jobs: int | None,
-    on_event: EventHandler,
-) -> dict[str, Environment]:
-    specs = [
-        EnvSpec(repo=name, project_dir=src.project_dir, python=manifest.repos[name].python)
-        for name, src in sources.items()
-    ]
-    for spec in specs:
-        on_event(RepoProgress(spec.repo, "building-env"))
-    built = ensure_environments(specs, envs_dir=paths.envs, jobs=jobs)
-    # Any non-Environment is a per-repo failure: a build error or a missing Python.
-    failures: list[BuildFailure] = []
-    envs: dict[str, Environment] = {}
-    for name, value in built.items():
-        if isinstance(value, Environment):
-            envs[name] = value
-            on_event(RepoProgress(name, "ready"))
-        else:
-            failures.append(value)
-            on_event(RepoProgress(name, "failed", value.message))
-    if failures:
-        raise failures[0]
-    return envs
-
-
 def _refuse_unpinned(
     specs: Mapping[str, SourceSpec], pins: Mapping[str, str], skip: Collection[str], path: Path
 ) -> None:
@@ -161,14 +144,20 @@ def _new_lock(
     manifest: Manifest,
     old: Lock | None,
     sources: Mapping[str, Resolved],
-    envs: Mapping[str, Environment],
+    envs: Mapping[str, BuiltEnv],
     dev: Collection[str],
 ) -> Lock:
-    repos: dict[str, LockedRepo] = {}
+    """The lock after this sync: repos not synced now (dev copies, repos outside
+    ``only``, failed environments) keep their old entry."""
+    repos: dict[str, LockedRepo] = dict(old.repos) if old else {}
+    for name in set(repos) - set(manifest.repos):
+        del repos[name]
     for name, src in sources.items():
         if name in dev:
-            if old is not None and name in old.repos:
-                repos[name] = old.repos[name]
+            continue
+        built = envs.get(name)
+        previous = repos.get(name)
+        if built is None and previous is not None and previous.commit == src.commit:
             continue
         repos[name] = LockedRepo(
             url=lock_url(manifest.repos[name]),
@@ -176,9 +165,11 @@ def _new_lock(
             commit=src.commit,
             subdir=src.subdir,
             tree=src.tree,
-            env=envs[name].deps_hash,
+            env=built.identity.digest if built else None,
+            uses=manifest.code_repos(name)[1:],
+            git_refs=pins_record(built.pins) if built else {},
         )
-    return Lock(repos=repos)
+    return Lock(repos={name: repos[name] for name in sorted(repos)})
 
 
 def _lock_diff(old: Lock | None, new: Lock) -> list[str]:
@@ -197,13 +188,23 @@ def sync_workspace(
     force: bool = False,
     cache_dir: Path | None = None,
     on_event: EventHandler = ignore,
+    only: Collection[str] | None = None,
+    keep_going: bool = False,
+    reinstall: Collection[str] = (),
 ) -> SyncResult:
-    """Check out every repo at its commit, build its environment, write the lock."""
+    """Check out every repo at its commit, build its environment, write the lock.
+
+    ``only`` limits the work to these repos and the repos they use (``run STEP``
+    needs no more). A repo whose environment fails is raised once every build
+    has ended, or with ``keep_going`` returned in ``failed`` (so that the steps
+    of other repos still run); either way the lock is not written. ``reinstall`` names
+    repos whose environments are rebuilt even when ready.
+    """
     paths = WorkspacePaths.for_manifest(manifest)
     paths.ensure()
     dev_paths = {**manifest.dev_paths, **(dev or {})}
     unknown = sorted(set(update) - set(manifest.repos)) + sorted(
-        set(dev_paths) - set(manifest.repos)
+        (set(dev_paths) | set(reinstall)) - set(manifest.repos)
     )
     if unknown:
         from mlrecipes.core._suggest import did_you_mean
@@ -211,7 +212,10 @@ def sync_workspace(
         raise UserError(
             f"unknown repo {unknown[0]!r}", hint=did_you_mean(unknown[0], manifest.repos)
         )
-    specs = {name: source_spec(manifest, repo) for name, repo in manifest.repos.items()}
+    wanted = _wanted(manifest, only)
+    specs = {
+        name: source_spec(manifest, repo) for name, repo in manifest.repos.items() if name in wanted
+    }
     lock_path = lock_path_for(manifest.path)
     old = read_lock(lock_path)
     pins = _pins(manifest, specs, old, mode, update)
@@ -222,10 +226,11 @@ def sync_workspace(
         on_event(RepoProgress(event.name, event.phase, event.message))
 
     remote = [spec for name, spec in specs.items() if name not in dev_paths]
+    cache = cache_dir or default_cache_dir()
     resolved = sync_sources(
         remote,
         checkouts_dir=paths.checkouts,
-        cache_dir=cache_dir or default_cache_dir(),
+        cache_dir=cache,
         pinned={n: c for n, c in pins.items() if n not in dev_paths},
         update=update,
         jobs=jobs,
@@ -234,9 +239,15 @@ def sync_workspace(
     )
     sources = {src.name: src for src in resolved}
     for name, folder in dev_paths.items():
-        sources[name] = dev_source(name, folder, manifest.repos[name].subdir)
+        if name in wanted:
+            sources[name] = dev_source(name, folder, manifest.repos[name].subdir)
     sources = {name: sources[name] for name in sorted(sources)}
-    envs = _build_envs(manifest, sources, paths, jobs, on_event)
+    env_options = EnvOptions(
+        update=update, reinstall=reinstall, frozen=mode == "frozen", cache_dir=cache, jobs=jobs
+    )
+    envs, failed = build_envs(manifest, sources, paths.envs, old, env_options, on_event)
+    if failed and not keep_going:
+        raise next(iter(failed.values()))
     new = _new_lock(manifest, old, sources, envs, dev_paths)
     changed = _lock_diff(old, new)
     if mode == "locked" and changed:
@@ -246,15 +257,36 @@ def sync_workspace(
             hint="run `mlrecipes workspace sync` (without --locked) and commit workspace.lock",
         )
     written = False
-    if mode != "frozen":
+    # The lock records what environments were built from: not after a failed build.
+    if mode != "frozen" and not failed:
         written = write_lock(lock_path, new)
         on_event(LockWritten(str(lock_path), written))
-    final = new if mode != "frozen" else (old or new)
-    pycache = paths.state / "pycache"
-    repos = {
-        n: RepoContext(n, sources[n], envs[n], pycache if n in dev_paths else None) for n in sources
+    final = new if mode != "frozen" and not failed else (old or new)
+    repos = _contexts(sources, envs, paths.state / "pycache", dev_paths)
+    return SyncResult(repos=repos, lock=final, lock_changed=written, failed=failed)
+
+
+def _contexts(
+    sources: Mapping[str, Resolved],
+    envs: Mapping[str, BuiltEnv],
+    pycache: Path,
+    dev: Collection[str],
+) -> dict[str, RepoContext]:
+    """A context for every repo whose environment is ready."""
+    return {
+        n: RepoContext(
+            n, sources[n], envs[n].env, pycache if n in dev else None, identity=envs[n].identity
+        )
+        for n in sources
+        if n in envs
     }
-    return SyncResult(repos=repos, lock=final, lock_changed=written)
+
+
+def _wanted(manifest: Manifest, only: Collection[str] | None) -> set[str]:
+    """The repos to sync: ``only`` and every repo they use, or all of them."""
+    if only is None:
+        return set(manifest.repos)
+    return {used for name in only for used in manifest.code_repos(name)}
 
 
 def sync_mode(*, locked: bool = False, frozen: bool = False) -> SyncMode:

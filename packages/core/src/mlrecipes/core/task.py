@@ -41,6 +41,8 @@ class StepTask:
     env: Mapping[str, str] = field(default_factory=dict)
     needs: tuple[str, ...] = ()
     label: str = ""
+    unavailable: str | None = None
+    """Set when the step cannot start (its environment failed): it fails with this text."""
 
     @property
     def display(self) -> str:

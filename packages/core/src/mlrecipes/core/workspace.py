@@ -12,10 +12,10 @@ from mlrecipes.core.gc import DEFAULT_KEEP_LAST, GcResult, collect_garbage
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest, load_manifest
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.plan import Plan, make_plan
+from mlrecipes.core.plan import Plan, make_plan, needed_repos
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.status import RepoStatus, workspace_status
-from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
 from mlrecipes.core.tracking_uri import tracking_uri
 
@@ -60,7 +60,11 @@ class Workspace:
         jobs: int | None = None,
         force: bool = False,
         on_event: EventHandler = ignore,
+        only: Collection[str] | None = None,
+        keep_going: bool = False,
+        reinstall: Collection[str] = (),
     ) -> SyncResult:
+        """See :func:`~mlrecipes.core.syncing.sync_workspace`."""
         return sync_workspace(
             self.manifest,
             mode=mode,
@@ -69,6 +73,9 @@ class Workspace:
             jobs=jobs,
             force=force,
             on_event=on_event,
+            only=only,
+            keep_going=keep_going,
+            reinstall=reinstall,
         )
 
     def status(self) -> list[RepoStatus]:
@@ -81,15 +88,20 @@ class Workspace:
         overrides: Sequence[str] = (),
         force: Collection[str] = (),
         mode: SyncMode = "resolve",
+        large_sweep: bool = False,
         on_event: EventHandler = ignore,
     ) -> Plan:
-        synced = self.sync(mode=mode, on_event=on_event)
+        """Plan without running; ``large_sweep`` allows more than 1,000 variants."""
+        variants = expand_overrides(overrides, max_variants=None if large_sweep else MAX_VARIANTS)
+        only = needed_repos(self.manifest, targets)
+        synced = self.sync(mode=mode, on_event=on_event, only=only, keep_going=True)
         return make_plan(
             self.manifest,
             synced.repos,
             targets=targets,
-            variants=expand_overrides(overrides),
+            variants=variants,
             force=force,
+            failed=synced.failed,
         )
 
     def gc(
@@ -116,13 +128,23 @@ class Workspace:
         from mlrecipes.core.run.pipeline import run_pipeline
 
         options = options or RunOptions()
-        expand_overrides(options.overrides)  # a bad -S fails before a sync
+        # a bad -S (or a sweep too large without large_sweep) fails before a sync
+        expand_overrides(
+            options.overrides, max_variants=None if options.large_sweep else MAX_VARIANTS
+        )
         services = compose.default_services(self.manifest, self.paths, options)
         early = None
         if compose.first_run_of(self.paths, options):
             services, early = compose.started_early(services, tracking_uri(self.manifest))
         try:
-            synced = self.sync(mode=options.sync_mode, jobs=options.jobs, on_event=on_event)
+            # Only what the targets need; a repo whose environment fails fails its steps only.
+            synced = self.sync(
+                mode=options.sync_mode,
+                jobs=options.jobs,
+                on_event=on_event,
+                only=needed_repos(self.manifest, targets),
+                keep_going=True,
+            )
             return run_pipeline(
                 self.manifest,
                 self.paths,

@@ -11,6 +11,7 @@ from mlrecipes.git_sources.checkout import checkout_state
 from mlrecipes.git_sources.commits import SHORT_LENGTH, short_commit
 from mlrecipes.git_sources.errors import (
     DirtyCheckoutError,
+    DiskFaultError,
     GitSourceError,
     NotARepositoryError,
     RemoteError,
@@ -21,6 +22,7 @@ from mlrecipes.git_sources.errors import (
 from mlrecipes.git_sources.mirror import default_cache_dir
 from mlrecipes.git_sources.spec import Resolved, SourceEvent, SourceSpec, check_safe
 from mlrecipes.git_sources.sync import resolve_rev, sync_sources
+from mlrecipes.git_sources.trees import folder_of, folder_tree
 from mlrecipes.git_sources.upstream import RemoteHead, commits_between, mirror_head, remote_heads
 from mlrecipes.git_sources.urls import normalize_url, redact_url
 from mlrecipes.git_sources.worktree import dev_source
@@ -28,6 +30,7 @@ from mlrecipes.git_sources.worktree import dev_source
 __all__ = [
     "SHORT_LENGTH",
     "DirtyCheckoutError",
+    "DiskFaultError",
     "GitSourceError",
     "NotARepositoryError",
     "RemoteError",
@@ -43,6 +46,8 @@ __all__ = [
     "commits_between",
     "default_cache_dir",
     "dev_source",
+    "folder_of",
+    "folder_tree",
     "mirror_head",
     "normalize_url",
     "redact_url",

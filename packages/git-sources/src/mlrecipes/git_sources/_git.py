@@ -71,6 +71,23 @@ class GitFailed(Exception):
         self.returncode = returncode
         self.stderr = stderr
 
+    @property
+    def disk_fault(self) -> str | None:
+        """What the machine refused (a full disk, a read-only mount), from git's words."""
+        for needle, what in _DISK_FAULTS:
+            if needle in self.stderr:
+                return what
+        return None
+
+
+# git prints strerror(); these are the faults of the machine, not of the repository.
+_DISK_FAULTS = (
+    ("No space left on device", "the disk is full"),
+    ("Disk quota exceeded", "the disk quota is exceeded"),
+    ("Read-only file system", "the file system is read-only"),
+    ("Permission denied", "permission denied"),
+)
+
 
 @functools.cache
 def _local_env_vars() -> tuple[str, ...]:

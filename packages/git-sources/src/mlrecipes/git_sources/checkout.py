@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from mlrecipes.git_sources import _git
+from mlrecipes.git_sources.errors import DiskFaultError
 
 State = Literal["missing", "clean", "dirty", "wrong-commit"]
 
@@ -63,7 +64,11 @@ def is_dirty(path: Path) -> bool:
     """True when tracked files changed or non-ignored untracked files appeared."""
     try:
         out = _git.run(["status", "--porcelain", "--untracked-files=normal"], cwd=path)
-    except _git.GitFailed:
+    except _git.GitFailed as exc:
+        if exc.disk_fault is not None:  # a full disk is no local change: say what it is
+            raise DiskFaultError(
+                name=path.name, path=path, what=exc.disk_fault, detail=exc.stderr
+            ) from None
         return True  # a broken checkout is not one to trust, nor to delete silently
     return bool(out.strip())
 

@@ -10,7 +10,8 @@ credential: URLs and git's own output are redacted before they reach an error::
     ├── RemoteError                 the remote is unreachable or needs credentials (``auth``)
     ├── NotARepositoryError         a local path that is not a git repository
     ├── SubdirMissingError          ``subdir`` does not exist at that commit
-    └── DirtyCheckoutError          a checkout edited by hand; ``force=True`` discards the edits
+    ├── DirtyCheckoutError          a checkout edited by hand; ``force=True`` discards the edits
+    └── DiskFaultError              git could not write: a full disk, a read-only mount
 
 This package is a leaf (it must not import :mod:`mlrecipes.core`), so the tree
 has its own base; the CLI maps every ``GitSourceError`` to a user error (exit 1).
@@ -122,4 +123,17 @@ class DirtyCheckoutError(GitSourceError):
         super().__init__(
             f"{name}: checkout {path} has local changes",
             hint="commit or copy them elsewhere, use it as a dev copy, or sync with force",
+        )
+
+
+class DiskFaultError(GitSourceError):
+    """git failed because the machine refused a write, not because of the repository."""
+
+    def __init__(self, *, name: str, path: Path, what: str, detail: str) -> None:
+        self.name = name
+        self.path = path
+        super().__init__(
+            f"{name}: {what} ({path}): {detail.strip().splitlines()[-1] if detail.strip() else ''}",
+            hint="free space on that disk (see `df -h`) or make the folder writable, "
+            "then sync again",
         )

@@ -15,13 +15,12 @@ from typing import Literal
 
 from mlrecipes.git_sources import _git
 from mlrecipes.git_sources.errors import UnsafeSourceError
-from mlrecipes.git_sources.urls import classify, redact_url
+from mlrecipes.git_sources.rules import REV_HINT, URL_HINT, rev_problem, url_problem
+from mlrecipes.git_sources.urls import redact_url
 
 Phase = Literal["fetching", "checking-out", "ready", "failed"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
-# A branch, tag or (short) SHA: no refspec ':', no rev syntax (~ ^ @{ ..), no globs.
-_REV_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]*$")
 _HEX40_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -97,13 +96,8 @@ def check_safe(spec: SourceSpec) -> None:
 
 def check_rev(rev: str) -> None:
     """Refuse a rev that is not a plain branch, tag or SHA name."""
-    bad = not _REV_RE.match(rev) or ".." in rev or "//" in rev or rev.endswith(("/", ".", ".lock"))
-    if bad:
-        raise UnsafeSourceError(
-            f"refusing rev {rev!r}: not a plain branch, tag or commit name",
-            value=rev,
-            hint="revs may not start with '-' nor hold ':', '~', '^', '..', spaces or globs",
-        )
+    if why := rev_problem(rev):
+        raise UnsafeSourceError(f"refusing rev {rev!r}: it {why}", value=rev, hint=REV_HINT)
 
 
 def _check_name(name: str) -> None:
@@ -117,18 +111,8 @@ def _check_name(name: str) -> None:
 
 def _check_url(url: str) -> None:
     shown = redact_url(url)
-    if not url or url.startswith("-") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
-        raise UnsafeSourceError(
-            f"refusing URL {shown!r}: it could be read as a git option",
-            value=shown,
-            hint="a URL may not be empty, start with '-' or hold control characters",
-        )
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*::", url) or classify(url) is None:
-        raise UnsafeSourceError(
-            f"refusing URL {shown!r}: unsupported or unsafe transport",
-            value=shown,
-            hint="use a local path, file://, git://, http(s)://, ssh:// or user@host:path",
-        )
+    if why := url_problem(url):
+        raise UnsafeSourceError(f"refusing URL {shown!r}: it {why}", value=shown, hint=URL_HINT)
     _git.check_protocol(url, shown)
 
 

@@ -28,6 +28,7 @@ from mlrecipes.git_sources import _git, checkout, mirror
 from mlrecipes.git_sources.commits import short_commit
 from mlrecipes.git_sources.errors import (
     DirtyCheckoutError,
+    DiskFaultError,
     GitSourceError,
     SubdirMissingError,
     UnsafeSourceError,
@@ -114,7 +115,14 @@ def _sync_one(spec: SourceSpec, pin: str | None, job: _Job) -> Resolved:
         job.emit(SourceEvent(spec.name, "failed", exc.message))
         raise
     except _git.GitFailed as exc:
-        error = GitSourceError(f"{spec.name}: {exc}", hint="see git's message above")
+        error: GitSourceError = GitSourceError(
+            f"{spec.name}: {exc}", hint="see git's message above"
+        )
+        if exc.disk_fault is not None:
+            path = job.checkouts_dir / spec.name
+            error = DiskFaultError(
+                name=spec.name, path=path, what=exc.disk_fault, detail=exc.stderr
+            )
         job.emit(SourceEvent(spec.name, "failed", error.message))
         raise error from None
     except Exception as exc:

@@ -44,9 +44,13 @@ def _remote_head(spec: SourceSpec, timeout: float) -> RemoteHead:
         return RemoteHead(spec.name, None)
     try:
         remote = mirror.remote_of(spec)
-        _git.check_fetch_url(remote.fetch_url, remote.shown)
+        # The stdlib rule (any `helper::` transport, ext://) plus git's own refusal of
+        # ext, not GitPython's check: `workspace status` must not import GitPython
+        # (issue 11), and ls-remote, unlike a fetch, is all it asks of the remote.
+        _git.check_protocol(remote.fetch_url, remote.shown)
         out = _git.run(
-            ["ls-remote", "--heads", "--", remote.fetch_url, f"refs/heads/{spec.rev}"],
+            ["-c", "protocol.ext.allow=never", "ls-remote", "--heads", "--", remote.fetch_url,
+             f"refs/heads/{spec.rev}"],
             env=remote.git_env(), secrets=remote.secrets, timeout=timeout,
         )  # fmt: skip
     except GitSourceError as exc:

@@ -28,11 +28,14 @@ _SCHEMES: dict[str, Kind] = {
     "git+ssh": "ssh",
     "ssh+git": "ssh",
 }
-_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_SCHEME_RE = SCHEME_RE
 # git's own rule: "host:path" is scp-like when a colon comes before any slash.
 _SCP_RE = re.compile(r"^(?:(?P<user>[^@/]+)@)?(?P<host>[^/:@]+):(?P<path>.*)$")
-# scheme://userinfo@ anywhere in free text (git's stderr, exception text).
-_TEXT_URL_RE = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
+# scheme://userinfo@ anywhere in free text (git's stderr, exception text). The
+# userinfo runs to the last '@' before a space or quote: a token holding '/', '#'
+# or '?' unencoded must go too (over-redacting a path with '@' is harmless).
+_TEXT_URL_RE = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"]*@")
 # user:secret@host: in scp-ish text.
 _TEXT_SCP_RE = re.compile(r"(?<![\w/])[\w.+%-]+:[^@\s/'\"]+@(?=[\w.-]+:)")
 
@@ -58,18 +61,33 @@ def classify(url: str) -> Kind | None:
     return "local"
 
 
+def userinfo_of(url: str) -> str | None:
+    """The userinfo of a ``scheme://`` URL, taken up to the LAST ``@``, or None.
+
+    Not :func:`urllib.parse.urlsplit`'s netloc: a token holding an unencoded
+    ``/``, ``#`` or ``?`` would end its netloc early and leave the rest of the
+    token in the "path" (or in a "port" that an error message then quotes).
+    """
+    match = _SCHEME_RE.match(url)
+    if not match:
+        return None
+    rest = url[match.end() :]
+    at = rest.rfind("@")
+    return rest[:at] if at >= 0 else None
+
+
 def redact_url(url: str) -> str:
     """``url`` without credentials: no userinfo over http(s)/git, no password over ssh."""
     match = _SCHEME_RE.match(url)
     if match:
-        parts = urlsplit(url)
-        if "@" not in parts.netloc:
+        userinfo = userinfo_of(url)
+        if userinfo is None:
             return url
-        userinfo, _, hostport = parts.netloc.rpartition("@")
+        hostpart = url[match.end() + len(userinfo) + 1 :]
         user, has_password, _ = userinfo.partition(":")
-        keep_user = classify(url) == "ssh" and not has_password
-        netloc = f"{user}@{hostport}" if keep_user else hostport
-        return url.replace(parts.netloc, netloc, 1)
+        plain_user = not has_password and not any(c in user for c in "/?#")
+        keep_user = classify(url) == "ssh" and plain_user
+        return match.group(0) + (f"{user}@" if keep_user else "") + hostpart
     scp = _SCP_RE.match(url)
     if scp and classify(url) == "ssh" and scp.group("user"):
         user = scp.group("user").partition(":")[0]
@@ -78,23 +96,39 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` (git output, an error) with every URL's userinfo and each secret removed."""
-    text = _TEXT_URL_RE.sub(r"\1", text)
-    text = _TEXT_SCP_RE.sub("", text)
+    """``text`` (git output, an error) with every URL's userinfo and each secret removed.
+
+    A secret that is a URL also removes its userinfo and each part of it, raw
+    and percent-decoded, wherever they appear alone (an error may quote a piece).
+    """
+    pieces: list[str] = []
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+        pieces += [secret, *_credential_pieces(secret)]
+    for piece in sorted({p for p in pieces if len(p) >= 3}, key=len, reverse=True):
+        text = text.replace(piece, "***")
+    text = _TEXT_URL_RE.sub(r"\1", text)
+    return _TEXT_SCP_RE.sub("", text)
+
+
+def _credential_pieces(url: str) -> list[str]:
+    userinfo = userinfo_of(url)
+    if not userinfo:
+        return []
+    parts = [userinfo, *userinfo.split(":", 1)]
+    # The pieces a parser that stops at '/', '?' or '#' may quote (a "port", a "path").
+    parts += [p for part in parts for p in re.split(r"[/?#]", part)]
+    return parts + [unquote(p) for p in parts]
 
 
 def split_credentials(url: str) -> tuple[str, Credentials | None]:
     """An http(s) URL without its userinfo, and the credentials it held (percent-decoded)."""
     if classify(url) != "http":
         return url, None
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
+    userinfo = userinfo_of(url)
+    if userinfo is None:
         return url, None
-    creds = Credentials(unquote(parts.username or ""), unquote(parts.password or ""))
+    username, _, password = userinfo.partition(":")
+    creds = Credentials(unquote(username), unquote(password))
     return redact_url(url), creds
 
 
@@ -122,7 +156,7 @@ def normalize_url(url: str, base_dir: Path | None = None) -> str:
         return str(path)
     match = _SCHEME_RE.match(url)
     if match:
-        parts = urlsplit(url)
+        parts = urlsplit(redact_url(url))  # never parse a token: it may hold '/', '#', '?'
         scheme = _SCHEMES.get(parts.scheme.lower(), parts.scheme.lower())
         host = (parts.hostname or "").lower()
         port = f":{parts.port}" if parts.port else ""

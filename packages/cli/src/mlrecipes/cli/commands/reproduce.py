@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from mlrecipes.cli.options import JobsOpt, ManifestOpt
 from mlrecipes.cli.render import EventPrinter
+from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
 from mlrecipes.core.reproduce import ReproduceResult, reproduce_run, reproduce_tracking_uri
 

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from mlrecipes.cli.completion import complete_overrides, complete_steps
 from mlrecipes.cli.hints import update_hint
 from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt, parse_dev
 from mlrecipes.cli.render import EventPrinter
+from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Plan, RunOptions, RunResult, Workspace, sync_mode
 from mlrecipes.core.upstream import known_upstream
@@ -106,6 +106,9 @@ def run(
         str | None,
         typer.Option("--ray-address", metavar="ADDR", help="Ray cluster address (or auto)."),
     ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Allow a sweep of more than 1,000 variants.")
+    ] = False,
     no_share: Annotated[
         bool,
         typer.Option(
@@ -126,6 +129,7 @@ def run(
         live_logs=state.verbose,
         executor=executor.value if executor else None,
         ray_address=ray_address,
+        large_sweep=yes,
         share=not no_share,
     )
     with EventPrinter(state.err, verbose=state.verbose) as printer:

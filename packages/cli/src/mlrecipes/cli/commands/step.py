@@ -10,6 +10,7 @@ from rich.markup import escape
 from mlrecipes.cli.completion import complete_overrides, complete_steps
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
 from mlrecipes.cli.options import ManifestOpt
+from mlrecipes.cli.sanitize import clean
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Workspace
 from mlrecipes.core.debug import call_snippet, run_step_foreground
@@ -60,4 +61,4 @@ def call(ctx: typer.Context, step: StepArg, file: ManifestOpt = None, set_: SetO
     """Print the interpreter and a Python snippet that calls STEP's function."""
     _python, snippet = call_snippet(Workspace.load(file), step, tuple(set_ or ()))
     # The snippet's first line names the interpreter to paste it into.
-    get_state(ctx).console.print(snippet, markup=False)
+    get_state(ctx).console.print(clean(snippet), markup=False)

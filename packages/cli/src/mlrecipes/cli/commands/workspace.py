@@ -30,13 +30,23 @@ def sync(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite checkouts edited by hand.")
     ] = False,
+    reinstall: Annotated[
+        bool,
+        typer.Option("--reinstall", help="Rebuild the environments of REPOs (default: all)."),
+    ] = False,
+    repos: Annotated[
+        list[str] | None, typer.Argument(help="Repos to --reinstall.", show_default=False)
+    ] = None,
 ) -> None:
     """Check out each repo at its locked commit, build its uv environment, write the lock."""
     state = get_state(ctx)
+    if repos and not reinstall:
+        raise typer.BadParameter("repo names go with --reinstall", param_hint="REPO")
     ws = Workspace.load(file, dev=parse_dev(dev))
     mode = sync_mode(locked=locked, frozen=frozen)
+    rebuild = (repos or list(ws.manifest.repos)) if reinstall else []
     with EventPrinter(state.err, verbose=state.verbose) as printer:
-        result = ws.sync(mode=mode, jobs=jobs, force=force, on_event=printer)
+        result = ws.sync(mode=mode, jobs=jobs, force=force, on_event=printer, reinstall=rebuild)
     count = len(result.repos)
     state.console.print(f"[green]synced[/] {count} repo{'s' if count != 1 else ''}")
 

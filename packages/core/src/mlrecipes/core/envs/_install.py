@@ -10,9 +10,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from mlrecipes.core.envs._gitrefs import OVERRIDES_FILE, overrides_text
 from mlrecipes.core.envs._python import Interpreter
 from mlrecipes.core.envs._uv import run_uv, uv_stdout
-from mlrecipes.core.envs.spec import Detected
+from mlrecipes.core.envs.spec import Detected, GitPin
 
 OutputFn = Callable[[str], None] | None
 # Name of the .pth file that puts the project folder on sys.path.
@@ -33,8 +34,33 @@ def create_venv(venv: Path, interpreter: Interpreter, env: dict[str, str], out: 
     run_uv([*args, str(venv)], env=env, on_output=out)
 
 
-def install(detected: Detected, venv: Path, env: dict[str, str], out: OutputFn) -> None:
-    """Install the project into ``venv`` the way its mode says."""
+def install(
+    detected: Detected,
+    venv: Path,
+    env: dict[str, str],
+    out: OutputFn,
+    pins: tuple[GitPin, ...] = (),
+) -> None:
+    """Install the project into ``venv`` the way its mode says.
+
+    ``pins`` fix the commit of the project's moving git dependencies (uv's
+    ``--overrides``); only the pyproject and requirements modes have them.
+    """
+    if not pins:
+        _install(detected, venv, env, out, [])
+        return
+    pin_file = venv / OVERRIDES_FILE
+    pin_file.write_text(overrides_text(pins))
+    try:
+        _install(detected, venv, env, out, ["--overrides", str(pin_file)])
+    finally:
+        # The URLs are as the repo wrote them, credentials included: not kept on disk.
+        pin_file.unlink(missing_ok=True)
+
+
+def _install(
+    detected: Detected, venv: Path, env: dict[str, str], out: OutputFn, overrides: list[str]
+) -> None:
     python = str(venv_python(venv))
     folder = detected.project_dir
     if detected.mode == "uv-lock":
@@ -46,9 +72,11 @@ def install(detected: Detected, venv: Path, env: dict[str, str], out: OutputFn) 
         sync_env = {**env, "UV_PROJECT_ENVIRONMENT": str(venv)}
         run_uv(args, env=sync_env, cwd=root, on_output=out)
     elif detected.mode == "pyproject":
-        run_uv(["pip", "install", "--python", python, "-e", str(folder)], env=env, on_output=out)
+        args = ["pip", "install", "--python", python, *overrides, "-e", str(folder)]
+        run_uv(args, env=env, on_output=out)
     elif detected.mode == "requirements":
-        args = ["pip", "install", "--python", python, "-r", str(folder / "requirements.txt")]
+        args = ["pip", "install", "--python", python, *overrides]
+        args += ["-r", str(folder / "requirements.txt")]
         # cwd: relative paths inside requirements.txt are meant from the project folder.
         run_uv(args, env=env, cwd=folder, on_output=out)
     if detected.mode in ("requirements", "bare"):

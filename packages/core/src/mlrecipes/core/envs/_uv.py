@@ -78,6 +78,7 @@ def uv_environ(
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
     env["UV_NO_PROGRESS"] = "1"
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_COMPILE_BYTECODE"] = "1"  # steps start fast even with PYTHONDONTWRITEBYTECODE set
     if uv_cache_dir is not None:
         env["UV_CACHE_DIR"] = str(uv_cache_dir)
     env.update(extra or {})

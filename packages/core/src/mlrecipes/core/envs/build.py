@@ -18,6 +18,7 @@ from typing import Literal, cast
 
 from mlrecipes.core.envs import _install, _layout
 from mlrecipes.core.envs._python import Interpreter, base_interpreter, check_python
+from mlrecipes.core.envs._uses import install_uses
 from mlrecipes.core.envs._uv import UvFailed, UvNotFound, relevant_output, uv_environ
 from mlrecipes.core.envs.key import KEY_LENGTH, environment_key, key_for
 from mlrecipes.core.envs.spec import Detected, EnvSpec, InstallMode, detect, python_request
@@ -37,8 +38,10 @@ class Environment:
     python: Path
     """The interpreter inside it."""
     deps_hash: str
-    """sha256 of the installed packages (sorted ``name==version`` lines); goes in the lock."""
+    """sha256 of the installed packages (sorted ``name==version`` lines), as built."""
     mode: InstallMode
+    notes: tuple[str, ...] = ()
+    """Things the user should know about this build (a pin the workspace overrode)."""
 
 
 def ensure_environment(
@@ -47,8 +50,10 @@ def ensure_environment(
     envs_dir: Path,
     uv_cache_dir: Path | None = None,
     on_output: Callable[[str], None] | None = None,
+    rebuild: bool = False,
 ) -> Environment:
-    """Return the environment ``spec`` needs, building it if it does not exist yet.
+    """Return the environment ``spec`` needs, building it if it does not exist yet
+    (or, with ``rebuild``, building it afresh in any case).
 
     Reusing a ready environment reads a few files and calls no uv. Raises
     :class:`PythonNotAvailable` when this machine's Python does not satisfy the
@@ -57,8 +62,8 @@ def ensure_environment(
     detected = detect(spec)
     interpreter = base_interpreter()
     check_python(spec.repo, python_request(spec, detected), interpreter)
-    key = key_for(detected, interpreter)
-    ready = _ready(envs_dir, key)
+    key = key_for(detected, interpreter, spec)
+    ready = None if rebuild else _ready(envs_dir, key)
     if ready is not None:
         return ready
     from filelock import FileLock  # only a build needs it: a ready environment takes no lock
@@ -66,7 +71,7 @@ def ensure_environment(
     (envs_dir / ".locks").mkdir(parents=True, exist_ok=True)
     with FileLock(_layout.lock_path(envs_dir, key)):
         # Another process may have built it while we waited for the lock.
-        ready = _ready(envs_dir, key)
+        ready = None if rebuild else _ready(envs_dir, key)
         if ready is not None:
             return ready
         _layout.clean_leftovers(envs_dir, key, KEY_LENGTH)
@@ -118,7 +123,9 @@ def _build(
     env = uv_environ(uv_cache_dir)
     try:
         _install.create_venv(tmp, interpreter, env, on_output)
-        _install.install(detected, tmp, env, on_output)
+        _install.install(detected, tmp, env, on_output, spec.git_pins)
+        python_text = str(_install.venv_python(tmp))
+        notes = install_uses(spec.repo, spec.uses, tmp, python_text, env, on_output)
         _install.check(tmp, detected)
         python = _install.venv_python(tmp).relative_to(tmp)
         marker = _layout.Marker(
@@ -142,7 +149,7 @@ def _build(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _layout.failure_log(envs_dir, key).unlink(missing_ok=True)
-    return Environment(key, final, final / python, marker.deps_hash, detected.mode)
+    return Environment(key, final, final / python, marker.deps_hash, detected.mode, tuple(notes))
 
 
 def _failure(

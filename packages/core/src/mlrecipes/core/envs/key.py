@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.envs._python import Interpreter, base_interpreter
+from mlrecipes.core.envs._uses import uses_inputs
 from mlrecipes.core.envs.spec import Detected, EnvSpec, detect
 
 # Bump when the build recipe changes so that old environments are not reused.
@@ -38,10 +39,10 @@ _DYNAMIC_FILES = ("setup.py", "setup.cfg", "requirements.txt")
 
 def environment_key(spec: EnvSpec) -> str:
     """The identity hash of the environment ``spec`` needs (cheap: reads files, no uv call)."""
-    return key_for(detect(spec), base_interpreter())
+    return key_for(detect(spec), base_interpreter(), spec)
 
 
-def key_for(detected: Detected, interpreter: Interpreter) -> str:
+def key_for(detected: Detected, interpreter: Interpreter, spec: EnvSpec | None = None) -> str:
     """The key of an already detected project built on ``interpreter``."""
     identity: dict[str, Any] = {
         "key_version": KEY_VERSION,
@@ -54,6 +55,11 @@ def key_for(detected: Detected, interpreter: Interpreter) -> str:
     if detected.lock_root is not None:
         identity["lock_root"] = str(detected.lock_root)
         identity["package"] = detected.package
+    # Only when present, so that environments without them keep their keys.
+    if spec is not None and spec.uses:
+        identity["uses"] = uses_inputs(spec.uses)
+    if spec is not None and spec.git_pins:
+        identity["git_pins"] = {p.ref.key: p.commit for p in spec.git_pins}
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_LENGTH]
 

@@ -17,6 +17,41 @@ InstallMode = Literal["uv-lock", "pyproject", "requirements", "bare"]
 
 
 @dataclass(frozen=True)
+class GitRef:
+    """A dependency on a git branch or tag (``pkg @ git+URL@main``): it moves."""
+
+    name: str
+    url: str
+    """The URL after ``git+``, without the ``@ref``."""
+    ref: str
+    """The branch or tag; ``HEAD`` when none is given."""
+
+    @property
+    def key(self) -> str:
+        """How the lock names it: ``URL@ref``."""
+        return f"{self.url}@{self.ref}"
+
+
+@dataclass(frozen=True)
+class GitPin:
+    """A :class:`GitRef` resolved to a commit: what the environment installs."""
+
+    ref: GitRef
+    commit: str
+
+
+@dataclass(frozen=True)
+class UsedRepo:
+    """A repo of the workspace installed into another repo's environment (``uses:``)."""
+
+    repo: str
+    project_dir: Path
+    """Its locked checkout (or subdir): installed from here, so the workspace pin wins."""
+    commit: str = ""
+    """Its locked commit, for messages only."""
+
+
+@dataclass(frozen=True)
 class EnvSpec:
     """The environment a repo needs, as the manifest and its checkout describe it."""
 
@@ -26,6 +61,10 @@ class EnvSpec:
     """Checkout root, or its ``subdir``: the folder where the package lives."""
     python: str | None = None
     """The Python version asked in the manifest (``python:``), e.g. ``"3.11"``."""
+    uses: tuple[UsedRepo, ...] = ()
+    """Repos whose code this one imports, transitively, in install order."""
+    git_pins: tuple[GitPin, ...] = ()
+    """Moving git references of the repo's own dependencies, resolved to commits."""
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,11 @@ def run_step(payload: dict[str, Any]) -> dict[str, Any]:
             "node": node_name(),
         }
     spec_path = Path(payload["spec_path"])
-    spec_path.write_text(json.dumps(payload["spec"]), encoding="utf-8")
+    # Owner-only: the spec holds params in clear, secrets included.
+    spec_path.unlink(missing_ok=True)
+    fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(payload["spec"], fh)
     runner = _runner_file(payload["runner_source"])
     log_path = Path(payload["log_path"])
     python = payload["python"]

@@ -1,17 +1,19 @@
 """The local executor: each step a subprocess of its environment's interpreter.
 
-Each task runs as ``[task.python, runner.py, spec.json]`` in ``task.cwd``,
-stdout and stderr to its log, in its own process group: Ctrl-C in the
-terminal reaches only mlrecipes, which then stops the steps itself
+Each task runs as ``[task.python, -c, PRELUDE, our_pid, runner.py, spec.json]``
+in ``task.cwd``, stdout and stderr to its log, in its own process group: Ctrl-C
+in the terminal reaches only mlrecipes, which then stops the steps itself
 (SIGTERM to each group, SIGKILL after a grace period), so nothing outlives a
-run. One pool thread per running step blocks in ``wait()``: no polling.
+run. When mlrecipes itself dies without a chance to clean up (``kill -9``, the
+OOM killer), the prelude has asked the kernel (Linux ``PR_SET_PDEATHSIG``, as
+the Ray executor's nodes do) to SIGKILL the step, so no orphan keeps running
+and writing. One pool thread per running step blocks in ``wait()``: no polling.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -21,8 +23,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlrecipes.core.executors._ray_node import PRELUDE
 from mlrecipes.core.executors.base import Outcome, read_outcome
-from mlrecipes.core.runner import build_spec, runner_path
+from mlrecipes.core.runner import build_spec, runner_path, write_spec
 from mlrecipes.core.task import StepTask
 
 # Variables of the calling environment that would make the step's interpreter
@@ -191,13 +194,16 @@ class LocalExecutor:
         spec_path = job.log_path.with_suffix(".spec.json")
         result_path = job.log_path.with_suffix(".result.json")
         spec = build_spec(task, entry=job.tmp_entry, result=result_path)
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        write_spec(spec_path, spec)
         with self._lock:
             if job.cancelled:
                 return Outcome("killed", error="cancelled before it started")
         with job.log_path.open("wb") as log:
+            script = str(self._runner.script(task.python))
+            # The pool thread that starts the step outlives it (it waits for it), so
+            # the kernel's "parent died" signal only fires when the process dies.
             proc = subprocess.Popen(
-                [str(task.python), str(self._runner.script(task.python)), str(spec_path)],
+                [str(task.python), "-c", PRELUDE, str(os.getpid()), script, str(spec_path)],
                 cwd=task.cwd,
                 env=subprocess_env(task.python, task.env),
                 stdin=subprocess.DEVNULL,

@@ -17,12 +17,18 @@ from mlrecipes.core.manifest.model import (
     RepoSpec,
     Resources,
     Scalar,
+    SecretRef,
     StepSpec,
     StoreConfig,
     StoreOut,
     Value,
 )
-from mlrecipes.core.manifest.resolve import JSON, apply_overrides, resolve_params
+from mlrecipes.core.manifest.resolve import (
+    JSON,
+    apply_overrides,
+    public_params,
+    resolve_params,
+)
 from mlrecipes.core.manifest.schema import manifest_json_schema
 
 __all__ = [
@@ -42,6 +48,7 @@ __all__ = [
     "RepoSpec",
     "Resources",
     "Scalar",
+    "SecretRef",
     "StepSpec",
     "StoreConfig",
     "StoreOut",
@@ -49,6 +56,7 @@ __all__ = [
     "apply_overrides",
     "load_manifest",
     "manifest_json_schema",
+    "public_params",
     "resolve_params",
     "with_dev_paths",
 ]

@@ -18,12 +18,13 @@ from mlrecipes.core.manifest._formats import (
     normalize_rel,
     parse_memory,
     python_problem,
+    reserved_problem,
     rev_problem,
     url_problem,
 )
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._steps import build_steps
-from mlrecipes.core.manifest._values import param_value, text_or_env
+from mlrecipes.core.manifest._values import check_logged_name, param_value, text_or_env
 from mlrecipes.core.manifest._yaml import Broken, Entry, YMap, YNode, YSeq
 from mlrecipes.core.manifest.model import (
     SHARE_MODES,
@@ -38,10 +39,11 @@ from mlrecipes.core.manifest.model import (
     StoreConfig,
     Value,
 )
+from mlrecipes.git_sources.rules import REV_HINT, URL_HINT
 
 # Top-level keys starting with `x-` are also accepted and ignored (anchors to reuse).
 TOP_KEYS = ("version", "name", "mlflow", "paths", "params", "repos", "steps", "executor", "store")
-REPO_KEYS = ("url", "rev", "subdir", "python")
+REPO_KEYS = ("url", "rev", "subdir", "python", "uses")
 MLFLOW_KEYS = ("tracking_uri", "experiment")
 EXECUTOR_KEYS = ("kind", "address")
 EXECUTOR_KINDS = ("local", "ray")
@@ -181,6 +183,9 @@ def _paths(ctx: Context, entry: Entry | None) -> dict[str, str]:
                 f"paths.{key}",
                 "roots are relative to the manifest's folder and stay inside it",
             )
+        elif why := reserved_problem(norm):
+            hint = ".mlrecipes holds the store and checkouts: read other steps' outputs with !out"
+            ctx.report(item.value_loc, f"path root {key!r} {why}", f"paths.{key}", hint)
         else:
             roots[key] = norm or "."
     return roots
@@ -190,6 +195,8 @@ def _params(ctx: Context, entry: Entry | None) -> dict[str, Value]:
     ymap = _named_map(ctx, entry, "params")
     params: dict[str, Value] = {}
     for key, item in (ymap.entries if ymap else {}).items():
+        if not name_problem(key):
+            check_logged_name(ctx, item.key_loc, f"params.{key}")
         value = param_value(ctx, item.value, item.value_loc, f"params.{key}", global_=True)
         if not isinstance(value, Broken):
             params[key] = value
@@ -214,7 +221,7 @@ def _repo(ctx: Context, name: str, entry: Entry) -> RepoSpec | None:
     ctx.keys(ymap, path, REPO_KEYS, ("url", "rev"), owner=entry.key_loc)
     parts = ymap.entries
     url = _url(ctx, parts["url"], f"{path}.url") if "url" in parts else None
-    rev = _checked(ctx, parts.get("rev"), f"{path}.rev", rev_problem, _QUOTE)
+    rev = _checked(ctx, parts.get("rev"), f"{path}.rev", rev_problem, _QUOTE, REV_HINT)
     subdir = _subdir(ctx, parts.get("subdir"), f"{path}.subdir")
     python = _checked(
         ctx,
@@ -223,9 +230,36 @@ def _repo(ctx: Context, name: str, entry: Entry) -> RepoSpec | None:
         python_problem,
         'quote it, so YAML keeps it as text: python: "3.11"',
     )
+    uses = _uses(ctx, parts.get("uses"), f"{path}.uses")
     if url is None or rev is None:
         return None
-    return RepoSpec(name, url, rev, subdir, python, loc=entry.key_loc)
+    names = tuple(n for n, _ in uses)
+    locs = tuple(loc for _, loc in uses)
+    return RepoSpec(name, url, rev, subdir, python, loc=entry.key_loc, uses=names, uses_locs=locs)
+
+
+def _uses(ctx: Context, entry: Entry | None, key_path: str) -> list[tuple[str, Location]]:
+    """``uses: [repo, ...]``: names only here; the meaning pass checks that they exist."""
+    if entry is None or entry.value is None:
+        return []
+    hint = "a list of repo names, e.g. uses: [features]"
+    if not isinstance(entry.value, YSeq):
+        if not isinstance(entry.value, Broken):
+            ctx.report(
+                entry.value_loc, f"expected a list, got {describe(entry.value)}", key_path, hint
+            )
+        return []
+    found: list[tuple[str, Location]] = []
+    for index, (item, loc) in enumerate(entry.value.items):
+        where = f"{key_path}[{index}]"
+        if not isinstance(item, str):
+            if not isinstance(item, Broken):
+                ctx.report(loc, f"expected a repo name, got {describe(item)}", where, hint)
+        elif any(item == seen for seen, _ in found):
+            ctx.report(loc, f"repo {item!r} is listed twice", where, "list each repo once")
+        else:
+            found.append((item, loc))
+    return found
 
 
 def _url(ctx: Context, entry: Entry, key_path: str) -> str | EnvRef | None:
@@ -233,20 +267,25 @@ def _url(ctx: Context, entry: Entry, key_path: str) -> str | EnvRef | None:
     text = url.template if isinstance(url, EnvRef) else url
     # Never echo the URL: it may carry credentials.
     if text is not None and (why := url_problem(text)):
-        ctx.report(entry.value_loc, f"repo url {why}", key_path)
+        ctx.report(entry.value_loc, f"repo url {why}", key_path, URL_HINT)
         return None
     return url
 
 
 def _checked(
-    ctx: Context, entry: Entry | None, key_path: str, check: _Check, hint: str
+    ctx: Context,
+    entry: Entry | None,
+    key_path: str,
+    check: _Check,
+    hint: str,
+    problem_hint: str | None = None,
 ) -> str | None:
     if entry is None:
         return None
     text = ctx.text(entry, key_path, hint)
     if text is not None and (why := check(text)):
         field = key_path.rsplit(".", 1)[-1]
-        ctx.report(entry.value_loc, f"{field} {why}", key_path)
+        ctx.report(entry.value_loc, f"{field} {why}", key_path, problem_hint)
         return None
     return text
 

@@ -12,6 +12,7 @@ import re
 from pathlib import PurePosixPath
 
 from mlrecipes.core.manifest.model import FnRef
+from mlrecipes.git_sources import rules
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 _NAME = re.compile(NAME_PATTERN)
@@ -19,9 +20,6 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-?[^}]*)?\}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
-# `ext::` and `fd::` run commands or use descriptors; git's `transport::address`
-# syntax has no other use in a manifest, so every form of it is refused.
-_REMOTE_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
 PYTHON_PATTERN = r"^[0-9]+(\.[0-9]+){0,2}$"
 _PYTHON = re.compile(PYTHON_PATTERN)
 MEMORY_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*([KMGTkmgt]i?[Bb]?|[Bb])?\s*$"
@@ -60,30 +58,26 @@ def normalize_rel(text: str) -> tuple[str, str | None]:
     return ("" if norm == "." else norm), None
 
 
-def rev_problem(rev: str) -> str | None:
-    """A git rev that cannot be mistaken for an option or a range."""
-    if not rev:
-        return "is empty"
-    if rev.startswith("-"):
-        return "must not start with '-'"
-    if _CONTROL.search(rev) or any(c.isspace() for c in rev):
-        return "must not contain spaces or control characters"
-    if ".." in rev:
-        return "must not contain '..'"
+RESERVED_PREFIX = ".mlrecipes"
+"""Names mlrecipes keeps for itself: its state folder, the store's completion marker
+(``.mlrecipes-complete.json``), copies' and links' temporary names."""
+
+
+def reserved_problem(rel: str) -> str | None:
+    """A path with a part named like mlrecipes' own files (``.mlrecipes*``)."""
+    if any(part.startswith(RESERVED_PREFIX) for part in rel.split("/")):
+        return f"uses a name reserved by mlrecipes (starting with {RESERVED_PREFIX!r})"
     return None
+
+
+def rev_problem(rev: str) -> str | None:
+    """git_sources owns the rule (STYLE 18): validate and sync cannot disagree."""
+    return rules.rev_problem(rev)
 
 
 def url_problem(url: str) -> str | None:
-    """A repo URL that git will not treat as an option or a remote helper command."""
-    if not url.strip():
-        return "is empty"
-    if url.startswith("-"):
-        return "must not start with '-'"
-    if _CONTROL.search(url):
-        return "must not contain control characters"
-    if _REMOTE_HELPER.match(url):
-        return "must not use a 'transport::' remote helper (such as ext:: or fd::)"
-    return None
+    """git_sources owns the rule; for an ``!env`` URL this checks the template."""
+    return rules.url_problem(url)
 
 
 def python_problem(version: str) -> str | None:

@@ -17,9 +17,11 @@ import yaml
 
 from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import OverrideError
+from mlrecipes.core.manifest._formats import kwarg_problem
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._yaml import ScalarLoader
 from mlrecipes.core.manifest.model import Manifest, Value
+from mlrecipes.core.mlflow_names import HINT, mlflow_name_problem
 
 
 def apply_overrides(manifest: Manifest, overrides: Mapping[str, str]) -> Manifest:
@@ -78,6 +80,8 @@ def _set(
                 + " (prefix the key with '+' to add a new one)",
             )
         if last:
+            if part not in node:
+                _check_new_key(part, key)
             node[part] = value
         elif isinstance(node[part], dict):
             node = node[part]
@@ -87,6 +91,16 @@ def _set(
                 "which is not a mapping",
                 key=key,
             )
+
+
+def _check_new_key(part: str, key: str) -> None:
+    """A key added with ``+`` becomes a keyword argument or an MLflow param name."""
+    if why := kwarg_problem(part):
+        raise OverrideError(
+            f"override {key!r} adds {why}", key=key, hint="new keys are Python identifiers"
+        )
+    if why := mlflow_name_problem(key):
+        raise OverrideError(f"override {key!r}: the name {why}", key=key, hint=HINT)
 
 
 def override_keys(manifest: Manifest) -> list[str]:

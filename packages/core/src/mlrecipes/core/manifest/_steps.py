@@ -12,9 +12,10 @@ from mlrecipes.core.manifest._formats import (
     normalize_rel,
     parse_fn,
     parse_memory,
+    reserved_problem,
 )
 from mlrecipes.core.manifest._frozen import FrozenMap
-from mlrecipes.core.manifest._values import out_ref, param_value, path_ref
+from mlrecipes.core.manifest._values import check_logged_name, out_ref, param_value, path_ref
 from mlrecipes.core.manifest._yaml import BROKEN, Broken, Entry, Tagged, YMap
 from mlrecipes.core.manifest.model import (
     Dep,
@@ -25,6 +26,7 @@ from mlrecipes.core.manifest.model import (
     StoreOut,
     Value,
 )
+from mlrecipes.core.mlflow_names import step_name_problem
 
 STEP_KEYS = ("fn", "params", "deps", "outs", "resources")
 RESOURCE_KEYS = ("cpus", "gpus", "memory")
@@ -41,7 +43,7 @@ def build_steps(ctx: Context, entry: Entry) -> dict[str, StepSpec]:
     ctx.keys(ymap, "steps", list(ymap.entries))
     steps: dict[str, StepSpec] = {}
     for name, step_entry in ymap.entries.items():
-        if why := name_problem(name):
+        if why := name_problem(name) or step_name_problem(name):
             ctx.report(step_entry.key_loc, f"step {why}", f"steps.{name}")
         step = _build_step(ctx, name, step_entry)
         if step is not None:
@@ -106,6 +108,8 @@ def _section(
     for key, item in ymap.entries.items():
         if why := kwarg_problem(key):
             ctx.report(item.key_loc, why, f"{key_path}.{key}")
+        else:
+            check_logged_name(ctx, item.key_loc, f"{key_path}.{key}")
         value = convert(ctx, item, f"{key_path}.{key}")
         if not isinstance(value, Broken):
             result[key] = value
@@ -138,6 +142,7 @@ def _out(ctx: Context, entry: Entry, key_path: str) -> Out | Broken:
         return path_ref(ctx, value, key_path) or BROKEN
     if isinstance(value, str):
         rel, why = normalize_rel(value)
+        why = why or reserved_problem(rel)
         if why is None and rel:
             return StoreOut(rel, entry.value_loc)
         ctx.report(

@@ -8,15 +8,26 @@ from mlrecipes.core.manifest._formats import (
     kwarg_problem,
     name_problem,
     normalize_rel,
+    reserved_problem,
 )
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._yaml import BROKEN, Broken, Tagged, YMap, YNode, YSeq
-from mlrecipes.core.manifest.model import EnvRef, Location, OutRef, ParamRef, PathRef, Value
+from mlrecipes.core.manifest.model import (
+    EnvRef,
+    Location,
+    OutRef,
+    ParamRef,
+    PathRef,
+    SecretRef,
+    Value,
+)
+from mlrecipes.core.mlflow_names import HINT, logged_param_name, mlflow_name_problem
 
 _PLACE_HINTS = {
     "!out": "an output of another step is an input: put it in `deps`",
     "!path": "a file is an input or an output: put it in `deps` or `outs`",
     "!param": "a global parameter cannot refer to another one: write its value",
+    "!secret": "!secret marks a parameter value: use it under `params`",
 }
 
 
@@ -40,6 +51,9 @@ def path_ref(ctx: Context, tag: Tagged, key_path: str) -> PathRef | None:
     norm, why = normalize_rel(rel)
     if why:
         ctx.report(tag.loc, f"!path {tag.text!r} {why}", key_path, f"stay inside root {root!r}")
+        return None
+    if why := reserved_problem(norm):
+        ctx.report(tag.loc, f"!path {tag.text!r} {why}", key_path, "rename the file or folder")
         return None
     return PathRef(root, norm, tag.loc)
 
@@ -100,6 +114,8 @@ def param_value(
         good = [item for item in items if not isinstance(item, Broken)]
         return tuple(good) if len(good) == len(items) else BROKEN
     if isinstance(value, YMap):
+        for key, entry in value.entries.items():
+            check_logged_name(ctx, entry.key_loc, f"{key_path}.{key}")
         pairs = {
             key: param_value(
                 ctx, entry.value, entry.value_loc, f"{key_path}.{key}", global_=global_
@@ -111,9 +127,18 @@ def param_value(
     return value
 
 
+def check_logged_name(ctx: Context, loc: Location, key_path: str) -> None:
+    """Report a param name MLflow would refuse once the run logs it."""
+    name = logged_param_name(key_path)
+    if name is not None and (why := mlflow_name_problem(name)):
+        ctx.report(loc, f"param name {name[:60]!r} {why}", key_path, HINT)
+
+
 def _tagged_param(ctx: Context, tag: Tagged, key_path: str, *, global_: bool) -> Value | Broken:
     if tag.tag == "!env":
         return env_ref(ctx, tag, key_path) or BROKEN
+    if tag.tag == "!secret":
+        return SecretRef(tag.text, tag.loc)
     if tag.tag == "!param" and not global_:
         return param_ref(ctx, tag, key_path) or BROKEN
     where = "global params" if global_ else "params"

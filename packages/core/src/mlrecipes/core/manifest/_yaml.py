@@ -1,6 +1,6 @@
 """YAML to a located tree: a per-call ``yaml.SafeLoader`` with the manifest tags.
 
-:func:`parse_yaml` returns plain scalars, :class:`Tagged` values for the four
+:func:`parse_yaml` returns plain scalars, :class:`Tagged` values for the five
 manifest tags, and :class:`YMap` / :class:`YSeq` containers that remember where
 every key and value starts (1-based line and column), so that later checks can
 point at the exact place. Every YAML problem (syntax, duplicate key, unknown tag,
@@ -22,7 +22,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from mlrecipes.core.errors import Problem
 from mlrecipes.core.manifest.model import Location
 
-TAGS = ("!path", "!out", "!param", "!env")
+# The manifest's tags (README "Tags"; the JSON schema's description lists them too):
+#   !path ROOT/rel   a file or folder under a root of `paths` (deps, outs)
+#   !out STEP.OUT    an output of another step (deps)
+#   !param NAME      a global parameter (step params)
+#   !env NAME        an environment variable, read at run time, masked when shown
+#   !secret TEXT     a plain value masked when shown (logs, MLflow, store, --dry-run)
+TAGS = ("!path", "!out", "!param", "!env", "!secret")
 _YAML_TAG = "tag:yaml.org,2002:"
 _MERGE = _YAML_TAG + "merge"
 # Standard tags a safe loader would accept but whose values cannot be hashed or
@@ -87,7 +93,15 @@ def _timestamp(loader: yaml.SafeLoader, node: Node) -> YNode:
     return str(node.value)
 
 
-class ScalarLoader(yaml.SafeLoader):
+# libyaml's parser and composer in C where PyYAML was built with it (about 4x faster
+# on a large manifest); its nodes carry the same marks, so locations do not change.
+# Construction stays in Python: the located constructors below.
+_BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DEPTH = 100
+"""Deeper nesting is refused: construction recurses, and no manifest needs it."""
+
+
+class ScalarLoader(_BASE):  # type: ignore[valid-type,misc]
     """The safe loader with the manifest's scalar rules (1.2 floats, dates as text)."""
 
 
@@ -103,9 +117,16 @@ def tag_name(tag: str) -> str:
 def parse_yaml(text: str, file: Path) -> tuple[YNode, list[Problem]]:
     """Parse one YAML document; return its located tree and the problems found."""
     problems: list[Problem] = []
+    if bad := _unreadable(text, file):
+        return BROKEN, [bad]
     loader = _loader_class(file, problems)(text)
     try:
-        return loader.get_single_data(), problems
+        node = loader.get_single_node()
+        if node is None:
+            return None, problems
+        if deep := _too_deep_or_invalid(node, file):
+            return BROKEN, [deep]
+        return loader.construct_document(node), problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -116,6 +137,65 @@ def parse_yaml(text: str, file: Path) -> tuple[YNode, list[Problem]]:
     finally:
         loader.dispose()
     return BROKEN, problems
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _unreadable(text: str, file: Path) -> Problem | None:
+    """A character YAML refuses to read (NUL, other C0 controls, a lone surrogate), located."""
+    match = _UNREADABLE.search(text)
+    if match is None:
+        return None
+    line, col = _line_col(text, match.start())
+    char = match.group()
+    shown = "a NUL byte" if char == "\0" else f"the character U+{ord(char):04X}"
+    return Problem(
+        file,
+        line,
+        col,
+        f"invalid YAML: {shown} is not allowed in the file",
+        hint="the file looks binary or damaged: remove the character (or restore the file)",
+    )
+
+
+_UNREADABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _too_deep_or_invalid(root: Node, file: Path) -> Problem | None:
+    """Nesting deeper than :data:`MAX_DEPTH`, or a scalar that is not valid Unicode.
+
+    Walked iteratively: the point is to refuse what would overflow the stack.
+    Escapes such as ``"\\ud800"`` make lone surrogates, which no JSON or UTF-8
+    writer accepts later (MLflow, the lock, the store).
+    """
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:  # an alias: checked where it was defined
+            continue
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            loc = _loc(file, node)
+            hint = "flatten the structure; a manifest needs only a few levels"
+            return Problem(file, loc.line, loc.col, f"nested more than {MAX_DEPTH} deep", hint=hint)
+        if isinstance(node, ScalarNode) and _SURROGATE.search(node.value):
+            loc = _loc(file, node)
+            hint = "write the character itself, or a valid \\U escape"
+            message = "invalid Unicode: a lone surrogate is not text"
+            return Problem(file, loc.line, loc.col, message, hint=hint)
+        if isinstance(node, SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack.extend(((key, depth + 1), (value, depth + 1)))
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _syntax_hint(what: str) -> str:

@@ -1,8 +1,8 @@
 """Frozen, typed model of ``workspace.yaml``.
 
 This module does no I/O: :func:`mlrecipes.core.manifest.load_manifest` builds
-these objects from YAML. Tag values (``!path``, ``!out``, ``!param``, ``!env``)
-become the ``*Ref`` classes below, never strings.
+these objects from YAML. Tag values (``!path``, ``!out``, ``!param``, ``!env``,
+``!secret``) become the ``*Ref`` classes below, never strings.
 """
 
 from __future__ import annotations
@@ -109,9 +109,28 @@ class EnvRef:
         raise KeyError(name)
 
 
+@dataclass(frozen=True)
+class SecretRef:
+    """``!secret text``: a plain parameter value that is masked wherever it is shown.
+
+    The step receives ``text``; logs, MLflow, the store and ``--dry-run`` see
+    ``<secret>`` (see :func:`mlrecipes.core.manifest.public_params`).
+    """
+
+    text: str = field(repr=False)
+    loc: Location | None = field(default=None, compare=False, repr=False)
+
+
 Scalar: TypeAlias = str | int | float | bool | None
 Value: TypeAlias = (
-    Scalar | PathRef | OutRef | ParamRef | EnvRef | tuple["Value", ...] | Mapping[str, "Value"]
+    Scalar
+    | PathRef
+    | OutRef
+    | ParamRef
+    | EnvRef
+    | SecretRef
+    | tuple["Value", ...]
+    | Mapping[str, "Value"]
 )
 """A parameter value: YAML scalars, tag references, and (frozen) lists and mappings."""
 
@@ -172,6 +191,10 @@ class RepoSpec:
     subdir: str | None = None
     python: str | None = None
     loc: Location | None = field(default=None, compare=False, repr=False)
+    uses: tuple[str, ...] = ()
+    """Repos whose locked checkouts are installed into this repo's environment."""
+    uses_locs: tuple[Location, ...] = field(default=(), compare=False, repr=False)
+    """Where each name of ``uses`` is written (for validation messages)."""
 
     @property
     def url_template(self) -> str:
@@ -234,6 +257,23 @@ class Manifest:
     @property
     def experiment(self) -> str:
         return self.mlflow.experiment or self.name
+
+    def code_repos(self, repo: str) -> tuple[str, ...]:
+        """``repo`` and every repo it uses, transitively: all the code its steps can import.
+
+        Ordered: the repo first, then its ``uses`` depth first as written, each once.
+        """
+        order: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in order or name not in self.repos:
+                return
+            order.append(name)
+            for used in self.repos[name].uses:
+                visit(used)
+
+        visit(repo)
+        return tuple(order)
 
     def resolve_path(self, ref: PathRef) -> Path:
         """The absolute path of a ``!path`` (validation guarantees it stays in its root)."""

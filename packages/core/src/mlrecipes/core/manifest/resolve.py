@@ -1,24 +1,97 @@
-"""Turn a step's parameters into the plain JSON values its function receives.
+"""Turn a step's parameters into plain JSON values, in one of three views.
 
 ``!param`` takes the global parameter (after overrides), ``!env`` reads the
 environment now; tuples become lists and mappings dicts. The model keeps the
 references, so what is persisted can stay a template.
+
+Secrets (every ``!env`` value, ``${NAME}`` templates included, and ``!secret``)
+exist in clear only in the ``clear`` view, which goes to the step's function and
+nowhere else. Everything that logs, prints or persists params (MLflow params,
+``params.json``, the store's ``latest.json``, ``--dry-run`` reasons, ``step
+call``) uses the ``public`` view (:func:`public_params`, ``PlannedStep.public_params``),
+where a secret reads ``<from env NAME>`` or ``<secret>``. The ``fingerprint``
+view adds a digest of the value to that label, so a new token still reruns the
+step without the token being written anywhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Mapping
-from typing import TypeAlias
+import re
+from collections.abc import Callable, Mapping
+from typing import Literal, TypeAlias
 
 from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import OverrideError, UnknownStepError, UserError
 from mlrecipes.core.manifest._overrides import apply_overrides
-from mlrecipes.core.manifest.model import EnvRef, Manifest, ParamRef, Value
+from mlrecipes.core.manifest.model import EnvRef, Manifest, ParamRef, SecretRef, Value
 
 JSON: TypeAlias = str | int | float | bool | list["JSON"] | dict[str, "JSON"] | None
+View: TypeAlias = Literal["clear", "public", "fingerprint"]
+_Show: TypeAlias = Callable[[EnvRef | SecretRef, str], str]
 
-__all__ = ["JSON", "apply_overrides", "resolve_globals", "resolve_params"]
+__all__ = [
+    "JSON",
+    "View",
+    "apply_overrides",
+    "is_masked",
+    "mask_label",
+    "public_params",
+    "resolve_globals",
+    "resolve_params",
+    "unmask_digest",
+]
+
+# Digests of secret values are salted so the store does not hold a plain
+# sha256 of a token (one lookup in a rainbow table away for short ones).
+_SALT = b"mlrecipes secret v1\0"
+_MASKED = re.compile(r"^(<from env [^>]*>|<secret>)( sha256:[0-9a-f]+)?$")
+
+
+def mask_label(ref: EnvRef | SecretRef) -> str:
+    """How a secret is shown: ``<from env NAME>`` (names joined by ``, ``) or ``<secret>``."""
+    if isinstance(ref, SecretRef):
+        return "<secret>"
+    return f"<from env {', '.join(ref.names())}>"
+
+
+def is_masked(value: object) -> bool:
+    """True when a public or fingerprint view value holds a secret, at any depth."""
+    if isinstance(value, str):
+        return _MASKED.match(value) is not None
+    if isinstance(value, list | tuple):
+        return any(is_masked(item) for item in value)
+    if isinstance(value, Mapping):
+        return any(is_masked(item) for item in value.values())
+    return False
+
+
+def unmask_digest(value: object) -> object:
+    """A fingerprint-view value as the public view shows it (digests dropped, at any depth)."""
+    if isinstance(value, str) and (match := _MASKED.match(value)):
+        return match.group(1)
+    if isinstance(value, list | tuple):
+        return [unmask_digest(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: unmask_digest(item) for key, item in value.items()}
+    return value
+
+
+def _clear(ref: EnvRef | SecretRef, text: str) -> str:
+    return text
+
+
+def _public(ref: EnvRef | SecretRef, text: str) -> str:
+    return mask_label(ref)
+
+
+def _hashed(ref: EnvRef | SecretRef, text: str) -> str:
+    digest = hashlib.sha256(_SALT + text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{mask_label(ref)} sha256:{digest[:32]}"
+
+
+_VIEWS: dict[str, _Show] = {"clear": _clear, "public": _public, "fingerprint": _hashed}
 
 
 def resolve_params(
@@ -27,8 +100,9 @@ def resolve_params(
     overrides: Mapping[str, Value] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    view: View = "clear",
 ) -> dict[str, JSON]:
-    """The step's params as plain JSON values.
+    """The step's params as plain JSON values (``view``: see the module doc).
 
     ``overrides`` replace global parameters by name before ``!param`` is
     substituted (an unknown name raises :class:`OverrideError`); ``environ``
@@ -40,10 +114,22 @@ def resolve_params(
         raise UnknownStepError(step_name, known=sorted(manifest.steps))
     globals_ = _globals(manifest, overrides)
     env = os.environ if environ is None else environ
+    show = _VIEWS[view]
     return {
-        name: _resolve(value, globals_, env, f"step {step_name!r}")
+        name: _resolve(value, globals_, env, f"step {step_name!r}", show)
         for name, value in step.params.items()
     }
+
+
+def public_params(
+    manifest: Manifest,
+    step_name: str,
+    overrides: Mapping[str, Value] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, JSON]:
+    """The step's params as they may be shown, logged or stored: secrets masked."""
+    return resolve_params(manifest, step_name, overrides, environ=environ, view="public")
 
 
 def resolve_globals(
@@ -51,12 +137,13 @@ def resolve_globals(
     overrides: Mapping[str, Value] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    view: View = "clear",
 ) -> dict[str, JSON]:
     """The global parameters (after ``overrides``) as plain JSON values."""
     globals_ = _globals(manifest, overrides)
     env = os.environ if environ is None else environ
     return {
-        name: _resolve(value, globals_, env, "the global params")
+        name: _resolve(value, globals_, env, "the global params", _VIEWS[view])
         for name, value in globals_.items()
     }
 
@@ -72,14 +159,18 @@ def _globals(manifest: Manifest, overrides: Mapping[str, Value] | None) -> dict[
     return globals_
 
 
-def _resolve(value: Value, globals_: Mapping[str, Value], env: Mapping[str, str], who: str) -> JSON:
+def _resolve(
+    value: Value, globals_: Mapping[str, Value], env: Mapping[str, str], who: str, show: _Show
+) -> JSON:
     if isinstance(value, ParamRef):
         if value.name not in globals_:
             raise UserError(f"{who} uses unknown global parameter {value.name!r}")
-        return _resolve(globals_[value.name], globals_, env, who)
+        return _resolve(globals_[value.name], globals_, env, who, show)
+    if isinstance(value, SecretRef):
+        return show(value, value.text)
     if isinstance(value, EnvRef):
         try:
-            return value.resolve(env)
+            return show(value, value.resolve(env))
         except KeyError as exc:
             name = exc.args[0]
             raise UserError(
@@ -87,9 +178,9 @@ def _resolve(value: Value, globals_: Mapping[str, Value], env: Mapping[str, str]
                 hint=f"set {name}, or give a default: !env {name}:default",
             ) from None
     if isinstance(value, tuple):
-        return [_resolve(item, globals_, env, who) for item in value]
+        return [_resolve(item, globals_, env, who, show) for item in value]
     if isinstance(value, Mapping):
-        return {str(k): _resolve(v, globals_, env, who) for k, v in value.items()}
+        return {str(k): _resolve(v, globals_, env, who, show) for k, v in value.items()}
     if value is None or isinstance(value, str | int | float | bool):
         return value
     raise TypeError(f"{who}: a {type(value).__name__} cannot be a parameter value")

@@ -45,8 +45,9 @@ def _defs() -> dict[str, Any]:
     number = {"type": "number", "minimum": 0}
     return {
         "value": {
-            "description": "A parameter: a YAML scalar, list or mapping; `!param NAME` or "
-            "`!env NAME[:default]` (a string in this view).",
+            "description": "A parameter: a YAML scalar, list or mapping; `!param NAME`, "
+            "`!env NAME[:default]` or `!secret TEXT` (a string in this view; `!env` and "
+            "`!secret` values are masked wherever params are shown or stored).",
             "type": ["string", "number", "integer", "boolean", "null", "array", "object"],
             "items": {"$ref": "#/$defs/value"},
             "additionalProperties": {"$ref": "#/$defs/value"},
@@ -68,6 +69,13 @@ def _defs() -> dict[str, Any]:
                     'Python version of the repo\'s environment, e.g. "3.11".',
                     pattern=PYTHON_PATTERN,
                 ),
+                "uses": {
+                    "type": "array",
+                    "description": "Repos of this workspace whose code this repo imports: "
+                    "their locked checkouts are installed into its environment.",
+                    "items": {"type": "string", "pattern": NAME_PATTERN},
+                    "uniqueItems": True,
+                },
             },
             required=["url", "rev"],
         ),
@@ -121,7 +129,7 @@ def manifest_json_schema() -> dict[str, Any]:
         "$id": SCHEMA_ID,
         "title": "mlrecipes workspace manifest (workspace.yaml)",
         "description": "Pins the repositories of a pipeline and declares its steps. YAML tags "
-        "(!path, !out, !param, !env) cannot be expressed in JSON Schema: in this schema a "
+        "(!path, !out, !param, !env, !secret) cannot be expressed in JSON Schema: in this schema a "
         "tagged value is the plain string after its tag.",
         "type": "object",
         "additionalProperties": False,

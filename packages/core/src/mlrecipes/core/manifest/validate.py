@@ -53,7 +53,64 @@ def validate(draft: Draft, file: Path) -> list[Problem]:
         _check_out_roots(checker, step)
     _check_overlaps(checker)
     _check_cycles(checker)
+    _check_uses(checker)
     return checker.problems
+
+
+def _check_uses(checker: _Checker) -> None:
+    """``uses:`` names known repos, never the repo itself, and makes no cycle."""
+    repos = checker.manifest.repos
+    declared = checker.draft.declared_repos
+    edges: dict[str, list[str]] = {}
+    for repo in repos.values():
+        for index, (used, loc) in enumerate(zip(repo.uses, repo.uses_locs, strict=True)):
+            key_path = f"repos.{repo.name}.uses[{index}]"
+            if used == repo.name:
+                checker.report(
+                    loc,
+                    f"repo {repo.name!r} uses itself",
+                    key_path,
+                    "a repo's own code is always in its environment: remove it from `uses`",
+                )
+            elif used not in declared:
+                checker.report(
+                    loc,
+                    f"repo {repo.name!r} uses unknown repo {used!r}",
+                    key_path,
+                    did_you_mean(used, declared),
+                )
+            elif used in repos:
+                edges.setdefault(repo.name, []).append(used)
+    cycle = _find_cycle(edges)
+    if cycle:
+        user, used = cycle[-2], cycle[-1]
+        index = repos[user].uses.index(used)
+        checker.report(
+            repos[user].uses_locs[index],
+            "cycle in `uses`: " + " -> ".join(cycle),
+            f"repos.{user}.uses[{index}]",
+            "a repo cannot use, even indirectly, a repo that uses it",
+        )
+
+
+def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    """One cycle of the ``uses`` graph as a path ``a -> b -> a``, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in edges.get(node, []):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt, [*path, nxt])):
+                return found
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state and (found := visit(start, [start])):
+            return found
+    return None
 
 
 def _check_fn(checker: _Checker, step: StepSpec) -> None:
@@ -179,23 +236,49 @@ def _order(place: _Place) -> tuple[int, int]:
     return (place.loc.line, place.loc.col) if place.loc else (0, 0)
 
 
+class _PlaceIndex:
+    """Outputs by place, to find overlaps in time linear in the number of outputs
+    (comparing every pair took 25 s for 5,000 steps)."""
+
+    def __init__(self) -> None:
+        self.at: dict[PurePosixPath, list[_Place]] = {}
+        self.under: dict[PurePosixPath, list[_Place]] = {}
+
+    def add(self, place: _Place) -> None:
+        self.at.setdefault(place.path, []).append(place)
+        for parent in place.path.parents:
+            self.under.setdefault(parent, []).append(place)
+
+    def overlapping(self, path: PurePosixPath) -> list[_Place]:
+        """Every indexed place equal to, above or below ``path``."""
+        found = list(self.at.get(path, ()))
+        for parent in path.parents:
+            found += self.at.get(parent, ())
+        return found + self.under.get(path, [])
+
+
 def _check_overlaps(checker: _Checker) -> None:
     """Two outputs at one place, or a ``!path`` dep on another step's output."""
     outs = sorted(_places(checker, "outs"), key=_order)
-    for index, later in enumerate(outs):
-        for earlier in outs[:index]:
-            if later.overlaps(earlier):
-                same = "the same place as" if later.path == earlier.path else "a place overlapping"
-                checker.report(
-                    later.loc,
-                    f"output {str(later.path)!r} is {same} {earlier.key_path} ({earlier.path})",
-                    later.key_path,
-                    "each output needs its own place: two steps would overwrite each other",
-                )
-                break
+    rank = {id(place): index for index, place in enumerate(outs)}
+    index = _PlaceIndex()
+    for later in outs:
+        found = index.overlapping(later.path)
+        index.add(later)
+        if not found:
+            continue
+        earlier = min(found, key=lambda place: rank[id(place)])
+        same = "the same place as" if later.path == earlier.path else "a place overlapping"
+        checker.report(
+            later.loc,
+            f"output {str(later.path)!r} is {same} {earlier.key_path} ({earlier.path})",
+            later.key_path,
+            "each output needs its own place: two steps would overwrite each other",
+        )
     for dep in _places(checker, "deps"):
-        writer = next((o for o in outs if o.step != dep.step and dep.overlaps(o)), None)
-        if writer is not None:
+        writers = [o for o in index.overlapping(dep.path) if o.step != dep.step]
+        if writers:
+            writer = min(writers, key=lambda place: rank[id(place)])
             out_name = writer.key_path.rsplit(".", 1)[-1]
             checker.report(
                 dep.loc,

@@ -136,9 +136,47 @@ def write_workspace(logged: LoggedRun, workdir: Path) -> Path:
             hint="give an empty --workdir, or the folder of an earlier reproduction of this run",
         )
     workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / REPRODUCTION_MARKER).write_text(
+        json.dumps({"reproduces": logged.run_id}) + "\n", encoding="utf-8"
+    )
     target.write_text(text, encoding="utf-8")
     _write_lock(logged, lock_path_for(target))
     return target
+
+
+REPRODUCTION_MARKER = ".mlrecipes-reproduction.json"
+"""Left in a work folder so that a later ``reproduce --workdir`` of the same run may reuse it."""
+
+
+def check_workdir(run_id: str, workdir: Path) -> None:
+    """A work folder given by the user is new, empty, or an earlier reproduction of this run.
+
+    Checked before anything is written into it (the logged run's artifacts are
+    downloaded into the work folder first).
+    """
+    if not workdir.exists():
+        return
+    if not workdir.is_dir():
+        raise ReproduceError(
+            f"--workdir {workdir} is not a folder", run_id=run_id, hint=_WORKDIR_HINT
+        )
+    if not any(workdir.iterdir()):
+        return
+    try:
+        marker = json.loads((workdir / REPRODUCTION_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        marker = None
+    if isinstance(marker, dict) and marker.get("reproduces") == run_id:
+        return
+    raise ReproduceError(
+        f"--workdir {workdir} exists, is not empty and holds no reproduction of run "
+        f"{run_id}; refusing to write a workspace into it",
+        run_id=run_id,
+        hint=_WORKDIR_HINT,
+    )
+
+
+_WORKDIR_HINT = "give a new or empty folder, or the folder of an earlier reproduction of this run"
 
 
 def _write_lock(logged: LoggedRun, target: Path) -> None:

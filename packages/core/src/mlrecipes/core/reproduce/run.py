@@ -24,7 +24,7 @@ from mlrecipes.core.events import EventHandler, ignore
 from mlrecipes.core.lock import read_lock
 from mlrecipes.core.manifest import Manifest, MlflowConfig, load_manifest
 from mlrecipes.core.reproduce.compare import MetricComparison, compare_metrics
-from mlrecipes.core.reproduce.materialize import link_inputs, write_workspace
+from mlrecipes.core.reproduce.materialize import check_workdir, link_inputs, write_workspace
 from mlrecipes.core.reproduce.origin import (
     TAG_REPRODUCES,
     LoggedRun,
@@ -109,6 +109,8 @@ def reproduce_run(
     """
     if rtol < 0 or atol < 0:
         raise ReproduceError("tolerances must not be negative", run_id=run_id)
+    if workdir is not None:
+        check_workdir(run_id, workdir.expanduser().resolve())
     with _work_folder(workdir) as (folder, keep):
         logged = read_logged_run(tracking_uri, run_id, folder / ".mlrecipes" / "reproduce")
         ws = _workspace(logged, folder, tracking_uri)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mlrecipes.core.lock import lock_path_for
 from mlrecipes.core.manifest import Manifest
+from mlrecipes.core.manifest.redact import redact_secrets
 from mlrecipes.core.plan import PlannedStep, Variant
 from mlrecipes.core.run_records import fingerprints_hash
 from mlrecipes.core.syncing import RepoContext, SyncResult, lock_url
@@ -42,17 +43,56 @@ def repo_ref(manifest: Manifest, ctx: RepoContext) -> RepoRef:
     )
 
 
+def step_code_repos(manifest: Manifest, step: str) -> tuple[str, ...]:
+    """The repos whose code ``step`` can import, in order: its own repo, then every
+    repo it uses (transitively, as ``uses:`` lists them)."""
+    return manifest.code_repos(manifest.steps[step].fn.repo)
+
+
 def step_repos(
     manifest: Manifest, repos: Mapping[str, RepoContext], step: PlannedStep
 ) -> list[RepoRef]:
-    """The step's own repo first, then the repos its repo ``uses`` (when the manifest has any)."""
-    used: Sequence[str] = getattr(manifest.repos[step.repo], "uses", ()) or ()
-    names = [step.repo, *(name for name in used if name in repos and name != step.repo)]
-    return [repo_ref(manifest, repos[name]) for name in names]
+    """The step's own repo first, then every repo it uses, transitively (synced ones)."""
+    names = step_code_repos(manifest, step.step)
+    refs = [repo_ref(manifest, repos[name]) for name in names if name in repos]
+    if step.repo not in repos:
+        # Its environment could not be built: no code of it ran, so no commit to name.
+        spec = manifest.repos[step.repo]
+        unbuilt = RepoRef(step.repo, lock_url(spec), "", "", spec.subdir or "", False)
+        refs.insert(0, unbuilt)
+    return refs
+
+
+def write_packages(sync: SyncResult, folder: Path) -> Path:
+    """Write ``packages.json``: per repo, its environment's key, identity and every
+    installed distribution with its source (git commit, path, tree); the file's path."""
+    body = {
+        name: {
+            "environment": ctx.env.key,
+            "identity": ctx.env_hash,
+            "packages": [dict(p) for p in ctx.identity.packages] if ctx.identity else [],
+        }
+        for name, ctx in sorted(sync.repos.items())
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "packages.json"
+    path.write_text(json.dumps(body, indent=2, sort_keys=True))
+    return path
+
+
+def _manifest_artifact(path: Path, artifacts_dir: Path) -> Path:
+    """The manifest as logged: a copy with ``!secret`` values masked when it has any."""
+    redacted = redact_secrets(path.read_text(encoding="utf-8"))
+    if redacted is None:
+        return path
+    copy = artifacts_dir / "manifest" / path.name  # same file name: reproduce looks for it
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(redacted, encoding="utf-8")
+    return copy
 
 
 def step_params(variant: Variant) -> dict[str, dict[str, object]]:
-    return {s.step: dict(s.params) for s in variant.steps}
+    return {s.step: dict(s.public_params) for s in variant.steps}  # secrets masked
 
 
 def pipeline_info(
@@ -76,7 +116,11 @@ def pipeline_info(
             default=str,
         )
     )
-    artifacts = {"manifest": manifest.path, "params": params_file}
+    artifacts = {
+        "manifest": _manifest_artifact(manifest.path, artifacts_dir),
+        "params": params_file,
+        "packages": write_packages(sync, artifacts_dir),
+    }
     lock_file = lock_path_for(manifest.path)
     if lock_file.exists():
         artifacts["lock"] = lock_file
@@ -107,7 +151,9 @@ def step_info(
     started_at: float | None = None,
 ) -> StepInfo:
     tags = step_tags(step.step, step.fn, step.fingerprint, step_repos(manifest, repos, step))
-    return StepInfo(step=step.step, tags=tags, params=dict(step.params), started_at=started_at)
+    return StepInfo(
+        step=step.step, tags=tags, params=dict(step.public_params), started_at=started_at
+    )
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ class RunOptions:
     executor: str | None = None
     ray_address: str | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)  # on every parent run
+    large_sweep: bool = False  # allow more than sweep.MAX_VARIANTS variants
     share: bool = True  # False: no team store this run (--no-share)
 
 

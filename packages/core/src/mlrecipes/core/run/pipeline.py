@@ -23,7 +23,7 @@ from mlrecipes.core.run.execute import PipelineExecution
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run_records import fingerprints_hash, read_finished_run, write_usage
 from mlrecipes.core.store import Store
-from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.syncing import SyncResult
 from mlrecipes.core.task import StepResult
 from mlrecipes.core.tracking_uri import tracking_uri
@@ -56,10 +56,21 @@ def run_pipeline(
     on_event: EventHandler = ignore,
 ) -> RunResult:
     """Plan every variant on ``sync``'s repos, run what is missing, log it (see module doc)."""
-    variants = expand_overrides(options.overrides)
-    plan = make_plan(manifest, sync.repos, targets=targets, variants=variants, force=options.force)
+    variants = expand_overrides(
+        options.overrides, max_variants=None if options.large_sweep else MAX_VARIANTS
+    )
+    plan = make_plan(
+        manifest,
+        sync.repos,
+        targets=targets,
+        variants=variants,
+        force=options.force,
+        failed=sync.failed,
+    )
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
+    # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
+    Store(paths.store).clean_partial()
     team = _open_team_store(manifest, paths, uri, options, on_event)
     if team is not None:  # --- team store: which steps to run another machine ran ---
         plan = team.lookup(plan)
@@ -138,5 +149,7 @@ def _open_team_store(
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:
     """``repo@sha: last lines of the traceback``."""
     step = plan.unique()[result.key]
-    commit = short_commit(sync.repos[step.repo].source.commit)
-    return f"{step.repo}@{commit}: {(result.error or 'failed').strip()}"
+    ctx = sync.repos.get(step.repo)
+    if ctx is None:
+        return f"{step.repo} (no environment): {(result.error or 'failed').strip()}"
+    return f"{step.repo}@{short_commit(ctx.source.commit)}: {(result.error or 'failed').strip()}"

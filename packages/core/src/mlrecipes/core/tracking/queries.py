@@ -25,6 +25,7 @@ from mlrecipes.core.tracking.base import (
     TAG_PARENT,
     TAG_REPO_PREFIX,
     TAG_STEP,
+    TAG_STEPS_PREFIX,
 )
 from mlrecipes.git_sources import short_commit
 
@@ -36,8 +37,9 @@ DEFAULT_ORDER = ("attributes.start_time DESC",)
 class PipelineRunRow:
     """One parent run: what ``mlrecipes exp show`` puts in a table row.
 
-    ``step_metrics`` maps step name to that step's metrics; ``commits`` maps repo
-    name to its short commit; ``dirty`` names the repos run from a dirty tree.
+    ``metrics`` and ``params`` are the parent run's own; ``step_metrics`` maps step
+    name to that step's metrics; ``commits`` maps repo name to its short commit;
+    ``dirty`` names the repos run from a dirty tree.
     """
 
     run_id: str
@@ -47,6 +49,7 @@ class PipelineRunRow:
     end_time: datetime | None
     overrides: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
     step_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     commits: Mapping[str, str] = field(default_factory=dict)
     dirty: tuple[str, ...] = ()
@@ -115,6 +118,14 @@ def download_pipeline_artifacts(tracking_uri: str, run_id: str, dest: Path) -> d
         if len(inside) == 1:
             files[key_dir.name] = inside[0]
     return files
+
+
+def find_experiment_id(tracking_uri: str, experiment: str) -> str | None:
+    """The id of ``experiment`` in the store, or None when it has none of that name."""
+    client = _connect(tracking_uri)
+    with _client.translate_errors(tracking_uri, f"find experiment {experiment!r}"):
+        found = client.get_experiment_by_name(experiment)
+    return None if found is None else str(found.experiment_id)
 
 
 def get_run_tags(tracking_uri: str, run_id: str) -> dict[str, str]:
@@ -230,11 +241,33 @@ def _row(run: Any, step_metrics: dict[str, dict[str, float]]) -> PipelineRunRow:
         end_time=_time(run.info.end_time),
         overrides=_overrides(tags.get(TAG_OVERRIDES)),
         metrics=dict(run.data.metrics),
-        step_metrics=dict(sorted(step_metrics.items())),
+        params=dict(run.data.params),
+        step_metrics=_step_metrics(tags, dict(run.data.metrics), step_metrics),
         commits=dict(sorted(commits.items())),
         dirty=tuple(sorted(dirty)),
         tags=tags,
     )
+
+
+def _step_metrics(
+    tags: Mapping[str, str], metrics: Mapping[str, float], children: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Each step's metrics: from the parent's ``<step>.<metric>`` for every step it records
+    (``mlrecipes.steps.<step>.*`` tags: cache hits have no child run), then from the
+    child runs (runs logged before the parent recorded every step)."""
+    steps = {
+        key.removeprefix(TAG_STEPS_PREFIX).rpartition(".")[0]
+        for key in tags
+        if key.startswith(TAG_STEPS_PREFIX)
+    }
+    found: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        step, dot, name = key.partition(".")  # step names have no dots; metric names may
+        if dot and step in steps:
+            found.setdefault(step, {})[name] = value
+    for step, values in children.items():
+        found.setdefault(step, {}).update(values)
+    return {step: dict(sorted(found[step].items())) for step in sorted(found)}
 
 
 def _time(ms: int | None) -> datetime | None:

@@ -1,0 +1,120 @@
+"""The environments of a workspace's repos: specs (with ``uses`` and git pins), builds,
+identities. Part of ``sync``; one repo's failure is returned, never raised, so the
+steps of other repos still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlrecipes.core.env_identity import EnvIdentity, env_identity
+from mlrecipes.core.envs import Environment, EnvSpec, ensure_environments
+from mlrecipes.core.envs.parallel import BuildFailure
+from mlrecipes.core.envs.spec import GitPin, UsedRepo
+from mlrecipes.core.errors import EnvironmentBuildError, LockError
+from mlrecipes.core.events import EventHandler, RepoNote, RepoProgress
+from mlrecipes.core.git_pins import lock_key, refs_of, resolve_pins
+from mlrecipes.core.lock import Lock
+from mlrecipes.core.manifest import Manifest
+from mlrecipes.git_sources import GitSourceError, Resolved
+
+
+@dataclass(frozen=True)
+class BuiltEnv:
+    """A repo's environment, the identity of the code in it, and its resolved git pins."""
+
+    env: Environment
+    identity: EnvIdentity
+    pins: tuple[GitPin, ...]
+
+
+@dataclass(frozen=True)
+class EnvOptions:
+    """How ``sync`` treats environments."""
+
+    update: Collection[str] = ()
+    """Repos whose moving git dependencies are resolved again."""
+    reinstall: Collection[str] = ()
+    """Repos whose environments are rebuilt even when ready."""
+    frozen: bool = False
+    """Never resolve: a git reference the lock lacks is an error."""
+    cache_dir: Path | None = None
+    jobs: int | None = None
+
+
+def build_envs(
+    manifest: Manifest,
+    sources: Mapping[str, Resolved],
+    envs_dir: Path,
+    old: Lock | None,
+    options: EnvOptions,
+    on_event: EventHandler,
+) -> tuple[dict[str, BuiltEnv], dict[str, BuildFailure]]:
+    """Build (or reuse) the environment of every repo in ``sources``."""
+    specs: list[EnvSpec] = []
+    failed: dict[str, BuildFailure] = {}
+    for name in sources:
+        try:
+            specs.append(_spec(manifest, name, sources, old, options))
+        except EnvironmentBuildError as exc:
+            failed[name] = exc
+    for spec in specs:
+        on_event(RepoProgress(spec.repo, "building-env"))
+    built = ensure_environments(
+        specs, envs_dir=envs_dir, jobs=options.jobs, rebuild=options.reinstall
+    )
+    result: dict[str, BuiltEnv] = {}
+    for spec in specs:
+        value = built[spec.repo]
+        if isinstance(value, Environment):
+            for note in value.notes:
+                on_event(RepoNote(spec.repo, note))
+            result[spec.repo] = BuiltEnv(value, env_identity(value, sources), spec.git_pins)
+            on_event(RepoProgress(spec.repo, "ready"))
+        else:
+            failed[spec.repo] = value
+    for name, failure in failed.items():
+        on_event(RepoProgress(name, "failed", failure.message))
+    return result, failed
+
+
+def _spec(
+    manifest: Manifest,
+    name: str,
+    sources: Mapping[str, Resolved],
+    old: Lock | None,
+    options: EnvOptions,
+) -> EnvSpec:
+    src = sources[name]
+    uses = tuple(
+        UsedRepo(used, sources[used].project_dir, sources[used].commit)
+        for used in manifest.code_repos(name)[1:]
+    )
+    refs = refs_of(name, src.project_dir)
+    locked = dict(old.repos[name].git_refs) if old and name in old.repos else {}
+    if options.frozen and (missing := [r for r in refs if lock_key(r) not in locked]):
+        raise LockError(
+            f"repo {name!r}: the lock has no commit for git dependency {lock_key(missing[0])}",
+            hint="run `mlrecipes workspace sync` without --frozen and commit workspace.lock",
+        )
+    try:
+        pins = resolve_pins(
+            name,
+            refs,
+            locked,
+            update=name in options.update,
+            cache_dir=options.cache_dir or Path(),
+        )
+    except GitSourceError as exc:
+        raise EnvironmentBuildError(
+            f"repo {name!r}: cannot resolve a git dependency: {exc}", repo=name, hint=exc.hint
+        ) from exc
+    return EnvSpec(
+        repo=name,
+        project_dir=src.project_dir,
+        python=manifest.repos[name].python,
+        uses=uses,
+        git_pins=pins,
+    )

@@ -1,0 +1,81 @@
+"""`mlrecipes ui`: a lean MLflow UI on loopback, or the tracking server's page."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from tests.conftest import seed_mlflow_db
+from tests.e2e.workspaces import cli, write_manifest
+from tests.mlflow_server import MlflowServer, free_port, mlflow_server_fixture
+
+pytestmark = pytest.mark.slow
+mlflow_server = mlflow_server_fixture()
+READY = 180.0  # seconds: generous for a loaded 2-core machine; speed is in benchmarks/
+
+
+def _get(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - loopback
+            body: bytes = answer.read()
+            return body
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+
+
+def test_ui_serves_the_workspace_store_on_loopback(tmp_path: Path, blank_mlflow_db: Path) -> None:
+    ws = tmp_path / "ws"
+    manifest = write_manifest(ws, "version: 1\nname: churn\n")
+    seed_mlflow_db(blank_mlflow_db, ws)
+    from mlflow import MlflowClient
+
+    exp_id = MlflowClient(f"sqlite:///{ws / '.mlrecipes' / 'mlflow.db'}").create_experiment("churn")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "mlrecipes.cli", "ui", "-f", str(manifest), "-p", str(port)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True) as ui:
+        try:
+            deadline = time.monotonic() + READY
+            while _get(f"{base}/health") is None:
+                assert ui.poll() is None, "mlrecipes ui exited"
+                assert time.monotonic() < deadline, "the UI did not answer"
+                time.sleep(0.5)
+            assert b"<html" in (_get(f"{base}/") or b"").lower()
+            api = _get(f"{base}/ajax-api/2.0/mlflow/experiments/get?experiment_id={exp_id}")
+            assert json.loads(api or b"{}")["experiment"]["name"] == "churn"
+            assert ui.stdout is not None
+            line = ui.stdout.readline()
+            assert line.split()[:3] == ["MLflow", "UI:", f"{base}/#/experiments/{exp_id}"]
+        finally:
+            ui.send_signal(signal.SIGTERM)  # `kill`: the server it started must stop with it
+            code = ui.wait(30)
+    assert code == 0
+    assert _get(f"{base}/health") is None
+
+
+def test_ui_with_a_server_store_prints_its_page_and_starts_nothing(
+    tmp_path: Path, mlflow_server: MlflowServer
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(mlflow_server.url)
+    name = f"ui-{time.monotonic_ns()}"
+    exp_id = client.create_experiment(name)
+    uri = mlflow_server.url.replace("http://", "http://alice:s3cret@")
+    manifest = write_manifest(
+        tmp_path / "ws", f"version: 1\nname: {name}\nmlflow: {{tracking_uri: '{uri}'}}\n"
+    )
+    done = cli("ui", "-f", str(manifest), cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == f"{mlflow_server.url}/#/experiments/{exp_id}"
+    assert "s3cret" not in done.stdout + done.stderr and "alice" not in done.stdout
+    assert not (tmp_path / "ws" / ".mlrecipes" / "ui.log").exists()

@@ -1,0 +1,76 @@
+"""`kill -9` of the CLI mid-step: the step dies with it, the next run cleans up and reruns.
+
+Issue 16 item 4 (the store and process side; runs left RUNNING are the tracker's).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests.e2e.workspaces import cli, executions, make_workspace
+
+from mlrecipes.core import Workspace
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_for(predicate: object, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def _step_pids(marker: str) -> list[int]:
+    """Live (not zombie) processes whose command line holds ``marker``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmdline and state != "Z":
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")
+def test_kill_9_takes_the_step_down_and_the_next_run_recovers(tmp_path: Path) -> None:
+    manifest = make_workspace(tmp_path)
+    Workspace.load(manifest).sync()
+    # The step would sleep a minute: it must be gone well before that.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlrecipes.cli", "run", "-f", str(manifest), "-S", "+fit.sleep=60"],
+        cwd=manifest.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    fit_logs = str(manifest.parent / ".mlrecipes" / "store" / "fit" / ".logs")
+    _wait_for(lambda: "fit" in executions(manifest) and _step_pids(fit_logs))
+    step_pids = _step_pids(fit_logs)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    _wait_for(lambda: not _step_pids(fit_logs), timeout=20)  # no orphan keeps running
+    fit_dir = manifest.parent / ".mlrecipes" / "store" / "fit"
+    left = sorted(p.name for p in fit_dir.glob(".tmp-*"))
+    assert left, "the killed step's temp entry should be there before the next run"
+    assert step_pids and not set(step_pids) & set(_step_pids(fit_logs))
+
+    again = cli("run", "-f", str(manifest), cwd=manifest.parent)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not list(fit_dir.glob(".tmp-*")), "stale temp entries and locks are removed"
+    assert executions(manifest).count("fit") == 2  # the step ran again, to completion
+    entries = [p for p in fit_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(entries) == 1 and (entries[0] / ".mlrecipes-complete.json").is_file()

@@ -1,0 +1,86 @@
+"""Secrets: `!env` and `!secret` params reach the step and nothing else (issue 16, items 1-3)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.conftest import seed_mlflow_db
+from tests.e2e.workspaces import make_repo, write_manifest
+from typer.testing import CliRunner
+
+from mlrecipes.cli.main import app
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "s3cr/et#to?ken%2F=="  # noqa: S105 - a fake token to look for
+PLAIN = "plain-secret-value-42"
+STEP = {
+    "w.py": """
+from pathlib import Path
+
+
+def f(api_key: str, tok: str, url: str, out: Path) -> dict:
+    # The step sees the values in clear: prove it without writing them.
+    ok = "#" in api_key and tok.endswith("42") and url.count("?") == 1
+    out.write_text("ok" if ok else "wrong")
+    return {"n": float(len(api_key))}
+"""
+}
+MANIFEST = """
+version: 1
+name: sec
+paths: {out: outputs}
+repos:
+  a: {url: ../up/a, rev: main}
+steps:
+  s:
+    fn: "a:w.f"
+    params:
+      api_key: !env API_KEY
+      tok: !secret plain-secret-value-42
+      url: !env "https://ci:${API_KEY}@host/x.git"
+    outs: {out: !path out/o.txt}
+"""
+
+
+def _files_holding(root: Path, needles: list[bytes]) -> list[str]:
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            found += [f"{path}: {n!r}" for n in needles if n in data]
+    return found
+
+
+def test_env_and_secret_params_are_masked_everywhere(
+    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_repo(tmp_path / "up" / "a", STEP)
+    manifest = write_manifest(tmp_path / "ws", MANIFEST)
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    monkeypatch.setenv("API_KEY", TOKEN)
+    runner = CliRunner()
+    first = runner.invoke(app, ["-v", "run", "-f", str(manifest)])
+    assert first.exit_code == 0, first.output
+    assert (manifest.parent / "outputs" / "o.txt").read_text() == "ok"
+
+    monkeypatch.setenv("API_KEY", TOKEN + "new")
+    dry = runner.invoke(app, ["run", "--dry-run", "-f", str(manifest)])
+    assert dry.exit_code == 0, dry.output
+    assert "api_key: <from env API_KEY> (value changed)" in dry.output
+    call = runner.invoke(app, ["step", "call", "s", "-f", str(manifest)])
+    assert call.exit_code == 0, call.output
+    assert "'<from env API_KEY>'" in call.output and "'<secret>'" in call.output
+    second = runner.invoke(app, ["run", "-f", str(manifest)])
+    assert second.exit_code == 0, second.output  # a new token reruns the step
+
+    needles = [TOKEN.encode(), PLAIN.encode()]
+    for out in (first.output, dry.output, call.output, second.output):
+        assert not [n for n in needles if n in out.encode()], out
+    (manifest.parent / "workspace.yaml").unlink()  # the only place it was written
+    leaks = _files_holding(manifest.parent, needles)
+    assert leaks == [], "\n".join(leaks)
+    latest = json.loads((manifest.parent / ".mlrecipes/store/s/latest.json").read_text())
+    assert latest["params"]["tok"].startswith("<secret> sha256:")
