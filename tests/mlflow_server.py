@@ -52,8 +52,20 @@ def free_port() -> int:
         return port
 
 
-def start_mlflow_server(root: Path, *, timeout: float = START_TIMEOUT) -> MlflowServer:
-    """Start ``mlflow server`` (sqlite store, served artifacts) and wait for ``/health``."""
+def start_mlflow_server(
+    root: Path,
+    *,
+    timeout: float = START_TIMEOUT,
+    serve_artifacts: bool = True,
+    artifact_root: str | None = None,
+) -> MlflowServer:
+    """Start ``mlflow server`` (sqlite store, served artifacts) and wait for ``/health``.
+
+    With ``serve_artifacts=False`` the server hands out artifact locations that
+    clients write themselves: ``artifact_root`` (e.g. ``s3://bucket/x``; the
+    server's environment is passed on), else a folder on its own disk
+    (``--no-serve-artifacts --default-artifact-root <root>/artifacts``).
+    """
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
@@ -63,7 +75,15 @@ def start_mlflow_server(root: Path, *, timeout: float = START_TIMEOUT) -> Mlflow
         "server",
         *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
         *("--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}"),
-        *("--artifacts-destination", str(root / "artifacts"), "--serve-artifacts"),
+        *(
+            ("--artifacts-destination", str(root / "artifacts"), "--serve-artifacts")
+            if serve_artifacts
+            else (
+                "--default-artifact-root",
+                artifact_root or str(root / "artifacts"),
+                "--no-serve-artifacts",
+            )
+        ),
     ]
     log = root / "server.log"
     with log.open("wb") as out:

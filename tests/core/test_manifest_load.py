@@ -19,6 +19,7 @@ from mlrecipes.core.manifest import (
     ParamRef,
     PathRef,
     Resources,
+    StoreConfig,
     StoreOut,
     load_manifest,
     with_dev_paths,
@@ -38,6 +39,7 @@ def test_top_level(full: Manifest) -> None:
     assert (full.version, full.name, full.experiment) == (1, "churn", "churn-dev")
     assert full.mlflow.tracking_uri == EnvRef("MLFLOW_URI:sqlite:///.mlrecipes/mlflow.db")
     assert full.executor == ExecutorConfig(kind="ray", address="auto")
+    assert full.store == StoreConfig(share="off", max_size=500 * 2**20)
     # Roots are normalized; "." is the manifest's folder.
     assert dict(full.paths) == {
         "raw": "data/raw",
@@ -146,6 +148,7 @@ def test_minimal_manifest_defaults(tmp_path: Path) -> None:
     manifest = load_manifest(_write(tmp_path, MINIMAL))
     assert manifest.experiment == "tiny"
     assert manifest.executor == ExecutorConfig()
+    assert manifest.store == StoreConfig(share="auto", max_size=10**9)
     assert manifest.mlflow.tracking_uri is None
     # YAML 1.2 floats: `1e-3` is a number, not the text PyYAML would give.
     assert manifest.steps["s"].params == {"lr": 0.001, "n": 1000, "big": 1500.0}

@@ -10,7 +10,13 @@ import pytest
 import yaml
 
 from mlrecipes.core.manifest import manifest_json_schema
-from mlrecipes.core.manifest._build import EXECUTOR_KEYS, MLFLOW_KEYS, REPO_KEYS, TOP_KEYS
+from mlrecipes.core.manifest._build import (
+    EXECUTOR_KEYS,
+    MLFLOW_KEYS,
+    REPO_KEYS,
+    STORE_KEYS,
+    TOP_KEYS,
+)
 from mlrecipes.core.manifest._steps import RESOURCE_KEYS, STEP_KEYS
 
 MANIFESTS = Path(__file__).parent / "manifests"
@@ -54,6 +60,7 @@ def test_schema_knows_the_same_keys_as_the_loader() -> None:
     assert set(defs["step"]["properties"]["resources"]["properties"]) == set(RESOURCE_KEYS)
     assert set(schema["properties"]["mlflow"]["properties"]) == set(MLFLOW_KEYS)
     assert set(schema["properties"]["executor"]["properties"]) == set(EXECUTOR_KEYS)
+    assert set(schema["properties"]["store"]["properties"]) == set(STORE_KEYS)
 
 
 def test_every_property_has_a_description() -> None:
@@ -84,6 +91,7 @@ def test_valid_full_manifest_validates() -> None:
         ("version: 1\nname: x\nrepos: {r: {url: ../r}}\n", "'rev' is a required property"),
         ("version: 1\nname: x\nrepos: {r: {url: ../r, rev: -x}}\n", "does not match"),
         ("version: 1\nname: x\nexecutor: {kind: slurm}\n", "'slurm' is not one of"),
+        ("version: 1\nname: x\nstore: {share: always}\n", "'always' is not one of"),
         ("version: 1\nname: x\nsteps: {a: {fn: 'r:m.f', resources: {memory: lots}}}\n", "lots"),
         ("version: 1\nname: x\nsteps: {a: {fn: 'r:m.f', params: {class-x: 1}}}\n", "class-x"),
     ],

@@ -18,6 +18,7 @@ from mlrecipes.cli.commands import (
     run,
     schema,
     step,
+    store,
     tune,
     ui,
     validate,
@@ -130,6 +131,7 @@ app.command("ui")(ui.ui)
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(step.app, name="step")
 app.add_typer(exp.app, name="exp")
+app.add_typer(store.app, name="store")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from mlrecipes.core.events import (
     StepFinished,
     StepLog,
     StepStarted,
+    TeamStoreNotice,
 )
 
 _REPO_STYLE = {
@@ -112,10 +113,15 @@ class EventPrinter:
                 return f"[yellow]warning:[/] {escape(message)}"
             case LockWritten(path=path, changed=changed):
                 return f"[green]wrote[/] {escape(path)}" if changed else None
-            case PlanReady(variants=variants, to_run=to_run, cached=cached, labels=labels):
+            case PlanReady(
+                variants=variants, to_run=to_run, cached=cached, labels=labels, remote=remote
+            ):
                 self._labels = dict(labels)
                 runs = f"{variants} variants, " if variants > 1 else ""
-                return f"[bold]plan:[/] {runs}{to_run} to run, {cached} from the store"
+                team = f", {remote} from the team store" if remote else ""
+                return f"[bold]plan:[/] {runs}{to_run} to run, {cached} from the store{team}"
+            case TeamStoreNotice(message=message):
+                return f"[yellow]team store:[/] {escape(message)}"
             case StepStarted(step=step, key=key, label=label):
                 if not self.verbose:
                     return None
@@ -141,6 +147,8 @@ class EventPrinter:
         name = escape(self._named(event.step, event.key))
         text = f"{mark} {name:<20} {event.status:<8} {event.duration:6.2f}s {metrics}"
         # The error itself is said once, by the final error (with the traceback's tail).
+        if event.source_run:
+            text += f" from team store: run {event.source_run}"
         if event.log_path and event.status == "failed":
             text += f"\n  log: {escape(event.log_path)}"
         return text

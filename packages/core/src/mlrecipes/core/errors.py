@@ -18,7 +18,10 @@ message and an exit code in one table (``mlrecipes.cli.errors``)::
     │   ├── StoreError                  an upstream output missing from the store
     │   └── ReproduceError              a run that cannot be reproduced
     ├── StepFailed                      exit 4: a step raised or was killed
-    └── DriftDetected                   exit 5: ``reproduce`` found other metrics
+    ├── DriftDetected                   exit 5: ``reproduce`` found other metrics
+    └── TeamStoreError                  an upload to or download from the team store
+                                        failed; never reaches users as an error: the
+                                        run says why in one line and goes on
 
 Errors of :mod:`mlrecipes.git_sources` (``GitSourceError``) are user errors too.
 """
@@ -187,3 +190,15 @@ class DriftDetected(MlrecipesError):
     def __init__(self, message: str, *, run_id: str) -> None:
         super().__init__(message)
         self.run_id = run_id
+
+
+class TeamStoreError(MlrecipesError):
+    """A team store upload or download could not be done (``reason`` says why).
+
+    Caught by the run: an upload that fails leaves the run unshared, a download
+    that fails makes the step run locally. The message never holds credentials.
+    """
+
+    def __init__(self, message: str, *, step: str) -> None:
+        super().__init__(message)
+        self.step = step

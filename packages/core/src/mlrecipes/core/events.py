@@ -44,6 +44,7 @@ class PlanReady:
     cached: int
     labels: Mapping[str, str] = field(default_factory=dict)
     """Fingerprint -> the sweep variants it serves (empty without a sweep)."""
+    remote: int = 0  # taken from the team store (not counted in ``to_run``)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class StepFinished:
     metrics: tuple[tuple[str, float], ...] = ()
     error: str | None = None
     log_path: str | None = None
+    source_run: str | None = None  # ``cached`` from the team store: the run that made it
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,14 @@ class StepLog:
     step: str
     line: str
     key: str = ""  # the execution (fingerprint), which names its sweep variants
+
+
+@dataclass(frozen=True)
+class TeamStoreNotice:
+    """One line about the team store: why a step was not fetched or not shared."""
+
+    message: str
+    step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,7 @@ Event: TypeAlias = (
     | StepStarted
     | StepFinished
     | StepLog
+    | TeamStoreNotice
     | PipelineFinished
     | TrialStarted
     | TrialFinished

@@ -9,8 +9,9 @@ share one execution.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -54,6 +55,7 @@ class PlannedStep:
     components: Mapping[str, Any]  # what the fingerprint hashed, for "why" next time
     unavailable: str | None = None
     """Why the step cannot run (its repo's environment failed to build), or None."""
+    forced: bool = False  # --force (or downstream of it): never taken from a store
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,30 @@ class Variant:
 @dataclass(frozen=True)
 class Plan:
     variants: tuple[Variant, ...]
+    remote: Mapping[str, str] = field(default_factory=dict)
+    """Fingerprint -> the step run of the team store that has (or gave) its entry."""
+
+    def with_remote(self, remote: Mapping[str, str]) -> Plan:
+        """This plan, knowing which steps to run have an entry in the team store."""
+        return dataclasses.replace(self, remote=dict(remote))
+
+    def with_fetched(self, fetched: Collection[str]) -> Plan:
+        """The steps of ``fetched`` fingerprints, now in the local store, become cached."""
+        done = set(fetched)
+        variants = tuple(
+            dataclasses.replace(
+                variant,
+                steps=tuple(
+                    dataclasses.replace(s, status="cached", reasons=())
+                    if s.fingerprint in done
+                    else s
+                    for s in variant.steps
+                ),
+            )
+            for variant in self.variants
+        )
+        remote = {fp: run for fp, run in self.remote.items() if fp in done}
+        return Plan(variants, remote)
 
     def unique(self) -> dict[str, PlannedStep]:
         """One planned step per fingerprint: what executes once for all variants."""
@@ -239,6 +265,7 @@ class _Planner:
             needs=tuple(sorted(set(needs))),
             components=components,
             unavailable=unavailable,
+            forced=forced,
         )
 
     def packages(self, repo: RepoContext | None) -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from mlrecipes.core.discover import find_manifest
 from mlrecipes.core.events import EventHandler, ignore
+from mlrecipes.core.gc import DEFAULT_KEEP_LAST, GcResult, collect_garbage
 from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest, load_manifest
 from mlrecipes.core.paths import WorkspacePaths
@@ -102,6 +103,18 @@ class Workspace:
             variants=variants,
             force=force,
             failed=synced.failed,
+        )
+
+    def gc(
+        self,
+        *,
+        keep_last: int = DEFAULT_KEEP_LAST,
+        older_than_days: float | None = None,
+        dry_run: bool = False,
+    ) -> GcResult:
+        """Free store entries, environments and mirrors nothing needs (``store gc``)."""
+        return collect_garbage(
+            self.manifest, keep_last=keep_last, older_than_days=older_than_days, dry_run=dry_run
         )
 
     def run(

@@ -29,7 +29,12 @@ def _print_plan(console: Console, plan: Plan) -> None:
         if len(plan.variants) > 1:
             console.print(f"[bold]{escape(variant_label(plan, variant))}[/]")
         for step in variant.steps:
-            if step.status == "cached":
+            source = plan.remote.get(step.fingerprint)
+            if source is not None:
+                console.print(
+                    f"  [cyan]remote[/] {escape(step.step)}: from team store: run {source}"
+                )
+            elif step.status == "cached":
                 console.print(
                     f"  [cyan]cached[/] {escape(step.step)} [dim]{step.fingerprint[:12]}[/]"
                 )
@@ -104,6 +109,12 @@ def run(
     yes: Annotated[
         bool, typer.Option("--yes", help="Allow a sweep of more than 1,000 variants.")
     ] = False,
+    no_share: Annotated[
+        bool,
+        typer.Option(
+            "--no-share", help="Neither fetch from nor upload to the team store (store.share)."
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline (or up to STEP...), every step in its repo's environment."""
     state = get_state(ctx)
@@ -119,6 +130,7 @@ def run(
         executor=executor.value if executor else None,
         ray_address=ray_address,
         large_sweep=yes,
+        share=not no_share,
     )
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.run(tuple(steps or ()), options=options, on_event=printer)

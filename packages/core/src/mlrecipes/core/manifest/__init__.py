@@ -19,6 +19,7 @@ from mlrecipes.core.manifest.model import (
     Scalar,
     SecretRef,
     StepSpec,
+    StoreConfig,
     StoreOut,
     Value,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Scalar",
     "SecretRef",
     "StepSpec",
+    "StoreConfig",
     "StoreOut",
     "Value",
     "apply_overrides",

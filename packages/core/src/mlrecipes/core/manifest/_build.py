@@ -16,6 +16,7 @@ from mlrecipes.core.manifest._context import Context, describe
 from mlrecipes.core.manifest._formats import (
     name_problem,
     normalize_rel,
+    parse_memory,
     python_problem,
     reserved_problem,
     rev_problem,
@@ -26,6 +27,7 @@ from mlrecipes.core.manifest._steps import build_steps
 from mlrecipes.core.manifest._values import check_logged_name, param_value, text_or_env
 from mlrecipes.core.manifest._yaml import Broken, Entry, YMap, YNode, YSeq
 from mlrecipes.core.manifest.model import (
+    SHARE_MODES,
     SUPPORTED_VERSIONS,
     EnvRef,
     ExecutorConfig,
@@ -33,16 +35,19 @@ from mlrecipes.core.manifest.model import (
     Manifest,
     MlflowConfig,
     RepoSpec,
+    ShareMode,
+    StoreConfig,
     Value,
 )
 from mlrecipes.git_sources.rules import REV_HINT, URL_HINT
 
 # Top-level keys starting with `x-` are also accepted and ignored (anchors to reuse).
-TOP_KEYS = ("version", "name", "mlflow", "paths", "params", "repos", "steps", "executor")
+TOP_KEYS = ("version", "name", "mlflow", "paths", "params", "repos", "steps", "executor", "store")
 REPO_KEYS = ("url", "rev", "subdir", "python", "uses")
 MLFLOW_KEYS = ("tracking_uri", "experiment")
 EXECUTOR_KEYS = ("kind", "address")
 EXECUTOR_KINDS = ("local", "ray")
+STORE_KEYS = ("share", "max_size")
 _Check = Callable[[str], str | None]
 _QUOTE = 'quote it, so YAML keeps it as text: rev: "1.10"'
 
@@ -107,6 +112,7 @@ def build(ctx: Context, root: YNode, path: Path) -> Draft | None:
         repos=FrozenMap(repos),
         steps=FrozenMap(steps),
         executor=_executor(ctx, parts.get("executor")),
+        store=_store(ctx, parts.get("store")),
     )
     return Draft(
         manifest, _declared(parts.get("steps")), _declared(parts.get("repos")), ctx.entries
@@ -333,3 +339,50 @@ def _executor(ctx: Context, entry: Entry | None) -> ExecutorConfig:
         )
         kind = None
     return ExecutorConfig("ray" if kind == "ray" else "local", address)
+
+
+def _store(ctx: Context, entry: Entry | None) -> StoreConfig:
+    ymap = ctx.mapping(entry.value, entry.value_loc, "store") if entry else None
+    if ymap is None:
+        return StoreConfig()
+    ctx.keys(ymap, "store", STORE_KEYS)
+    share, size = ymap.entries.get("share"), ymap.entries.get("max_size")
+    default = StoreConfig()
+    return StoreConfig(
+        _share_mode(ctx, share) if share else default.share,
+        _max_size(ctx, size) if size else default.max_size,
+    )
+
+
+def _share_mode(ctx: Context, entry: Entry) -> ShareMode:
+    value = entry.value
+    # YAML 1.1 reads a bare `on`/`off` as a boolean: take it as meant.
+    text = ("on" if value else "off") if isinstance(value, bool) else value
+    for mode in SHARE_MODES:
+        if text == mode:
+            return mode
+    ctx.report(
+        entry.value_loc,
+        f"store.share must be one of {', '.join(SHARE_MODES)}, got {_shown(value)}",
+        "store.share",
+        did_you_mean(str(value), SHARE_MODES),
+    )
+    return StoreConfig().share
+
+
+def _max_size(ctx: Context, entry: Entry) -> int:
+    value = entry.value
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        size = parse_memory(value)
+        if size is not None:
+            return size
+    ctx.report(
+        entry.value_loc,
+        f'store.max_size must be bytes or a size such as "1GB", got {_shown(value)}',
+        "store.max_size",
+    )
+    return StoreConfig().max_size
+
+
+def _shown(value: YNode) -> str:
+    return repr(value) if isinstance(value, str) else describe(value)

@@ -214,6 +214,24 @@ class ExecutorConfig:
     address: str | None = None
 
 
+ShareMode: TypeAlias = Literal["auto", "on", "off"]
+SHARE_MODES: tuple[ShareMode, ...] = ("auto", "on", "off")
+DEFAULT_SHARE_MAX_SIZE = 10**9  # 1 GB of outputs per step
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """``store:``: the team store (step outputs shared through MLflow's artifacts).
+
+    ``share`` is ``auto`` (on when the tracking URI is an ``http(s)`` server),
+    ``on`` (any artifact location MLflow can write) or ``off``; a step whose
+    outputs exceed ``max_size`` bytes is not uploaded.
+    """
+
+    share: ShareMode = "auto"
+    max_size: int = DEFAULT_SHARE_MAX_SIZE
+
+
 @dataclass(frozen=True)
 class Manifest:
     """A validated ``workspace.yaml``."""
@@ -227,6 +245,7 @@ class Manifest:
     repos: Mapping[str, RepoSpec]
     steps: Mapping[str, StepSpec]
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     dev_paths: Mapping[str, Path] = field(default_factory=FrozenMap)
     """Local working copies standing in for repos (``workspace.local.yaml``), absolute."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from mlrecipes.core.manifest._build import EXECUTOR_KINDS
 from mlrecipes.core.manifest._formats import MEMORY_PATTERN, NAME_PATTERN, PYTHON_PATTERN
-from mlrecipes.core.manifest.model import SUPPORTED_VERSIONS
+from mlrecipes.core.manifest.model import SHARE_MODES, SUPPORTED_VERSIONS
 
 SCHEMA_ID = "https://mlrecipes.dev/schemas/workspace.schema.json"
 _KWARG = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -170,6 +170,26 @@ def manifest_json_schema() -> dict[str, Any]:
                         "enum": list(EXECUTOR_KINDS),
                     },
                     "address": _text("Ray cluster address, e.g. `auto`."),
+                },
+            ),
+            "store": _obj(
+                "The step store; with `share`, a team store through MLflow's artifacts.",
+                {
+                    "share": {
+                        "description": "Share step outputs through the MLflow artifact "
+                        "store: `auto` (on when the tracking URI is an http(s) server), "
+                        "`on`, or `off` (YAML 1.1 reads a bare on/off as true/false: "
+                        "the same).",
+                        "enum": [*SHARE_MODES, True, False],
+                    },
+                    "max_size": {
+                        "description": "Largest outputs of one step that are uploaded: "
+                        'bytes, or a size like "1GB" (the default) or "500MiB".',
+                        "oneOf": [
+                            {"type": "integer", "minimum": 0},
+                            {"type": "string", "pattern": MEMORY_PATTERN},
+                        ],
+                    },
                 },
             ),
         },

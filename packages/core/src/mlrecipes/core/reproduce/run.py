@@ -191,6 +191,7 @@ def _rerun(
         force=steps if no_cache else (),
         sync_mode="frozen",
         extra_tags={TAG_REPRODUCES: logged.run_id},
+        share=False,  # a reproduction recomputes: the team store would hand back the run itself
     )
     with _unreproducible(logged):
         return ws.run(steps, options=options, on_event=on_event)

@@ -84,6 +84,7 @@ class PipelineExecution:
         self.started: dict[str, float] = {}
         self.logs = LogFollower(on_event) if options.live_logs else None
         self.tracker: BackgroundTracker | None = None
+        self.post_jobs: list[Future[None]] = []  # after_step jobs queued on the tracker
 
     @property
     def _tracker(self) -> BackgroundTracker:
@@ -169,7 +170,7 @@ class PipelineExecution:
             write_latest(self.store.root, step.step, step.components)
             job = self.services.after_step(result) if self.services.after_step else None
             if job is not None:
-                self._tracker.after_run(self.children[result.key], job)
+                self.post_jobs.append(self._tracker.after_run(self.children[result.key], job))
         self.on_event(
             StepFinished(
                 step=step.step,
@@ -187,7 +188,9 @@ class PipelineExecution:
             if step.status == "cached":
                 record = self.store.read_record(step.step, step.fingerprint)
                 metrics = tuple(sorted(record.metrics.items())) if record else ()
-                self.on_event(StepFinished(step.step, step.fingerprint, "cached", 0.0, metrics))
+                source = self.plan.remote.get(step.fingerprint)  # from the team store
+                event = StepFinished(step.step, step.fingerprint, "cached", 0.0, metrics)
+                self.on_event(dataclasses.replace(event, source_run=source))
 
     def _record_of(
         self, variant: Variant, step: PlannedStep, results: Mapping[str, StepResult]
@@ -203,7 +206,8 @@ class PipelineExecution:
         record = self.store.read_record(step.step, fp)
         if record is None:
             return StepRecord(step.step, fp, None, None, {})
-        return StepRecord(step.step, fp, "hit", record.run_id, dict(record.metrics))
+        cached: CacheStatus = "remote" if fp in self.plan.remote else "hit"  # team store
+        return StepRecord(step.step, fp, cached, record.run_id, dict(record.metrics))
 
     def _finish_variants(
         self, results: Mapping[str, StepResult], interrupted: bool
@@ -280,6 +284,9 @@ class PipelineExecution:
             self._start_runs()
             self._announce_cached()
             results, interrupted = self._run_tasks(executor)
+            if interrupted:  # Ctrl-C: post-run jobs not started yet (uploads) are dropped
+                for job in self.post_jobs:
+                    job.cancel()
             finished = self._finish_variants(results, interrupted)
         except BaseException:
             self._tracker.abort()

@@ -27,6 +27,7 @@ class RunOptions:
     # (a tuning trial is a run of its own, whatever it costs).
     new_run: bool = False
     large_sweep: bool = False  # allow more than sweep.MAX_VARIANTS variants
+    share: bool = True  # False: no team store this run (--no-share)
 
 
 @dataclass(frozen=True)

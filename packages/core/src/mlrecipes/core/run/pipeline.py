@@ -8,7 +8,9 @@ to do never starts the tracker. Every run ends FINISHED, FAILED or KILLED.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mlrecipes.core.errors import StepFailed
 from mlrecipes.core.events import EventHandler, PipelineFinished, PlanReady, ignore
@@ -19,7 +21,7 @@ from mlrecipes.core.plan import Plan, make_plan
 from mlrecipes.core.run.compose import RunServices, default_services
 from mlrecipes.core.run.execute import PipelineExecution
 from mlrecipes.core.run.options import RunOptions, RunResult
-from mlrecipes.core.run_records import fingerprints_hash, read_finished_run
+from mlrecipes.core.run_records import fingerprints_hash, read_finished_run, write_usage
 from mlrecipes.core.store import Store
 from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.syncing import SyncResult
@@ -27,6 +29,9 @@ from mlrecipes.core.task import StepResult
 from mlrecipes.core.tracking_uri import tracking_uri
 from mlrecipes.core.variant_labels import execution_labels
 from mlrecipes.git_sources import short_commit
+
+if TYPE_CHECKING:
+    from mlrecipes.core.team_store import TeamStore
 
 
 def _up_to_date(paths: WorkspacePaths, plan: Plan, uri: str) -> tuple[str, ...] | None:
@@ -64,13 +69,19 @@ def run_pipeline(
     )
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
-    unique = plan.unique()
     # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
     Store(paths.store).clean_partial()
-    cached = len(unique) - len(plan.to_run)
-    on_event(PlanReady(len(plan.variants), len(plan.to_run), cached, execution_labels(plan)))
+    team = _open_team_store(manifest, paths, uri, options, on_event)
+    if team is not None:  # --- team store: which steps to run another machine ran ---
+        plan = team.lookup(plan)
+    cached, remote = len(plan.unique()) - len(plan.to_run), len(plan.remote)
+    to_run = len(plan.to_run) - remote
+    on_event(PlanReady(len(plan.variants), to_run, cached, execution_labels(plan), remote))
     if options.dry_run:
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
+    if team is not None:  # --- team store: download them into the local store ---
+        plan = team.fetch(plan, Store(paths.store))
+    _record_usage(paths, plan, sync)
     done = None if options.new_run else _up_to_date(paths, plan, uri)
     if done is not None:
         # Nothing runs, but the declared places may be gone or show another variant.
@@ -78,6 +89,9 @@ def run_pipeline(
         on_event(PipelineFinished(done, "UP_TO_DATE", uri, experiment))
         return RunResult(plan, "UP_TO_DATE", done, uri, experiment)
 
+    services = services or default_services(manifest, paths, options)
+    if team is not None and services.after_step is None:  # --- team store: uploads ---
+        services = dataclasses.replace(services, after_step=team.after_step)
     execution = PipelineExecution(
         plan,
         sync,
@@ -85,10 +99,14 @@ def run_pipeline(
         paths=paths,
         uri=uri,
         options=options,
-        services=services or default_services(manifest, paths, options),
+        services=services,
         on_event=on_event,
     )
-    done_run = execution.execute()
+    try:
+        done_run = execution.execute()
+    finally:
+        if team is not None:
+            team.report_uploads()  # --- team store: what was not shared, and why ---
     link_declared_outputs(Store(paths.store), plan.variants[-1].steps, paths.root)
     on_event(PipelineFinished(done_run.run_ids, done_run.status, uri, experiment))
     if done_run.status == "KILLED":
@@ -105,6 +123,27 @@ def run_pipeline(
     if done_run.tracking_error is not None:
         raise done_run.tracking_error
     return RunResult(plan, done_run.status, done_run.run_ids, uri, experiment, results)
+
+
+def _record_usage(paths: WorkspacePaths, plan: Plan, sync: SyncResult) -> None:
+    """What this run uses: ``store gc --keep-last N`` keeps it."""
+    entries = [(s.step, s.fingerprint) for v in plan.variants for s in v.steps]
+    write_usage(paths.runs, entries, [ctx.env.key for ctx in sync.repos.values()])
+
+
+def _open_team_store(
+    manifest: Manifest,
+    paths: WorkspacePaths,
+    uri: str,
+    options: RunOptions,
+    on_event: EventHandler,
+) -> TeamStore | None:
+    from mlrecipes.core.team_store import TeamStore, share_settings
+
+    settings = share_settings(manifest.store, uri, enabled=options.share)
+    if settings is None:
+        return None
+    return TeamStore(settings, manifest.experiment, on_event, paths.state / "tmp")
 
 
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:

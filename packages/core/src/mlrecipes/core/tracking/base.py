@@ -59,6 +59,11 @@ TAG_OBJECTIVE = "mlrecipes.objective"
 TAG_DIRECTION = "mlrecipes.direction"
 TAG_BEST_TRIAL = "mlrecipes.best_trial"
 TAG_BEST_RUN = "mlrecipes.best_run_id"
+# The team store (mlrecipes.core.team_store): set on a step run once its outputs
+# and their checksum manifest are uploaded; the value is the manifest's SHA-256.
+TAG_OUTPUTS_SHA256 = "mlrecipes.outputs.sha256"
+TAG_OUTPUTS_SKIPPED = "mlrecipes.outputs.skipped"
+"""Why a step run's outputs were not shared (too large, a link, no artifact serving)."""
 
 KIND_PIPELINE = "pipeline"
 KIND_STEP = "step"

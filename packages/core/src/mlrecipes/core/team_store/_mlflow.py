@@ -1,0 +1,42 @@
+"""The team store's only door to MLflow: clients, artifact repositories, safe messages.
+
+MLflow is imported inside functions (``import mlflow`` takes seconds). Every
+message that leaves this package goes through :func:`safe_reason`, which drops
+userinfo (``https://user:token@host``) and query strings (pre-signed URLs carry
+credentials there) from whatever an HTTP or S3 library put into it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mlrecipes.core.tracking import _client
+
+_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
+_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
+_SECRET = re.compile(r"(?i)\b(token|password|secret|signature|credential)s?=\S+")
+
+
+def make_client(tracking_uri: str) -> Any:
+    """An ``MlflowClient`` for ``tracking_uri``."""
+    return _client.make_client(tracking_uri)
+
+
+def artifact_repo(artifact_uri: str, tracking_uri: str) -> Any:
+    """The artifact repository of one run (``mlflow-artifacts:``, ``s3://``, a folder...)."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    return get_artifact_repository(artifact_uri, tracking_uri=tracking_uri)
+
+
+def safe_reason(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``, without credentials, fit for one line of output."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = _SECRET.sub(r"\1=***", _QUERY.sub(r"\1?***", _USERINFO.sub("***@", text)))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def redact(uri: str) -> str:
+    """A tracking URI without its credentials."""
+    return _client.redact(uri)
