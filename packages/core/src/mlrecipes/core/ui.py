@@ -147,7 +147,10 @@ def _server_url(uri: str, experiment: str) -> str:
 
 
 def _experiment_url(base: str, experiment_id: str | None) -> str:
-    return f"{base}/#/experiments/{experiment_id}" if experiment_id else f"{base}/"
+    # The runs table itself: MLflow 3.x's UI opens a bare experiment URL on its
+    # GenAI "Overview" (traces) whatever the experiment's kind, which shows
+    # nothing of a pipeline run.
+    return f"{base}/#/experiments/{experiment_id}/runs" if experiment_id else f"{base}/"
 
 
 def _url_host(host: str) -> str:
