@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from mlrecipes.cli.completion import complete_steps
+
 ManifestOpt = Annotated[
     Path | None,
     typer.Option(
@@ -49,3 +51,13 @@ FrozenOpt = Annotated[
     bool,
     typer.Option("--frozen", help="Use workspace.lock as it is, without resolving revs (CI)."),
 ]
+
+TargetsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="STEP",
+        help="Run up to these steps (default: all).",
+        autocompletion=complete_steps,
+    ),
+]
+"""The target steps of ``run`` and ``tune``."""

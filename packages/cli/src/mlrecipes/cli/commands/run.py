@@ -10,7 +10,15 @@ from rich.console import Console
 
 from mlrecipes.cli.completion import complete_overrides, complete_steps
 from mlrecipes.cli.hints import update_hint
-from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt, parse_dev
+from mlrecipes.cli.options import (
+    DevOpt,
+    FrozenOpt,
+    JobsOpt,
+    LockedOpt,
+    ManifestOpt,
+    TargetsArg,
+    parse_dev,
+)
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
@@ -56,14 +64,7 @@ def _variant_names(result: RunResult) -> list[tuple[str, str]]:
 
 def run(
     ctx: typer.Context,
-    steps: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="STEP",
-            help="Run up to these steps (default: all).",
-            autocompletion=complete_steps,
-        ),
-    ] = None,
+    steps: TargetsArg = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(

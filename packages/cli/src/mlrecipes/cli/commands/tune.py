@@ -14,9 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlrecipes.cli.commands.run import ExecutorKind
-from mlrecipes.cli.completion import complete_overrides, complete_steps
+from mlrecipes.cli.completion import complete_overrides
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
-from mlrecipes.cli.options import DevOpt, FrozenOpt, LockedOpt, ManifestOpt, parse_dev
+from mlrecipes.cli.options import DevOpt, FrozenOpt, LockedOpt, ManifestOpt, TargetsArg, parse_dev
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import (
     RunOptions,
@@ -120,14 +120,7 @@ def tune(
             "the missing ones; a larger N adds trials.",
         ),
     ],
-    steps: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="STEP",
-            help="Run up to these steps (default: all).",
-            autocompletion=complete_steps,
-        ),
-    ] = None,
+    steps: TargetsArg = None,
     space: Annotated[
         list[str] | None,
         typer.Option(
