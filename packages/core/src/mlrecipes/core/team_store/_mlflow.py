@@ -23,6 +23,11 @@ def make_client(tracking_uri: str) -> Any:
     return _client.make_client(tracking_uri)
 
 
+def check_connection(client: Any, tracking_uri: str) -> None:
+    """Raise (a ``TrackingError``) at once when the server cannot be reached."""
+    _client.check_connection(client, tracking_uri)
+
+
 def artifact_repo(artifact_uri: str, tracking_uri: str) -> Any:
     """The artifact repository of one run (``mlflow-artifacts:``, ``s3://``, a folder...)."""
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository

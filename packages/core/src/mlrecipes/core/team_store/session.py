@@ -145,6 +145,9 @@ class TeamStore:
 
     def _search(self, wanted: Sequence[PlannedStep]) -> list[RemoteEntry | None]:
         client = self.connect().result()
+        # A server that is down must not hold the run for MLflow's retries (minutes
+        # of backoff): probe it once without retries, then search.
+        _mlflow.check_connection(client, self.settings.tracking_uri)
         experiment = client.get_experiment_by_name(self.experiment)
         if experiment is None:
             return []
