@@ -14,5 +14,9 @@ def validate(ctx: typer.Context, file: ManifestOpt = None) -> None:
     ws = Workspace.load(file)
     m = ws.manifest
     get_state(ctx).console.print(
-        f"[green]ok[/] {m.path}: {len(m.repos)} repos, {len(m.steps)} steps"
+        f"[green]ok[/] {m.path}: {_count(len(m.repos), 'repo')}, {_count(len(m.steps), 'step')}"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
