@@ -56,3 +56,12 @@ def seed_mlflow_db(blank: Path, workspace: Path) -> None:
     if not db.exists():
         db.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(blank, db)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every Ray test on one xdist worker: `ray stop --force` in one worker's
+    fixture would otherwise stop another worker's cluster."""
+    ray_tests = Path(__file__).parent / "ray"
+    for item in items:
+        if item.path.is_relative_to(ray_tests):
+            item.add_marker(pytest.mark.xdist_group("ray"))
