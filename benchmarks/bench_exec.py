@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mlrecipes.core.executors import LocalExecutor
-from mlrecipes.core.scheduler import run_tasks
-from mlrecipes.core.store import Store
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.run.scheduler import run_tasks
+from mlrecipes.core.store.local import Store
 
 
 def bare(repo: Path, steps: int, jobs: int) -> float:

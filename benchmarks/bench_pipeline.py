@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlrecipes.core import RunOptions, Workspace
-from mlrecipes.core.plan import make_plan
-from mlrecipes.core.sweep import expand_overrides
+from mlrecipes.core.plan.planner import make_plan
+from mlrecipes.core.plan.sweep import expand_overrides
 
 SHAPES = ("linear", "fanout")
 SWEEP_VARIANTS = 300

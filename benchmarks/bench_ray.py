@@ -26,9 +26,9 @@ from pathlib import Path
 
 from mlrecipes.core.executors import Executor, LocalExecutor
 from mlrecipes.core.executors.ray import RayExecutor
-from mlrecipes.core.scheduler import run_tasks
-from mlrecipes.core.store import Store
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.run.scheduler import run_tasks
+from mlrecipes.core.store.local import Store
 
 HEAD_IP = "127.0.0.2"  # loopback; Ray would otherwise advertise the machine's address
 

@@ -8,7 +8,7 @@ Run from the repository root::
 ``identity``: an environment of 200 distributions (180 from an index, 15 git
 installs with a ``direct_url.json``, 5 editable installs of folders of a real
 git checkout, as a uv workspace installs its members), read by
-:func:`mlrecipes.core.env_identity.env_identity`: cold (the checkout's tree cache
+:func:`mlrecipes.core.sync.env_identity.env_identity`: cold (the checkout's tree cache
 empty) and warm (nothing changed: the case of every ``run``). Target: warm <= 50 ms.
 
 ``noop``: a two-repo, two-step workspace, run once, then the no-op rerun timed
@@ -69,8 +69,8 @@ def _fake_env(root: Path, checkout: Path) -> Path:
 
 
 def identity(rounds: int = 21) -> None:
-    from mlrecipes.core.env_identity import env_identity
     from mlrecipes.core.envs import Environment
+    from mlrecipes.core.sync.env_identity import env_identity
     from mlrecipes.git_sources import Resolved
 
     with tempfile.TemporaryDirectory(prefix="bench-uses-") as tmp:

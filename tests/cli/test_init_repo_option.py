@@ -6,7 +6,7 @@ import pytest
 import typer
 
 from mlrecipes.cli.commands.init import parse_repo
-from mlrecipes.core.template import NewRepo
+from mlrecipes.core.manifest.template import NewRepo
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ def test_importing_the_cli_imports_no_heavy_library() -> None:
 
 
 def test_a_graph_needs_no_networkx() -> None:
-    code = "from mlrecipes.core.graph import StepGraph\nStepGraph({}).order()"
+    code = "from mlrecipes.core.manifest.graph import StepGraph\nStepGraph({}).order()"
     assert "networkx" not in _loaded_after(code)
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from mlrecipes.core.errors import UserError
-from mlrecipes.core.explain import NEVER_RUN, explain_change, nearest_reasons
 from mlrecipes.core.manifest import load_manifest
-from mlrecipes.core.plan import Plan
-from mlrecipes.core.template import NewRepo, init_workspace
-from mlrecipes.core.variant_labels import execution_labels, variant_label
+from mlrecipes.core.manifest.template import NewRepo, init_workspace
+from mlrecipes.core.plan.explain import NEVER_RUN, explain_change, nearest_reasons
+from mlrecipes.core.plan.labels import execution_labels, variant_label
+from mlrecipes.core.plan.planner import Plan
 
 TREE_A, TREE_B = "a" * 40, "b" * 40
 COMMIT_1, COMMIT_2 = "1" * 40, "2" * 40

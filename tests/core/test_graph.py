@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mlrecipes.core.errors import UnknownStepError
-from mlrecipes.core.graph import CycleError, StepGraph
 from mlrecipes.core.manifest import FnRef, OutRef, StepSpec, StoreOut, load_manifest
+from mlrecipes.core.manifest.graph import CycleError, StepGraph
 
 FULL = Path(__file__).parent / "manifests" / "valid_full.yaml"
 

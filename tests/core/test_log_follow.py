@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlrecipes.core.events import Event, StepLog
-from mlrecipes.core.log_follow import TAIL_AFTER_END, LogFollower
+from mlrecipes.core.run.log_follow import TAIL_AFTER_END, LogFollower
 
 
 def _follow(log: Path) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlrecipes.core.mlflow_names import logged_param_name, mlflow_name_problem
+from mlrecipes.core.manifest.mlflow_names import logged_param_name, mlflow_name_problem
 
 NAMES = [
     "lr",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlrecipes.core.explain import explain_change
 from mlrecipes.core.manifest import load_manifest, public_params, resolve_params
 from mlrecipes.core.manifest.redact import redact_secrets
+from mlrecipes.core.plan.explain import explain_change
 
 MANIFEST = """\
 version: 1

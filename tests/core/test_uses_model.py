@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from mlrecipes.core.lock import Lock, LockedRepo, parse_lock
 from mlrecipes.core.manifest import load_manifest
 from mlrecipes.core.manifest.schema import manifest_json_schema
+from mlrecipes.core.sync.lock import Lock, LockedRepo, parse_lock
 
 
 def test_code_repos_are_the_repo_then_its_uses_transitively(tmp_path: Path) -> None:

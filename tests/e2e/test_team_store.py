@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from mlrecipes.cli.main import app
 from mlrecipes.core import RunOptions, Workspace
 from mlrecipes.core.events import Event, StepFinished, TeamStoreNotice
-from mlrecipes.core.store import Store
+from mlrecipes.core.store.local import Store
 from mlrecipes.core.team_store import fetch_entry, find_remote_entry
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
 from mlrecipes.core import TuneOptions, Workspace
-from mlrecipes.core.experiments import pipeline_runs
+from mlrecipes.core.tracking.experiments import pipeline_runs
 
 pytestmark = pytest.mark.slow
 

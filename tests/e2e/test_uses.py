@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from mlrecipes.cli.main import app
 from mlrecipes.core import Workspace
 from mlrecipes.core.events import RepoNote
-from mlrecipes.core.lock import lock_path_for, read_lock
+from mlrecipes.core.sync.lock import lock_path_for, read_lock
 
 pytestmark = pytest.mark.slow
 

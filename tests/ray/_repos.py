@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.executors.task import StepTask
 
 FEATURES = """
 import os

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mlrecipes.core.executors.ray import RayExecutor
-from mlrecipes.core.scheduler import RunInterrupted, run_tasks
-from mlrecipes.core.store import Store
+from mlrecipes.core.run.scheduler import RunInterrupted, run_tasks
+from mlrecipes.core.store.local import Store
 
 from ._repos import FEATURES, MODELS, Repo, make_repo, task
 from .conftest import Cluster

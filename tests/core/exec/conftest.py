@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mlrecipes.core.store import Store
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.store.local import Store
 
 STEPS = """
 import os

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from mlrecipes.core import runner
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.executors import runner
+from mlrecipes.core.executors.task import StepTask
 
 from .conftest import TaskFactory
 
@@ -179,7 +179,7 @@ def test_runner_imports_stdlib_only() -> None:
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
-    allowed_non_stdlib = {"mlrecipes.core.task", "__future__"}  # under TYPE_CHECKING only
+    allowed_non_stdlib = {"mlrecipes.core.executors.task", "__future__"}  # under TYPE_CHECKING only
     assert {m for m in top if m.split(".")[0] not in sys.stdlib_module_names} <= allowed_non_stdlib
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from mlrecipes.core.executors import LocalExecutor
-from mlrecipes.core.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
-from mlrecipes.core.store import Store
-from mlrecipes.core.task import StepResult, StepTask
+from mlrecipes.core.executors.task import StepResult, StepTask
+from mlrecipes.core.run.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
+from mlrecipes.core.store.local import Store
 
 from .conftest import TaskFactory
 
@@ -225,9 +225,9 @@ SIGINT_SCRIPT = """
 import json, sys
 from pathlib import Path
 from mlrecipes.core.executors import LocalExecutor
-from mlrecipes.core.scheduler import RunInterrupted, run_tasks
-from mlrecipes.core.store import Store
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.run.scheduler import RunInterrupted, run_tasks
+from mlrecipes.core.store.local import Store
+from mlrecipes.core.executors.task import StepTask
 
 repo, store_dir, started = sys.argv[1:4]
 task = StepTask(key="k", step="sleepy", fingerprint="k", python=Path(sys.executable),

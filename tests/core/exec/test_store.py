@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlrecipes.core.errors import StoreError
-from mlrecipes.core.store import MARKER, EntryRecord, Store
+from mlrecipes.core.store.local import MARKER, EntryRecord, Store
 
 
 def published(store: Store, step: str = "train", fp: str = "abc", text: str = "m") -> Path:
@@ -83,7 +83,7 @@ def test_clean_partial_removes_only_dead_writers(store: Store, tmp_path: Path) -
         f"""
         import os
         from pathlib import Path
-        from mlrecipes.core.store import Store
+        from mlrecipes.core.store.local import Store
         tmp = Store(Path({str(store.root)!r})).begin("train", "dead")
         (tmp / "half").write_text("x")
         os._exit(0)

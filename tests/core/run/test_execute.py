@@ -18,14 +18,14 @@ import pytest
 from mlrecipes.core.envs import Environment
 from mlrecipes.core.errors import StepFailed, TrackingError
 from mlrecipes.core.executors.base import Outcome
-from mlrecipes.core.lock import Lock
+from mlrecipes.core.executors.task import StepTask
 from mlrecipes.core.manifest import Manifest, load_manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.run.compose import RunServices
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run.pipeline import run_pipeline
-from mlrecipes.core.syncing import RepoContext, SyncResult
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.sync.lock import Lock
+from mlrecipes.core.sync.workspace_sync import RepoContext, SyncResult
 from mlrecipes.core.tracking import BackgroundTracker, RecordedRun, RecordingTracker
 from mlrecipes.git_sources.spec import Resolved
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrecipes.core.store import MARKER
+from mlrecipes.core.store.local import MARKER
 from mlrecipes.core.team_store.manifest import (
     FileEntry,
     ManifestProblem,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mlrecipes.core.manifest import StoreConfig
-from mlrecipes.core.store import Store
+from mlrecipes.core.store.local import Store
 from mlrecipes.core.team_store import (
     PublishJob,
     RemoteEntry,

@@ -9,10 +9,15 @@ import pytest
 from tests.core.tracking._build import pipeline_info, step_info
 from tests.e2e.workspaces import write_manifest
 
-from mlrecipes.core import experiments
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest, load_manifest
-from mlrecipes.core.tracking import MlflowTracker, PipelineRunRow, StepOutcome, list_pipeline_runs
+from mlrecipes.core.tracking import (
+    MlflowTracker,
+    PipelineRunRow,
+    StepOutcome,
+    experiments,
+    list_pipeline_runs,
+)
 from mlrecipes.core.tracking.base import TAG_STUDY, PipelineSummary
 from mlrecipes.core.tracking.sqlite_listing import list_pipeline_stamps
 

@@ -1,7 +1,7 @@
 """Shell completion callbacks: step names and ``-S`` keys from the manifest in use.
 
 The manifest is the command's ``-f``, else the global one, else the nearest
-``workspace.yaml``; :mod:`mlrecipes.core.completion` reads it without loading
+``workspace.yaml``; :mod:`mlrecipes.core.manifest.completion` reads it without loading
 anything heavy, so a Tab answers at once.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from mlrecipes.core.completion import override_keys, step_names
+from mlrecipes.core.manifest.completion import override_keys, step_names
 
 
 def _manifest(ctx: typer.Context) -> Path | None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
-from mlrecipes.core.upstream import CommitChange, Upstream
+from mlrecipes.core.sync.upstream import CommitChange, Upstream
 from mlrecipes.git_sources import short_commit
 
 

@@ -11,7 +11,6 @@ The Python API::
 The core never prints and never parses argv; it emits events (``mlrecipes.core.events``).
 """
 
-from mlrecipes.core.discover import find_manifest
 from mlrecipes.core.errors import (
     DriftDetected,
     EnvironmentBuildError,
@@ -30,12 +29,13 @@ from mlrecipes.core.errors import (
     UnknownStepError,
     UserError,
 )
-from mlrecipes.core.lock import Lock, LockedRepo, read_lock
 from mlrecipes.core.manifest import Manifest, load_manifest, manifest_json_schema
-from mlrecipes.core.plan import Plan, PlannedStep, Variant
+from mlrecipes.core.manifest.discover import find_manifest
+from mlrecipes.core.plan.planner import Plan, PlannedStep, Variant
 from mlrecipes.core.run.options import RunOptions, RunResult
-from mlrecipes.core.status import RepoStatus
-from mlrecipes.core.syncing import SyncMode, SyncResult, sync_mode
+from mlrecipes.core.sync.lock import Lock, LockedRepo, read_lock
+from mlrecipes.core.sync.status import RepoStatus
+from mlrecipes.core.sync.workspace_sync import SyncMode, SyncResult, sync_mode
 from mlrecipes.core.tune import Trial, TuneOptions, TuneResult
 from mlrecipes.core.workspace import Workspace
 

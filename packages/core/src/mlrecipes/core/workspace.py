@@ -6,18 +6,18 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from mlrecipes.core.discover import find_manifest
 from mlrecipes.core.events import EventHandler, ignore
-from mlrecipes.core.gc import DEFAULT_KEEP_LAST, GcResult, collect_garbage
-from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest, load_manifest
+from mlrecipes.core.manifest.discover import find_manifest
+from mlrecipes.core.manifest.graph import StepGraph
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.plan import Plan, make_plan, needed_repos
+from mlrecipes.core.plan.planner import Plan, make_plan, needed_repos
+from mlrecipes.core.plan.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.run.options import RunOptions, RunResult
-from mlrecipes.core.status import RepoStatus, workspace_status
-from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
-from mlrecipes.core.syncing import SyncMode, SyncResult, sync_workspace
-from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.core.store.gc import DEFAULT_KEEP_LAST, GcResult, collect_garbage
+from mlrecipes.core.sync.status import RepoStatus, workspace_status
+from mlrecipes.core.sync.workspace_sync import SyncMode, SyncResult, sync_workspace
+from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.core.tune import TuneOptions, TuneResult
 
 
@@ -65,7 +65,7 @@ class Workspace:
         keep_going: bool = False,
         reinstall: Collection[str] = (),
     ) -> SyncResult:
-        """See :func:`~mlrecipes.core.syncing.sync_workspace`."""
+        """See :func:`~mlrecipes.core.sync.workspace_sync.sync_workspace`."""
         return sync_workspace(
             self.manifest,
             mode=mode,

@@ -20,7 +20,7 @@ from mlrecipes.cli.exp_table import (
 from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.cli.state import State, get_state
 from mlrecipes.core import Workspace
-from mlrecipes.core.experiments import as_records, columns, pipeline_runs
+from mlrecipes.core.tracking.experiments import as_records, columns, pipeline_runs
 
 app = typer.Typer(help="Compare the experiment's pipeline runs.")
 

@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 
 from mlrecipes.cli.state import get_state
-from mlrecipes.core.discover import MANIFEST_NAME
-from mlrecipes.core.template import NewRepo, init_workspace
+from mlrecipes.core.manifest.discover import MANIFEST_NAME
+from mlrecipes.core.manifest.template import NewRepo, init_workspace
 
 # The '@' before a host (https://user@host/..., git@host:path) is no rev separator.
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/]*|[^/:]*)$")

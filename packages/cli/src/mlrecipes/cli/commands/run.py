@@ -23,8 +23,8 @@ from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Plan, RunOptions, RunResult, Workspace, sync_mode
-from mlrecipes.core.upstream import known_upstream
-from mlrecipes.core.variant_labels import variant_label
+from mlrecipes.core.plan.labels import variant_label
+from mlrecipes.core.sync.upstream import known_upstream
 
 
 class ExecutorKind(StrEnum):

@@ -13,7 +13,7 @@ from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.cli.sanitize import clean
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Workspace
-from mlrecipes.core.debug import call_snippet, run_step_foreground
+from mlrecipes.core.run.debug import call_snippet, run_step_foreground
 
 app = typer.Typer(help="Debug one step in its own environment.")
 

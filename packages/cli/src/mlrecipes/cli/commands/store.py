@@ -10,7 +10,7 @@ from rich.markup import escape
 from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Workspace
-from mlrecipes.core.gc import DEFAULT_KEEP_LAST
+from mlrecipes.core.store.gc import DEFAULT_KEEP_LAST
 from mlrecipes.core.team_store.config import human_size
 
 app = typer.Typer(help="The local step store, environments and git mirrors.")

@@ -29,7 +29,10 @@ def ui(
 ) -> None:
     """Open the experiment in the MLflow UI: starts one on the embedded store, or prints
     the tracking server's page."""
-    from mlrecipes.core.ui import plan_ui, serve  # urllib, sockets: only this command needs them
+    from mlrecipes.core.tracking.ui import (  # urllib, sockets: only this command needs them
+        plan_ui,
+        serve,
+    )
 
     state = get_state(ctx)
     plan = plan_ui(Workspace.load(file).manifest, host=host, port=port)

@@ -13,7 +13,7 @@ from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, Manifes
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Workspace, sync_mode
-from mlrecipes.core.upstream import check_upstream, commit_changes, locked_commits
+from mlrecipes.core.sync.upstream import check_upstream, commit_changes, locked_commits
 from mlrecipes.git_sources import short_commit
 
 app = typer.Typer(help="Check out repos, build environments, write workspace.lock.")

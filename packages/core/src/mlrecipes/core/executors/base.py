@@ -1,7 +1,7 @@
 """The executor protocol: how the scheduler hands a step to something that runs it.
 
-An executor runs one :class:`~mlrecipes.core.task.StepTask` with the step
-runner (:mod:`mlrecipes.core.runner`) and reports an :class:`Outcome` through
+An executor runs one :class:`~mlrecipes.core.executors.task.StepTask` with the step
+runner (:mod:`mlrecipes.core.executors.runner`) and reports an :class:`Outcome` through
 a :class:`concurrent.futures.Future`, which the scheduler waits on without
 polling. The protocol knows nothing of subprocesses, so a Ray executor fits it
 (``ObjectRef.future()`` gives such a future).
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.executors.task import StepTask
 
 OutcomeStatus = Literal["ok", "failed", "killed"]
 _TRACEBACK_LINES = 8  # how much of a traceback StepResult.error keeps

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from mlrecipes.core.executors._ray_node import PRELUDE
 from mlrecipes.core.executors.base import Outcome, read_outcome
-from mlrecipes.core.runner import build_spec, runner_path, write_spec
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.executors.runner import build_spec, runner_path, write_spec
+from mlrecipes.core.executors.task import StepTask
 
 # Variables of the calling environment that would make the step's interpreter
 # import from, or behave like, another environment.

@@ -31,9 +31,9 @@ from typing import Any
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.executors import _ray_node
 from mlrecipes.core.executors.base import Outcome, read_outcome
+from mlrecipes.core.executors.runner import build_spec, runner_path
+from mlrecipes.core.executors.task import StepTask
 from mlrecipes.core.manifest.model import Resources
-from mlrecipes.core.runner import build_spec, runner_path
-from mlrecipes.core.task import StepTask
 
 INSTALL_HINT = (
     "install the Ray extra: `uv pip install 'mlrecipes-core[ray]'` "

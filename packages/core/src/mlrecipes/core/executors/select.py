@@ -8,8 +8,8 @@ from typing import Literal, get_args
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.executors.base import Executor
 from mlrecipes.core.executors.local import LocalExecutor
+from mlrecipes.core.executors.task import StepTask
 from mlrecipes.core.manifest.model import Resources
-from mlrecipes.core.task import StepTask
 
 ExecutorKind = Literal["local", "ray"]
 EXECUTOR_KINDS: tuple[str, ...] = get_args(ExecutorKind)

@@ -20,8 +20,8 @@ from mlrecipes.core.errors import OverrideError
 from mlrecipes.core.manifest._formats import kwarg_problem
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._yaml import ScalarLoader
+from mlrecipes.core.manifest.mlflow_names import HINT, mlflow_name_problem
 from mlrecipes.core.manifest.model import Manifest, Value
-from mlrecipes.core.mlflow_names import HINT, mlflow_name_problem
 
 
 def apply_overrides(manifest: Manifest, overrides: Mapping[str, str]) -> Manifest:

@@ -17,6 +17,7 @@ from mlrecipes.core.manifest._formats import (
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._values import check_logged_name, out_ref, param_value, path_ref
 from mlrecipes.core.manifest._yaml import BROKEN, Broken, Entry, Tagged, YMap
+from mlrecipes.core.manifest.mlflow_names import step_name_problem
 from mlrecipes.core.manifest.model import (
     Dep,
     FnRef,
@@ -26,7 +27,6 @@ from mlrecipes.core.manifest.model import (
     StoreOut,
     Value,
 )
-from mlrecipes.core.mlflow_names import step_name_problem
 
 STEP_KEYS = ("fn", "params", "deps", "outs", "resources")
 RESOURCE_KEYS = ("cpus", "gpus", "memory")

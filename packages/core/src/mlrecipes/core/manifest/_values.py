@@ -12,6 +12,7 @@ from mlrecipes.core.manifest._formats import (
 )
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._yaml import BROKEN, Broken, Tagged, YMap, YNode, YSeq
+from mlrecipes.core.manifest.mlflow_names import HINT, logged_param_name, mlflow_name_problem
 from mlrecipes.core.manifest.model import (
     EnvRef,
     Location,
@@ -21,7 +22,6 @@ from mlrecipes.core.manifest.model import (
     SecretRef,
     Value,
 )
-from mlrecipes.core.mlflow_names import HINT, logged_param_name, mlflow_name_problem
 
 _PLACE_HINTS = {
     "!out": "an output of another step is an input: put it in `deps`",

@@ -290,7 +290,7 @@ def _check_overlaps(checker: _Checker) -> None:
 
 def _check_cycles(checker: _Checker) -> None:
     # Imported here: graph imports the manifest package, which imports this module.
-    from mlrecipes.core.graph import StepGraph
+    from mlrecipes.core.manifest.graph import StepGraph
 
     steps = checker.manifest.steps
     for cycle in StepGraph(steps).cycles():

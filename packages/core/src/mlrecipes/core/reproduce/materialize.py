@@ -22,9 +22,9 @@ from pathlib import Path
 import yaml
 
 from mlrecipes.core.errors import ReproduceError
-from mlrecipes.core.lock import lock_path_for, parse_lock, write_lock
 from mlrecipes.core.manifest import Manifest, PathRef, load_manifest
 from mlrecipes.core.reproduce.origin import LoggedRun
+from mlrecipes.core.sync.lock import lock_path_for, parse_lock, write_lock
 from mlrecipes.git_sources.urls import classify
 
 _STR_TAG = "tag:yaml.org,2002:str"

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from mlrecipes.core.errors import DriftDetected, LockError, ReproduceError, StepFailed
 from mlrecipes.core.events import EventHandler, ignore
-from mlrecipes.core.lock import read_lock
 from mlrecipes.core.manifest import Manifest, MlflowConfig, load_manifest
+from mlrecipes.core.plan.records import fingerprints_hash
 from mlrecipes.core.reproduce.compare import MetricComparison, compare_metrics
 from mlrecipes.core.reproduce.materialize import check_workdir, link_inputs, write_workspace
 from mlrecipes.core.reproduce.origin import (
@@ -32,7 +32,7 @@ from mlrecipes.core.reproduce.origin import (
     step_metrics,
 )
 from mlrecipes.core.run.options import RunOptions, RunResult
-from mlrecipes.core.run_records import fingerprints_hash
+from mlrecipes.core.sync.lock import read_lock
 from mlrecipes.core.tracking import TAG_FINGERPRINTS
 from mlrecipes.core.workspace import Workspace
 from mlrecipes.git_sources import NotARepositoryError, RemoteError, RevNotFoundError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import load_manifest
-from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.core.tracking.uri import tracking_uri
 
 MANIFEST_NAME = "workspace.yaml"
 
@@ -21,7 +21,7 @@ def reproduce_tracking_uri(explicit: str | None = None, *, manifest: Path | None
     uri = explicit or os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return _absolute(uri)
-    from mlrecipes.core.discover import find_manifest
+    from mlrecipes.core.manifest.discover import find_manifest
 
     try:
         path = find_manifest(manifest)

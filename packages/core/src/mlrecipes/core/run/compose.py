@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from mlrecipes.core.executors import Executor
 from mlrecipes.core.executors.select import make_executor
+from mlrecipes.core.executors.task import StepResult
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.run.options import RunOptions
-from mlrecipes.core.task import StepResult
 from mlrecipes.core.tracking.background import BackgroundTracker
 from mlrecipes.core.tracking.base import PostRunJob
 

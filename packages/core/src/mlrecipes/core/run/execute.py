@@ -24,19 +24,19 @@ from mlrecipes.core.envs.probe import has_mlflow
 from mlrecipes.core.errors import TrackingError
 from mlrecipes.core.events import EventHandler, StepFinished, StepStarted
 from mlrecipes.core.executors import Executor
-from mlrecipes.core.log_follow import LogFollower
+from mlrecipes.core.executors.task import StepResult, StepTask
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.plan import Plan, PlannedStep, Variant
+from mlrecipes.core.plan.planner import Plan, PlannedStep, Variant
+from mlrecipes.core.plan.records import fingerprints_hash, write_finished_run, write_latest
 from mlrecipes.core.run.compose import RunServices, default_jobs
 from mlrecipes.core.run.info import StepRecord, pipeline_info, step_info, variant_summary
+from mlrecipes.core.run.log_follow import LogFollower
 from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.run.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
 from mlrecipes.core.run.tasks import build_task
-from mlrecipes.core.run_records import fingerprints_hash, write_finished_run, write_latest
-from mlrecipes.core.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
-from mlrecipes.core.store import Store
-from mlrecipes.core.syncing import SyncResult
-from mlrecipes.core.task import StepResult, StepTask
+from mlrecipes.core.store.local import Store
+from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.core.tracking import _limits
 from mlrecipes.core.tracking.background import BackgroundTracker
 from mlrecipes.core.tracking.base import TAG_SKIPPED, CacheStatus, StepOutcome

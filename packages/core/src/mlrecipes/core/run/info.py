@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrecipes.core.lock import lock_path_for
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.manifest.redact import redact_secrets
-from mlrecipes.core.plan import PlannedStep, Variant
-from mlrecipes.core.run_records import fingerprints_hash
-from mlrecipes.core.syncing import RepoContext, SyncResult, lock_url
+from mlrecipes.core.plan.planner import PlannedStep, Variant
+from mlrecipes.core.plan.records import fingerprints_hash
+from mlrecipes.core.sync.lock import lock_path_for
+from mlrecipes.core.sync.workspace_sync import RepoContext, SyncResult, lock_url
 from mlrecipes.core.tracking import _limits
 from mlrecipes.core.tracking.base import (
     STEPS_ARTIFACT,

@@ -6,9 +6,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mlrecipes.core.plan import Plan
-from mlrecipes.core.syncing import SyncMode
-from mlrecipes.core.task import StepResult
+from mlrecipes.core.executors.task import StepResult
+from mlrecipes.core.plan.planner import Plan
+from mlrecipes.core.sync.workspace_sync import SyncMode
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,20 @@ from typing import TYPE_CHECKING
 
 from mlrecipes.core.errors import StepFailed
 from mlrecipes.core.events import EventHandler, PipelineFinished, PlanReady, ignore
+from mlrecipes.core.executors.task import StepResult
 from mlrecipes.core.manifest import Manifest
-from mlrecipes.core.outputs import link_declared_outputs
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.plan import Plan, make_plan
+from mlrecipes.core.plan.labels import execution_labels
+from mlrecipes.core.plan.planner import Plan, make_plan
+from mlrecipes.core.plan.records import fingerprints_hash, read_finished_run, write_usage
+from mlrecipes.core.plan.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.run.compose import RunServices, default_services
 from mlrecipes.core.run.execute import PipelineExecution
 from mlrecipes.core.run.options import RunOptions, RunResult
-from mlrecipes.core.run_records import fingerprints_hash, read_finished_run, write_usage
-from mlrecipes.core.store import Store
-from mlrecipes.core.sweep import MAX_VARIANTS, expand_overrides
-from mlrecipes.core.syncing import SyncResult
-from mlrecipes.core.task import StepResult
-from mlrecipes.core.tracking_uri import tracking_uri
-from mlrecipes.core.variant_labels import execution_labels
+from mlrecipes.core.run.outputs import link_declared_outputs
+from mlrecipes.core.store.local import Store
+from mlrecipes.core.sync.workspace_sync import SyncResult
+from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.git_sources import short_commit
 
 if TYPE_CHECKING:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from mlrecipes.core.plan import PlannedStep
-from mlrecipes.core.syncing import SyncResult
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.plan.planner import PlannedStep
+from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.git_sources import short_commit
 
 

@@ -2,7 +2,7 @@
 
 A remote entry is a FINISHED step run with the step's fingerprint and the
 ``mlrecipes.outputs.sha256`` tag (its upload completed). :func:`fetch_entry`
-downloads it into a temp folder of the local :class:`~mlrecipes.core.store.Store`
+downloads it into a temp folder of the local :class:`~mlrecipes.core.store.local.Store`
 (the store's own ``begin``/``publish``/``discard``: the same atomic publish
 as a step that ran here), checks the manifest against the tag and every file
 against the manifest, and only then publishes. A failure or an interrupt
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlrecipes.core.store import EntryRecord, Store
+from mlrecipes.core.store.local import EntryRecord, Store
 from mlrecipes.core.team_store import _mlflow
 from mlrecipes.core.team_store.manifest import (
     FILES_DIR,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlrecipes.core.store import MARKER
+from mlrecipes.core.store.local import MARKER
 
 OUTPUTS_DIR = "mlrecipes/outputs"
 FILES_DIR = f"{OUTPUTS_DIR}/files"

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.events import EventHandler, TeamStoreNotice
-from mlrecipes.core.plan import Plan, PlannedStep
-from mlrecipes.core.store import Store
-from mlrecipes.core.task import StepResult
+from mlrecipes.core.executors.task import StepResult
+from mlrecipes.core.plan.planner import Plan, PlannedStep
+from mlrecipes.core.store.local import Store
 from mlrecipes.core.team_store import _mlflow
 from mlrecipes.core.team_store.config import ShareSettings, unreachable_artifacts
 from mlrecipes.core.team_store.fetch import (

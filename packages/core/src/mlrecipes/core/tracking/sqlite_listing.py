@@ -1,7 +1,7 @@
 """Which pipeline runs an embedded (sqlite) MLflow store holds, read without MLflow.
 
 ``exp show`` keeps a summary of every finished pipeline run it has read (see
-:mod:`mlrecipes.core.run_summaries`). To know whether those summaries still
+:mod:`mlrecipes.core.tracking.summaries`). To know whether those summaries still
 cover the store, it lists the store's parent runs, each with a *stamp* that
 changes when the run does: its status, end time and how many tags and metrics
 it has. Importing MLflow and opening its store costs seconds; this query costs

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import StepFailed, UnknownStepError, UserError
 from mlrecipes.core.events import EventHandler
-from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import Manifest
+from mlrecipes.core.manifest.graph import StepGraph
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.run.compose import RunServices
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run.pipeline import run_pipeline
-from mlrecipes.core.store import Store
-from mlrecipes.core.syncing import SyncResult
+from mlrecipes.core.store.local import Store
+from mlrecipes.core.sync.workspace_sync import SyncResult
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,9 @@ from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.run.compose import RunServices
 from mlrecipes.core.run.options import RunOptions
-from mlrecipes.core.syncing import SyncResult
+from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.core.tracking.base import TAG_STUDY, TAG_TRIAL
-from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.core.tune._optuna import Direction, import_optuna, make_sampler, open_study
 from mlrecipes.core.tune._tracker import study_tracker, trial_services
 from mlrecipes.core.tune.objective import Objective, parse_objective, run_trial

@@ -9,11 +9,16 @@ from typing import Any
 from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest
-from mlrecipes.core.run_summaries import Summary, load_summaries, save_summaries, summaries_file
 from mlrecipes.core.tracking import PipelineRunRow, list_pipeline_runs
 from mlrecipes.core.tracking.base import TAG_STUDY, TERMINAL_STATUSES
 from mlrecipes.core.tracking.sqlite_listing import list_pipeline_stamps
-from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.core.tracking.summaries import (
+    Summary,
+    load_summaries,
+    save_summaries,
+    summaries_file,
+)
+from mlrecipes.core.tracking.uri import tracking_uri
 
 
 def pipeline_runs(
@@ -34,7 +39,7 @@ def pipeline_runs(
 
     With ``runs_dir`` (the workspace's ``.mlrecipes/runs``) and an embedded sqlite
     store, the runs already read once come from their summaries there (see
-    :mod:`mlrecipes.core.run_summaries`) and only new or changed runs are read from
+    :mod:`mlrecipes.core.tracking.summaries`) and only new or changed runs are read from
     MLflow, whose import alone costs seconds. A filter (MLflow's syntax), a sort by
     ``attributes.*`` or a server store, where other machines log too, always ask
     MLflow.

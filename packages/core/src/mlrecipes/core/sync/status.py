@@ -9,10 +9,10 @@ from typing import Literal
 from mlrecipes.core.envs import EnvSpec, environment_status
 from mlrecipes.core.envs.spec import GitPin, UsedRepo
 from mlrecipes.core.errors import EnvironmentBuildError
-from mlrecipes.core.git_pins import current_commit, lock_key, refs_of
-from mlrecipes.core.lock import LockedRepo, lock_path_for, read_lock
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.sync.git_pins import current_commit, lock_key, refs_of
+from mlrecipes.core.sync.lock import LockedRepo, lock_path_for, read_lock
 from mlrecipes.git_sources import GitSourceError, checkout_state, default_cache_dir
 
 CheckoutState = Literal["missing", "clean", "dirty", "wrong-commit", "unlocked", "dev"]

@@ -9,15 +9,15 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrecipes.core.env_identity import EnvIdentity, env_identity
 from mlrecipes.core.envs import Environment, EnvSpec, ensure_environments
 from mlrecipes.core.envs.parallel import BuildFailure
 from mlrecipes.core.envs.spec import GitPin, UsedRepo
 from mlrecipes.core.errors import EnvironmentBuildError, LockError
 from mlrecipes.core.events import EventHandler, RepoNote, RepoProgress
-from mlrecipes.core.git_pins import lock_key, refs_of, resolve_pins
-from mlrecipes.core.lock import Lock
 from mlrecipes.core.manifest import Manifest
+from mlrecipes.core.sync.env_identity import EnvIdentity, env_identity
+from mlrecipes.core.sync.git_pins import lock_key, refs_of, resolve_pins
+from mlrecipes.core.sync.lock import Lock
 from mlrecipes.git_sources import GitSourceError, Resolved
 
 

@@ -30,7 +30,7 @@ from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.tracking.sqlite_listing import experiment_id as sqlite_experiment_id
-from mlrecipes.core.tracking_uri import tracking_uri
+from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.git_sources.urls import redact_url
 
 DEFAULT_PORT = 5000

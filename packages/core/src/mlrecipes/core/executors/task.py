@@ -21,7 +21,7 @@ StepStatus = Literal["ok", "failed", "killed", "skipped"]
 class StepTask:
     """One step execution, fully resolved.
 
-    ``key`` is unique within one call of :func:`~mlrecipes.core.scheduler.run_tasks`
+    ``key`` is unique within one call of :func:`~mlrecipes.core.run.scheduler.run_tasks`
     (the fingerprint, so sweep variants that share a step run it once);
     ``needs`` names the keys that must succeed first. ``outputs`` are paths
     relative to the store entry; ``env`` holds extra environment variables

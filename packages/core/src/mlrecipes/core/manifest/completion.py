@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from mlrecipes.core.discover import find_manifest
 from mlrecipes.core.errors import UserError
+from mlrecipes.core.manifest.discover import find_manifest
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

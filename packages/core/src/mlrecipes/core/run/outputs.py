@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from mlrecipes.core.plan import PlannedStep
-from mlrecipes.core.store import Store
+from mlrecipes.core.plan.planner import PlannedStep
+from mlrecipes.core.store.local import Store
 
 
 def link_declared_outputs(store: Store, steps: Iterable[PlannedStep], workspace_root: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mlrecipes.core.plan import Plan, Variant
+from mlrecipes.core.plan.planner import Plan, Variant
 
 
 def _varying(variants: Sequence[Variant]) -> list[str]:

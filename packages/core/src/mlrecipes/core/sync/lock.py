@@ -34,7 +34,7 @@ class LockedRepo:
     tree: str
     env: str | None = None
     """Identity of the environment: its installed distributions with their sources
-    and the trees of its path installs (:mod:`mlrecipes.core.env_identity`)."""
+    and the trees of its path installs (:mod:`mlrecipes.core.sync.env_identity`)."""
     uses: tuple[str, ...] = ()
     """Repos installed into this repo's environment (``uses:``, transitively)."""
     git_refs: Mapping[str, str] = field(default_factory=dict)

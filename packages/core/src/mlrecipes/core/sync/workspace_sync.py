@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from mlrecipes.core.env_identity import EnvIdentity
 from mlrecipes.core.envs import Environment
 from mlrecipes.core.envs.parallel import BuildFailure
 from mlrecipes.core.errors import LockError, UserError
 from mlrecipes.core.events import EventHandler, LockWritten, RepoProgress, ignore
-from mlrecipes.core.git_pins import pins_record
-from mlrecipes.core.lock import Lock, LockedRepo, lock_path_for, read_lock, write_lock
 from mlrecipes.core.manifest import EnvRef, Manifest, RepoSpec
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.repo_envs import BuiltEnv, EnvOptions, build_envs
+from mlrecipes.core.sync.env_identity import EnvIdentity
+from mlrecipes.core.sync.git_pins import pins_record
+from mlrecipes.core.sync.lock import Lock, LockedRepo, lock_path_for, read_lock, write_lock
+from mlrecipes.core.sync.repo_envs import BuiltEnv, EnvOptions, build_envs
 from mlrecipes.git_sources import (
     Resolved,
     SourceEvent,

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from mlrecipes.core.task import StepTask
+    from mlrecipes.core.executors.task import StepTask
 
 SPEC_VERSION = 1
 EXIT_OK, EXIT_RAISED, EXIT_CALL_ERROR = 0, 1, 2

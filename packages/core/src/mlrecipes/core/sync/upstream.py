@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlrecipes.core.errors import UserError
-from mlrecipes.core.lock import lock_path_for, read_lock
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.syncing import source_spec
+from mlrecipes.core.sync.lock import lock_path_for, read_lock
+from mlrecipes.core.sync.workspace_sync import source_spec
 from mlrecipes.git_sources import (
     SourceSpec,
     commits_between,

@@ -3,7 +3,7 @@
 Kept, always:
 
 * store entries and environments used by the last ``keep_last`` pipeline runs
-  of this workspace (its usage records, :func:`~mlrecipes.core.run_records.recent_usage`:
+  of this workspace (its usage records, :func:`~mlrecipes.core.plan.records.recent_usage`:
   no MLflow needed);
 * store entries a declared ``!path`` output links to (what users see);
 * the environment each current checkout would use (its key, computed from files);
@@ -32,8 +32,8 @@ from typing import Literal
 from mlrecipes.core.envs._layout import MARKER as ENV_MARKER
 from mlrecipes.core.manifest import Manifest, PathRef
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.run_records import recent_usage
-from mlrecipes.core.store import MARKER, Store
+from mlrecipes.core.plan.records import recent_usage
+from mlrecipes.core.store.local import MARKER, Store
 
 DEFAULT_KEEP_LAST = 5
 _DAY = 86400.0
@@ -138,7 +138,7 @@ def _current_envs(manifest: Manifest, paths: WorkspacePaths) -> set[str]:
 
 
 def _current_mirrors(manifest: Manifest) -> set[str]:
-    from mlrecipes.core.syncing import source_spec
+    from mlrecipes.core.sync.workspace_sync import source_spec
     from mlrecipes.git_sources.mirror import mirror_dir, remote_of
 
     names: set[str] = set()

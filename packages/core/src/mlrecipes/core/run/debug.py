@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from mlrecipes.core.errors import StoreError
 from mlrecipes.core.executors import subprocess_env
-from mlrecipes.core.plan import make_plan, needed_repos
+from mlrecipes.core.executors.runner import build_spec, render_call_snippet, runner_argv, write_spec
+from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.plan.planner import make_plan, needed_repos
+from mlrecipes.core.plan.sweep import expand_overrides
 from mlrecipes.core.run.tasks import build_task
-from mlrecipes.core.runner import build_spec, render_call_snippet, runner_argv, write_spec
-from mlrecipes.core.store import Store
-from mlrecipes.core.sweep import expand_overrides
-from mlrecipes.core.task import StepTask
+from mlrecipes.core.store.local import Store
 
 if TYPE_CHECKING:
     from mlrecipes.core.workspace import Workspace

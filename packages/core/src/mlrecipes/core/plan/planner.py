@@ -16,9 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from mlrecipes.core.errors import UserError
-from mlrecipes.core.explain import nearest_reasons
 from mlrecipes.core.fingerprint import hash_path, step_fingerprint
-from mlrecipes.core.graph import StepGraph
 from mlrecipes.core.manifest import (
     Manifest,
     OutRef,
@@ -29,10 +27,12 @@ from mlrecipes.core.manifest import (
     public_params,
     resolve_params,
 )
+from mlrecipes.core.manifest.graph import StepGraph
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.run_records import read_executions
-from mlrecipes.core.store import Store
-from mlrecipes.core.syncing import RepoContext
+from mlrecipes.core.plan.explain import nearest_reasons
+from mlrecipes.core.plan.records import read_executions
+from mlrecipes.core.store.local import Store
+from mlrecipes.core.sync.workspace_sync import RepoContext
 
 
 @dataclass(frozen=True)

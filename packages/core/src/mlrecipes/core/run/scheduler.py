@@ -36,8 +36,8 @@ from types import FrameType
 from typing import TypeAlias
 
 from mlrecipes.core.executors.base import Executor, Outcome
-from mlrecipes.core.store import EntryRecord, Store
-from mlrecipes.core.task import StepResult, StepTask
+from mlrecipes.core.executors.task import StepResult, StepTask
+from mlrecipes.core.store.local import EntryRecord, Store
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The local step store (``.mlrecipes/store/``) and ``store gc``."""
