@@ -36,9 +36,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.mlflow_server
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.helpers.mlflow_server
 
-from tests.mlflow_server import start_mlflow_server, stop_mlflow_server
+from tests.helpers.mlflow_server import start_mlflow_server, stop_mlflow_server
 
 from mlrecipes.core import RunOptions, Workspace
 from mlrecipes.core.events import Event, PlanReady, StepFinished, ignore

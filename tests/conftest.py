@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,14 +47,6 @@ def blank_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("blank-mlflow") / "mlflow.db"
     MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments(max_results=1)
     return db
-
-
-def seed_mlflow_db(blank: Path, workspace: Path) -> None:
-    """Give ``workspace`` its embedded MLflow store, already migrated."""
-    db = workspace / ".mlrecipes" / "mlflow.db"
-    if not db.exists():
-        db.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(blank, db)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

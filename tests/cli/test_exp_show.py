@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import seed_mlflow_db
 from tests.core.tracking._build import pipeline_info, step_info
-from tests.e2e.workspaces import write_manifest
+from tests.helpers.mlflow_db import seed_mlflow_db
+from tests.helpers.workspaces import write_manifest
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app

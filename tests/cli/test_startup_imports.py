@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import seed_mlflow_db
-from tests.e2e.workspaces import cli, make_repo, write_files, write_manifest
+from tests.helpers.mlflow_db import seed_mlflow_db
+from tests.helpers.workspaces import cli, make_repo, write_files, write_manifest
 
 # What `import mlrecipes.cli.main` must not pull in (each costs 20-250 ms or, for mlflow, seconds).
 LAZY = ("git", "networkx", "packaging", "filelock", "importlib.metadata", "mlflow", "optuna")

@@ -13,9 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.conftest import seed_mlflow_db
-from tests.e2e.workspaces import cli, write_manifest
-from tests.mlflow_server import MlflowServer, free_port, mlflow_server_fixture
+from tests.helpers.mlflow_db import seed_mlflow_db
+from tests.helpers.mlflow_server import MlflowServer, free_port, mlflow_server_fixture
+from tests.helpers.workspaces import cli, write_manifest
 
 pytestmark = pytest.mark.slow
 mlflow_server = mlflow_server_fixture()

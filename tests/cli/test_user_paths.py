@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import seed_mlflow_db
-from tests.e2e.workspaces import commit, git, make_repo, write_manifest
+from tests.helpers.mlflow_db import seed_mlflow_db
+from tests.helpers.workspaces import commit, git, make_repo, write_manifest
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.e2e.workspaces import commit, git, make_repo, write_manifest
+from tests.helpers.workspaces import commit, git, make_repo, write_manifest
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app

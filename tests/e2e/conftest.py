@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.e2e import workspaces
+from tests.helpers import workspaces
 
 
 @pytest.fixture(autouse=True, scope="session")

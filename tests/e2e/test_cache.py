@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.workspaces import commit, executions, make_repo, make_workspace, write_manifest
+from tests.helpers.workspaces import commit, executions, make_repo, make_workspace, write_manifest
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.e2e.workspaces import cli, executions, make_workspace
+from tests.helpers.workspaces import cli, executions, make_workspace
 
 from mlrecipes.core import Workspace
 

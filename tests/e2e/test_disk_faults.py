@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.e2e.workspaces import make_workspace
+from tests.helpers.workspaces import make_workspace
 
 from mlrecipes.core import Workspace
 

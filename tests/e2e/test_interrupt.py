@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.e2e.workspaces import executions, make_workspace
+from tests.helpers.workspaces import executions, make_workspace
 
 from mlrecipes.core import Workspace
 

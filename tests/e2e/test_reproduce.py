@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e._reproduce_repos import make_toy_repo, make_toy_workspace
-from tests.e2e.workspaces import commit, git
-from tests.mlflow_server import MlflowServer, mlflow_server_fixture
+from tests.helpers.mlflow_server import MlflowServer, mlflow_server_fixture
+from tests.helpers.reproduce_repos import make_toy_repo, make_toy_workspace
+from tests.helpers.workspaces import commit, git
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app

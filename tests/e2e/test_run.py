@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.workspaces import executions, make_workspace
-from tests.mlflow_server import MlflowServer, mlflow_server_fixture
+from tests.helpers.mlflow_server import MlflowServer, mlflow_server_fixture
+from tests.helpers.workspaces import executions, make_workspace
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
@@ -181,7 +181,7 @@ def test_step_call_prints_a_snippet_that_runs(manifest: Path, tmp_path: Path) ->
 
 
 def test_tracking_server_down_is_a_user_error_and_outputs_stay_cached(tmp_path: Path) -> None:
-    from tests.mlflow_server import free_port
+    from tests.helpers.mlflow_server import free_port
 
     # Steps never wait for MLflow, so they run; the run then fails as a user error
     # (exit 1, one line naming the server), and their outputs are not computed again.
@@ -214,7 +214,7 @@ def test_run_against_a_real_mlflow_server(tmp_path: Path, mlflow_server: MlflowS
 
 
 def test_verbose_run_streams_step_output(manifest: Path) -> None:
-    from tests.e2e.workspaces import commit
+    from tests.helpers.workspaces import commit
 
     upstream = manifest.parent.parent / "upstream" / "features"
     text = (upstream / "feats" / "build.py").read_text()

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.e2e.workspaces import executions, make_workspace
+from tests.helpers.workspaces import executions, make_workspace
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.team_store_repos import make_machines, on_machine, ran
-from tests.mlflow_server import (
+from tests.helpers.mlflow_server import (
     MlflowServer,
     mlflow_server_fixture,
     start_mlflow_server,
     stop_mlflow_server,
 )
+from tests.helpers.team_store_repos import make_machines, on_machine, ran
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app

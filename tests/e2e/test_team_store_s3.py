@@ -19,8 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.team_store_repos import make_machines, on_machine, ran
-from tests.mlflow_server import MlflowServer, free_port, start_mlflow_server, stop_mlflow_server
+from tests.helpers.mlflow_server import (
+    MlflowServer,
+    free_port,
+    start_mlflow_server,
+    stop_mlflow_server,
+)
+from tests.helpers.team_store_repos import make_machines, on_machine, ran
 
 from mlrecipes.core import Workspace
 

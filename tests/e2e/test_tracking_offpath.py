@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.workspaces import executions, git, make_workspace
+from tests.helpers.workspaces import executions, git, make_workspace
 
 from mlrecipes.core import Workspace
 from mlrecipes.core.events import Event, StepFinished

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e._tune_repos import OPTIMUM, make_lab_workspace, prepare_count
+from tests.helpers.tune_repos import OPTIMUM, make_lab_workspace, prepare_count
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app

@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import seed_mlflow_db
-from tests.e2e.workspaces import git, make_repo, write_manifest
+from tests.helpers.mlflow_db import seed_mlflow_db
+from tests.helpers.workspaces import git, make_repo, write_manifest
 
 from mlrecipes.core import Workspace
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e._uses_repos import (
+from tests.helpers.uses_repos import (
     APP_FILES,
     LIB_FILES,
     PLAIN_FILES,
@@ -15,7 +15,7 @@ from tests.e2e._uses_repos import (
     make_uses_workspace,
     seed_db,
 )
-from tests.e2e.workspaces import cli, commit, executions, git, make_repo, write_manifest
+from tests.helpers.workspaces import cli, commit, executions, git, make_repo, write_manifest
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app

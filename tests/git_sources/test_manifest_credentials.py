@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.workspaces import make_repo
+from tests.helpers.workspaces import make_repo
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app

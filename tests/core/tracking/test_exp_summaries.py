@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests.core.tracking._build import pipeline_info, step_info
-from tests.e2e.workspaces import write_manifest
+from tests.helpers.workspaces import write_manifest
 
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest, load_manifest

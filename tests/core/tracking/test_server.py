@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.core.tracking._build import pipeline_info, step_info
-from tests.mlflow_server import MlflowServer, free_port, mlflow_server_fixture
+from tests.helpers.mlflow_server import MlflowServer, free_port, mlflow_server_fixture
 
 from mlrecipes.core.errors import TrackingError
 from mlrecipes.core.tracking import (

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.e2e.workspaces import make_repo, write_files, write_manifest
+from tests.helpers.workspaces import make_repo, write_files, write_manifest
 
 PIPE_FILES = {
     "requirements.txt": "six==1.16.0\n",

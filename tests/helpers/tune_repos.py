@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.e2e import workspaces
-from tests.e2e.workspaces import make_repo, write_files, write_manifest
+from tests.helpers import workspaces
+from tests.helpers.workspaces import make_repo, write_files, write_manifest
 
 OPTIMUM = 0.1
 

@@ -3,7 +3,7 @@
 Import the fixture factory and bind it to a name in a test module (or in
 ``tests/conftest.py`` to share it)::
 
-    from tests.mlflow_server import MlflowServer, mlflow_server_fixture
+    from tests.helpers.mlflow_server import MlflowServer, mlflow_server_fixture
 
     mlflow_server = mlflow_server_fixture()
 

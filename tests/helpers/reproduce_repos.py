@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.workspaces import make_repo, write_files, write_manifest
+from tests.helpers.workspaces import make_repo, write_files, write_manifest
 
 TOY_FILES = {
     # Build leftovers must not make the checkout look dirty on the next sync.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tests.e2e.workspaces import BLANK_DB, make_repo, write_manifest
+from tests.helpers.workspaces import BLANK_DB, make_repo, write_manifest
 
 # A library with packaging metadata; its own dependency (six) must come with it.
 LIB_FILES = {
@@ -167,7 +167,7 @@ def make_mono_workspace(root: Path) -> Path:
     """A uv workspace monorepo (locked with the real uv) and a manifest using one member."""
     import subprocess
 
-    from tests.e2e.workspaces import commit, git, write_files
+    from tests.helpers.workspaces import commit, git, write_files
 
     from mlrecipes.core.envs import find_uv
 

@@ -1,0 +1,1 @@
+"""Helpers shared by every test suite: real git repos, workspaces, MLflow stores and servers."""
