@@ -9,6 +9,7 @@ to do never starts the tracker. Every run ends FINISHED, FAILED or KILLED.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -116,7 +117,8 @@ def run_pipeline(
         r.step: _failure_text(r, plan, sync) for r in results.values() if r.status == "failed"
     }
     if failed:  # a step's failure (exit 4) outranks a tracking failure (exit 1)
-        hint = "see the step's log above; fix it and run again"
+        # Only the log's path was printed (its lines too with -v): say so.
+        hint = "the full output is in the log file named above; fix it and run again"
         if done_run.tracking_error is not None:
             hint += f" (MLflow logging failed too: {done_run.tracking_error.message})"
         raise StepFailed(failed, hint=hint)
@@ -147,9 +149,12 @@ def _open_team_store(
 
 
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:
-    """``repo@sha: last lines of the traceback``."""
+    """``(repo@sha): last lines of the traceback``, without the runner's own
+    ``step 'name (repo@sha)': `` prefix (written for the log, which stands alone)."""
     step = plan.unique()[result.key]
+    error = (result.error or "failed").strip()
+    error = re.sub(rf"^step '{re.escape(result.step)}(?: \([^)]*\))?': ", "", error)
     ctx = sync.repos.get(step.repo)
     if ctx is None:
-        return f"{step.repo} (no environment): {(result.error or 'failed').strip()}"
-    return f"{step.repo}@{short_commit(ctx.source.commit)}: {(result.error or 'failed').strip()}"
+        return f"({step.repo}, no environment): {error}"
+    return f"({step.repo}@{short_commit(ctx.source.commit)}): {error}"
