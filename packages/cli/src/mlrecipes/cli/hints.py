@@ -48,7 +48,11 @@ def change_line(change: CommitChange) -> str:
     new = short_commit(change.new)
     if change.old is None:
         return f"{escape(change.repo)}: {new} (newly locked)"
+    deps = "".join(
+        f"; dependency {escape(key)}: {short_commit(was) if was else 'new'} -> {short_commit(now)}"
+        for key, was, now in change.refs
+    )
     if change.old == change.new:
-        return f"{escape(change.repo)}: {new} (unchanged)"
+        return f"{escape(change.repo)}: {new}{deps or ' (unchanged)'}"
     count = f" ({_commits(change.commits)})" if change.commits is not None else ""
-    return f"{escape(change.repo)}: {short_commit(change.old)} -> {new}{count}"
+    return f"{escape(change.repo)}: {short_commit(change.old)} -> {new}{count}{deps}"
