@@ -51,8 +51,11 @@ def build_envs(
     old: Lock | None,
     options: EnvOptions,
     on_event: EventHandler,
+    *,
+    roots: Mapping[str, Resolved] | None = None,
 ) -> tuple[dict[str, BuiltEnv], dict[str, BuildFailure]]:
-    """Build (or reuse) the environment of every repo in ``sources``."""
+    """Build (or reuse) the environment of every repo in ``sources``; ``roots`` (default:
+    ``sources``) are every checkout a path install may point into, for identities."""
     specs: list[EnvSpec] = []
     failed: dict[str, BuildFailure] = {}
     for name in sources:
@@ -71,7 +74,8 @@ def build_envs(
         if isinstance(value, Environment):
             for note in value.notes:
                 on_event(RepoNote(spec.repo, note))
-            result[spec.repo] = BuiltEnv(value, env_identity(value, sources), spec.git_pins)
+            identity = env_identity(value, roots if roots is not None else sources)
+            result[spec.repo] = BuiltEnv(value, identity, spec.git_pins)
             on_event(RepoProgress(spec.repo, "ready"))
         else:
             failed[spec.repo] = value

@@ -16,7 +16,7 @@ used as they are and never written to the lock: their lock entry, if any, stays.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -32,6 +32,7 @@ from mlrecipes.core.sync.git_pins import pins_record
 from mlrecipes.core.sync.lock import Lock, LockedRepo, lock_path_for, read_lock, write_lock
 from mlrecipes.core.sync.repo_envs import BuiltEnv, EnvOptions, build_envs
 from mlrecipes.git_sources import (
+    GitSourceError,
     Resolved,
     SourceEvent,
     SourceSpec,
@@ -245,7 +246,12 @@ def sync_workspace(
     env_options = EnvOptions(
         update=update, reinstall=reinstall, frozen=mode == "frozen", cache_dir=cache, jobs=jobs
     )
-    envs, failed = build_envs(manifest, sources, paths.envs, old, env_options, on_event)
+    # Path installs (`-e ../other`) may reach any checkout: a subset has them all.
+    others = _other_checkouts(manifest, wanted, old, dev_paths, paths, cache, relay)
+    roots = {**others, **sources}
+    envs, failed = build_envs(
+        manifest, sources, paths.envs, old, env_options, on_event, roots=roots
+    )
     if failed and not keep_going:
         raise next(iter(failed.values()))
     new = _new_lock(manifest, old, sources, envs, dev_paths)
@@ -264,6 +270,42 @@ def sync_workspace(
     final = new if mode != "frozen" and not failed else (old or new)
     repos = _contexts(sources, envs, paths.state / "pycache", dev_paths)
     return SyncResult(repos=repos, lock=final, lock_changed=written, failed=failed)
+
+
+def _other_checkouts(
+    manifest: Manifest,
+    wanted: Collection[str],
+    old: Lock | None,
+    dev: Collection[str],
+    paths: WorkspacePaths,
+    cache: Path,
+    relay: Callable[[SourceEvent], None],
+) -> dict[str, Resolved]:
+    """The locked repos a subset sync (``run STEP``) leaves out, checked out at their
+    locked commits all the same (no network when that commit is cached): an
+    environment may install one by path (``-e ../micrograd``), and its identity
+    names it by repo and tree only when that checkout is known. Without this, a
+    subset would change identities and the lock, and a fresh folder (``reproduce``)
+    would lack the checkout. Each is best effort: its own steps do not run now."""
+    found: dict[str, Resolved] = {}
+    left_out = set(manifest.repos) - set(wanted) - set(dev)
+    specs = {name: source_spec(manifest, manifest.repos[name]) for name in sorted(left_out)}
+    pins = _pins(manifest, specs, old, "resolve", ())  # only those the lock covers
+    for name, spec in specs.items():
+        if name not in pins:
+            continue
+        try:
+            (src,) = sync_sources(
+                [spec],
+                checkouts_dir=paths.checkouts,
+                cache_dir=cache,
+                pinned={name: pins[name]},
+                on_event=relay,
+            )
+        except GitSourceError:
+            continue  # unreachable or edited: only a path install into it could need it
+        found[name] = src
+    return found
 
 
 def _contexts(
