@@ -287,3 +287,12 @@ def test_a_failed_step_names_itself_twice_and_points_at_its_log(ws: Path) -> Non
     assert said.count("fitmodel") == 2, result.output  # its ✗ line and the error
     assert "log above" not in result.output, result.output  # only the log's path was shown
     assert "log file named above" in result.output, result.output
+
+
+def test_run_says_once_that_steps_do_not_see_pythonpath(ws: Path) -> None:
+    """Issue 25 item 5: PYTHONPATH is dropped for steps; a note says so when it is set."""
+    noted = CliRunner().invoke(app, ["run", "--dry-run", "-f", str(ws)], env={"PYTHONPATH": "/x"})
+    assert noted.exit_code == 0, noted.output
+    assert noted.output.count("PYTHONPATH is set but not passed to steps") == 1, noted.output
+    plain = CliRunner().invoke(app, ["run", "--dry-run", "-f", str(ws)], env={"PYTHONPATH": ""})
+    assert "PYTHONPATH" not in plain.output, plain.output

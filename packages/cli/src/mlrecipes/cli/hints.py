@@ -56,3 +56,15 @@ def change_line(change: CommitChange) -> str:
         return f"{escape(change.repo)}: {new}{deps or ' (unchanged)'}"
     count = f" ({_commits(change.commits)})" if change.commits is not None else ""
     return f"{escape(change.repo)}: {short_commit(change.old)} -> {new}{count}{deps}"
+
+
+def pythonpath_note() -> str | None:
+    """One line when ``PYTHONPATH`` is set: steps run without it, and the user should know."""
+    from mlrecipes.core.executors import dropped_search_path
+
+    if dropped_search_path() is None:
+        return None
+    return (
+        "[dim]note: PYTHONPATH is set but not passed to steps: each step imports only "
+        "from its repo's environment (use `uses:` or the repo's own dependencies)[/]"
+    )
