@@ -223,6 +223,7 @@ def test_a_broken_environment_fails_only_its_steps(tmp_path: Path) -> None:
     assert done.returncode == 4, done.stdout + done.stderr
     output = done.stdout + done.stderr
     assert "bad" in output and "does-not-exist" in output  # the build log's tail
+    assert "above" not in output and "no step ran" in output, output  # no step log exists
     assert executions(manifest) == ["solo"]  # independent steps ran; `after` was skipped
     alone = cli("run", "solo", cwd=ws_dir)
     assert alone.returncode == 0, alone.stdout + alone.stderr
@@ -294,3 +295,25 @@ def test_reproduce_checks_out_a_repo_reached_by_a_path_install(
     )
     assert done.exit_code == 0, done.output
     assert "matches" in done.output
+
+
+@pytest.mark.parametrize("own_ref", ["0" * 40, "no-such-branch"])
+def test_the_workspace_pin_wins_before_a_broken_own_pin_is_tried(
+    tmp_path: Path, own_ref: str
+) -> None:
+    """Issue 25 item 4: the repo's own requirements pin the used repo at a commit or
+    branch that does not exist; the environment builds from the workspace's checkout."""
+    lib = make_repo(tmp_path / "upstream" / "lib", LIB_FILES)
+    new = commit(lib, {"gradlib/__init__.py": "VALUE = 7\n"})
+    manifest = make_uses_workspace(
+        tmp_path,
+        app_files={"requirements.txt": f"gradlib @ git+file://{lib}@{own_ref}\n"},
+        lib_exists=True,
+    )
+    notes: list[RepoNote] = []
+    ws = Workspace.load(manifest)
+    ws.sync(on_event=lambda e: notes.append(e) if isinstance(e, RepoNote) else None)
+    assert len(notes) == 1 and own_ref in notes[0].message and new[:12] in notes[0].message
+    result = ws.run(["combo"])
+    assert result.results
+    assert [r.metrics["value"] for r in result.results.values()] == [14.0]
