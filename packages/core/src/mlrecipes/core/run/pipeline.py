@@ -70,16 +70,16 @@ def run_pipeline(
     )
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
-    # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
-    Store(paths.store).clean_partial()
     team = _open_team_store(manifest, paths, uri, options, on_event)
     if team is not None:  # --- team store: which steps to run another machine ran ---
         plan = team.lookup(plan)
     cached, remote = len(plan.unique()) - len(plan.to_run), len(plan.remote)
     to_run = len(plan.to_run) - remote
     on_event(PlanReady(len(plan.variants), to_run, cached, execution_labels(plan), remote))
-    if options.dry_run:
+    if options.dry_run:  # changes nothing on disk
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
+    # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
+    Store(paths.store).clean_partial()
     if team is not None:  # --- team store: download them into the local store ---
         plan = team.fetch(plan, Store(paths.store))
     _record_usage(paths, plan, sync)
@@ -113,12 +113,15 @@ def run_pipeline(
     if done_run.status == "KILLED":
         raise KeyboardInterrupt
     results = done_run.results
-    failed = {
-        r.step: _failure_text(r, plan, sync) for r in results.values() if r.status == "failed"
-    }
+    failures = [r for r in results.values() if r.status == "failed"]
+    failed = {r.step: _failure_text(r, plan, sync) for r in failures}
     if failed:  # a step's failure (exit 4) outranks a tracking failure (exit 1)
-        # Only the log's path was printed (its lines too with -v): say so.
-        hint = "the full output is in the log file named above; fix it and run again"
+        # Only the log's path was printed (its lines too with -v): say so. A step
+        # whose environment could not be built never ran: it has no log.
+        if any(r.log_path is not None for r in failures):
+            hint = "the full output is in the log file named above; fix it and run again"
+        else:
+            hint = "no step ran: fix what the error names and run again"
         if done_run.tracking_error is not None:
             hint += f" (MLflow logging failed too: {done_run.tracking_error.message})"
         raise StepFailed(failed, hint=hint)

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrecipes.core.envs import Environment, EnvSpec, ensure_environments
+from mlrecipes.core.envs import Environment, EnvSpec, ensure_environments, environment_status
 from mlrecipes.core.envs.parallel import BuildFailure
 from mlrecipes.core.envs.spec import GitPin, UsedRepo
 from mlrecipes.core.errors import EnvironmentBuildError, LockError
@@ -53,16 +53,28 @@ def build_envs(
     on_event: EventHandler,
     *,
     roots: Mapping[str, Resolved] | None = None,
+    dry_run: bool = False,
 ) -> tuple[dict[str, BuiltEnv], dict[str, BuildFailure]]:
     """Build (or reuse) the environment of every repo in ``sources``; ``roots`` (default:
-    ``sources``) are every checkout a path install may point into, for identities."""
+    ``sources``) are every checkout a path install may point into, for identities.
+    With ``dry_run`` nothing is built: an environment that is not ready is returned
+    as failed, with what a sync would do."""
     specs: list[EnvSpec] = []
     failed: dict[str, BuildFailure] = {}
     for name in sources:
         try:
-            specs.append(_spec(manifest, name, sources, old, options))
+            spec = _spec(manifest, name, sources, old, options)
         except EnvironmentBuildError as exc:
             failed[name] = exc
+            continue
+        if dry_run and environment_status(spec, envs_dir=envs_dir) != "ready":
+            failed[name] = EnvironmentBuildError(
+                f"repo {name!r}: its environment is not built (dry run: nothing is built)",
+                repo=name,
+                hint="a run (or `mlrecipes workspace sync`) builds it",
+            )
+            continue
+        specs.append(spec)
     for spec in specs:
         on_event(RepoProgress(spec.repo, "building-env"))
     built = ensure_environments(
@@ -96,7 +108,7 @@ def _spec(
         UsedRepo(used, sources[used].project_dir, sources[used].commit)
         for used in manifest.code_repos(name)[1:]
     )
-    refs = refs_of(name, src.project_dir)
+    refs = refs_of(name, src.project_dir, uses)
     locked = dict(old.repos[name].git_refs) if old and name in old.repos else {}
     if options.frozen and (missing := [r for r in refs if lock_key(r) not in locked]):
         raise LockError(
