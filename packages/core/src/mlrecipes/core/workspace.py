@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Literal
 
@@ -149,7 +150,9 @@ class Workspace:
                 keep_going=True,
                 dry_run=options.dry_run,
             )
-            with synced.held(self.paths.checkouts):  # no update moves them under a step
+            # No update moves the checkouts under a step (a dry run runs none).
+            held = nullcontext() if options.dry_run else synced.held(self.paths.checkouts)
+            with held:
                 return run_pipeline(
                     self.manifest,
                     self.paths,
