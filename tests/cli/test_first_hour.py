@@ -125,6 +125,7 @@ def test_dry_run_names_commits_and_labels_trees(ws: Path, tmp_path: Path) -> Non
     work = tmp_path / "mywork"
     git(tmp_path, "clone", "-q", str(tmp_path / "up" / "a"), str(work))
     (work / "moda.py").write_text(STEP + "# edited\n")
+    ok("workspace", "sync", "-f", str(ws), "--dev", "a=../mywork")  # a dry run builds nothing
     dev = ok("run", "-f", str(ws), "--dry-run", "--dev", "a=../mywork")  # from the manifest
     assert f"a@{new[:7]} (tree " in dev and "with uncommitted changes (tree " in dev
 

@@ -61,6 +61,7 @@ def build_envs(
     as failed, with what a sync would do."""
     specs: list[EnvSpec] = []
     failed: dict[str, BuildFailure] = {}
+    not_built: dict[str, BuildFailure] = {}  # dry run: said by the plan, not as a failure
     for name in sources:
         try:
             spec = _spec(manifest, name, sources, old, options)
@@ -68,7 +69,7 @@ def build_envs(
             failed[name] = exc
             continue
         if dry_run and environment_status(spec, envs_dir=envs_dir) != "ready":
-            failed[name] = EnvironmentBuildError(
+            not_built[name] = EnvironmentBuildError(
                 f"repo {name!r}: its environment is not built (dry run: nothing is built)",
                 repo=name,
                 hint="a run (or `mlrecipes workspace sync`) builds it",
@@ -93,7 +94,7 @@ def build_envs(
             failed[spec.repo] = value
     for name, failure in failed.items():
         on_event(RepoProgress(name, "failed", failure.message))
-    return result, failed
+    return result, {**not_built, **failed}
 
 
 def _spec(
