@@ -68,12 +68,8 @@ def build_envs(
         except EnvironmentBuildError as exc:
             failed[name] = exc
             continue
-        if dry_run and environment_status(spec, envs_dir=envs_dir) != "ready":
-            not_built[name] = EnvironmentBuildError(
-                f"repo {name!r}: its environment is not built (dry run: nothing is built)",
-                repo=name,
-                hint="a run (or `mlrecipes workspace sync`) builds it",
-            )
+        if dry_run and (why := _not_ready(spec, envs_dir)) is not None:
+            not_built[name] = why
             continue
         specs.append(spec)
     for spec in specs:
@@ -97,6 +93,17 @@ def build_envs(
     return result, {**not_built, **failed}
 
 
+def _not_ready(spec: EnvSpec, envs_dir: Path) -> EnvironmentBuildError | None:
+    """For a dry run: why ``spec``'s environment cannot be used without building it."""
+    if environment_status(spec, envs_dir=envs_dir) == "ready":
+        return None
+    return EnvironmentBuildError(
+        f"repo {spec.repo!r}: its environment is not built (dry run: nothing is built)",
+        repo=spec.repo,
+        hint="a run (or `mlrecipes workspace sync`) builds it",
+    )
+
+
 def _spec(
     manifest: Manifest,
     name: str,
@@ -105,6 +112,13 @@ def _spec(
     options: EnvOptions,
 ) -> EnvSpec:
     src = sources[name]
+    absent = [u for u in manifest.code_repos(name)[1:] if u not in sources]
+    if absent:  # a dry run leaves out what is not checked out yet
+        raise EnvironmentBuildError(
+            f"repo {name!r}: its used repo {absent[0]!r} is not checked out yet",
+            repo=name,
+            hint="a run (or `mlrecipes workspace sync`) checks it out",
+        )
     uses = tuple(
         UsedRepo(used, sources[used].project_dir, sources[used].commit)
         for used in manifest.code_repos(name)[1:]
