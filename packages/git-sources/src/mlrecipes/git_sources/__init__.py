@@ -24,7 +24,7 @@ from mlrecipes.git_sources.spec import Resolved, SourceEvent, SourceSpec, check_
 from mlrecipes.git_sources.sync import resolve_rev, sync_sources
 from mlrecipes.git_sources.trees import folder_of, folder_tree
 from mlrecipes.git_sources.upstream import RemoteHead, commits_between, mirror_head, remote_heads
-from mlrecipes.git_sources.urls import normalize_url, redact_url
+from mlrecipes.git_sources.urls import normalize_url, redact_text, redact_url
 from mlrecipes.git_sources.worktree import dev_source
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "folder_tree",
     "mirror_head",
     "normalize_url",
+    "redact_text",
     "redact_url",
     "remote_heads",
     "resolve_rev",

@@ -13,25 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from mlrecipes.core.errors import TrackingError
+from mlrecipes.git_sources import redact_text
 
 REMOTE_SCHEMES = frozenset({"http", "https", "databricks", "databricks-uc", "uc"})
 # The connection probe must fail in seconds, not after MLflow's default of
 # 7 retries with exponential backoff and a 120 s timeout each.
 PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
-
-
-def redact(uri: str) -> str:
-    """``uri`` without a password or token in its userinfo, fit for messages."""
-    parts = urlsplit(uri)
-    if parts.password is None and not (parts.username and parts.scheme in REMOTE_SCHEMES):
-        return uri
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def is_remote(uri: str) -> bool:
@@ -85,7 +75,7 @@ def check_connection(client: Any, uri: str) -> None:
 def unreachable_hint(uri: str) -> str:
     if is_remote(uri):
         return (
-            f"is `mlflow server` running at {redact(uri)}? Start it, or point "
+            f"is `mlflow server` running at {redact_text(uri)}? Start it, or point "
             "mlflow.tracking_uri in workspace.yaml (or MLFLOW_TRACKING_URI) elsewhere"
         )
     db = sqlite_path(uri)
@@ -104,14 +94,13 @@ def translate_errors(uri: str, doing: str) -> Iterator[None]:
     except Exception as exc:
         if not _is_store_error(exc):
             raise
-        reason = _USERINFO.sub("//***@", _first_line(str(exc)))
-        safe = redact(uri)
+        reason = redact_text(_first_line(str(exc)))
+        safe = redact_text(uri)
         unreachable = isinstance(exc, OSError) or _UNREACHABLE.search(str(exc)) is not None
         hint = unreachable_hint(uri) if unreachable else None
         raise TrackingError(f"cannot {doing} at {safe}: {reason}", uri=safe, hint=hint) from exc
 
 
-_USERINFO = re.compile(r"//[^/@\s]+@")
 # What requests and sqlite say when the store is not there (as opposed to a bad request).
 _UNREACHABLE = re.compile(
     r"Max retries exceeded|Connection refused|Failed to establish|timed out|"

@@ -43,6 +43,7 @@ from mlrecipes.core.tracking.base import (
     StepOutcome,
 )
 from mlrecipes.core.tracking.live import LiveRuns
+from mlrecipes.git_sources import redact_text
 
 
 class MlflowTracker:
@@ -192,7 +193,7 @@ class MlflowTracker:
         if experiment.lifecycle_stage == "deleted":
             raise TrackingError(
                 f"MLflow experiment {name!r} is deleted",
-                uri=_client.redact(self.tracking_uri),
+                uri=redact_text(self.tracking_uri),
                 hint=f"restore it (`mlflow experiments restore --experiment-id "
                 f"{experiment.experiment_id}`) or set mlflow.experiment in workspace.yaml",
             )
@@ -204,7 +205,7 @@ class MlflowTracker:
         if experiment_id is None:
             raise TrackingError(
                 f"could not create MLflow experiment {name!r}",
-                uri=_client.redact(self.tracking_uri),
+                uri=redact_text(self.tracking_uri),
             )
         return experiment_id
 

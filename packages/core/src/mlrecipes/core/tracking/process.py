@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from mlrecipes.core.errors import TrackingError
-from mlrecipes.core.tracking._client import redact
 from mlrecipes.core.tracking.base import (
     PipelineInfo,
     PipelineSummary,
@@ -37,6 +36,7 @@ from mlrecipes.core.tracking.base import (
     StepInfo,
     StepOutcome,
 )
+from mlrecipes.git_sources import redact_text
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class ProcessTracker:
         where = f"; its log is {self.log_file}" if self.log_file else ""
         return TrackingError(
             f"the MLflow tracking process stopped (exit code {code}): {exc.__class__.__name__}",
-            uri=redact(self.tracking_uri),
+            uri=redact_text(self.tracking_uri),
             hint=f"run again with -v for details{where}",
         )
 

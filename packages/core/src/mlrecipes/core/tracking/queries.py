@@ -27,7 +27,7 @@ from mlrecipes.core.tracking.base import (
     TAG_STEP,
     TAG_STEPS_PREFIX,
 )
-from mlrecipes.git_sources import short_commit
+from mlrecipes.git_sources import redact_text, short_commit
 
 PAGE_SIZE = 1000  # MLflow's default and the most a sqlite store gives per page anyway
 DEFAULT_ORDER = ("attributes.start_time DESC",)
@@ -107,7 +107,7 @@ def download_pipeline_artifacts(tracking_uri: str, run_id: str, dest: Path) -> d
         if not client.list_artifacts(run_id, ARTIFACTS_DIR):
             raise TrackingError(
                 f"run {run_id} has no {ARTIFACTS_DIR}/ artifacts",
-                uri=_client.redact(tracking_uri),
+                uri=redact_text(tracking_uri),
                 hint="only runs logged by `mlrecipes run` can be reproduced",
             )
         dest.mkdir(parents=True, exist_ok=True)
@@ -149,7 +149,7 @@ def _bad_filter(
         raise TrackingError(
             f"MLflow rejected the search (filter {filter!r}, order by {order_by!r}): "
             f"{exc.message.splitlines()[0]}",
-            uri=_client.redact(tracking_uri),
+            uri=redact_text(tracking_uri),
             hint="use MLflow search syntax, e.g. params.`train.lr` = '0.1' AND metrics.auc > 0.8",
         ) from None
 
@@ -169,8 +169,8 @@ def _get_run(client: Any, tracking_uri: str, run_id: str) -> Any:
         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
         raise TrackingError(
-            f"no MLflow run {run_id!r} at {_client.redact(tracking_uri)}",
-            uri=_client.redact(tracking_uri),
+            f"no MLflow run {run_id!r} at {redact_text(tracking_uri)}",
+            uri=redact_text(tracking_uri),
             hint="list pipeline runs with `mlrecipes exp show`",
         ) from None
 
@@ -181,7 +181,7 @@ def _pipeline_run(client: Any, tracking_uri: str, run_id: str) -> Any:
     if tags.get(TAG_KIND) == KIND_STEP:
         raise TrackingError(
             f"run {run_id} is the run of step {tags.get(TAG_STEP)!r}, not of a pipeline",
-            uri=_client.redact(tracking_uri),
+            uri=redact_text(tracking_uri),
             hint=f"use its parent run {tags.get(TAG_PARENT)}",
         )
     return run

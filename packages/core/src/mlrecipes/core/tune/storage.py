@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlrecipes.core.tracking._client import redact
+from mlrecipes.git_sources import redact_text
 
 STUDY_DB = "optuna.db"
 
@@ -17,4 +17,4 @@ def default_storage(state: Path) -> str:
 
 def redact_storage(url: str) -> str:
     """``url`` without a password, fit for messages and MLflow."""
-    return redact(url)
+    return redact_text(url)
