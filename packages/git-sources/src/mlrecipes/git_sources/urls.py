@@ -155,6 +155,15 @@ def _without_userinfo(text: str) -> str:
     return "".join(out) + text[pos:]
 
 
+def credential_pieces(url: str) -> tuple[str, ...]:
+    """The userinfo of ``url`` and each piece of it, raw and percent-decoded.
+
+    Give them to :func:`redact_text` as ``secrets`` to remove them wherever a
+    library quotes them alone, while the rest of the URL stays readable.
+    """
+    return tuple(p for p in dict.fromkeys(_credential_pieces(url)) if p)
+
+
 def _credential_pieces(url: str) -> list[str]:
     userinfo = userinfo_of(url)
     if not userinfo:
