@@ -61,5 +61,5 @@ class RedactingStream(io.TextIOBase):
 def redact_process_output() -> RedactingStream:
     """Make this process's ``sys.stdout`` and ``sys.stderr`` one redacting stream to stderr."""
     stream = RedactingStream(sys.__stderr__ or sys.stderr)
-    sys.stdout = sys.stderr = stream  # type: ignore[assignment]
+    sys.stdout = sys.stderr = stream
     return stream
