@@ -19,7 +19,7 @@ from mlrecipes.git_sources.errors import (
     SubdirMissingError,
     UnsafeSourceError,
 )
-from mlrecipes.git_sources.mirror import default_cache_dir
+from mlrecipes.git_sources.mirror import default_cache_dir, mirrors_dir
 from mlrecipes.git_sources.spec import Resolved, SourceEvent, SourceSpec, check_safe
 from mlrecipes.git_sources.sync import resolve_rev, sync_sources
 from mlrecipes.git_sources.trees import folder_of, folder_tree
@@ -49,6 +49,7 @@ __all__ = [
     "folder_of",
     "folder_tree",
     "mirror_head",
+    "mirrors_dir",
     "normalize_url",
     "redact_text",
     "redact_url",

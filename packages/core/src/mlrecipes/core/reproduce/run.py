@@ -22,6 +22,7 @@ from pathlib import Path
 from mlrecipes.core.errors import DriftDetected, LockError, ReproduceError, StepFailed
 from mlrecipes.core.events import EventHandler, ignore
 from mlrecipes.core.manifest import Manifest, MlflowConfig, load_manifest
+from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan.records import fingerprints_hash
 from mlrecipes.core.reproduce.compare import MetricComparison, compare_metrics
 from mlrecipes.core.reproduce.materialize import check_workdir, link_inputs, write_workspace
@@ -112,7 +113,7 @@ def reproduce_run(
     if workdir is not None:
         check_workdir(run_id, workdir.expanduser().resolve())
     with _work_folder(workdir) as (folder, keep):
-        logged = read_logged_run(tracking_uri, run_id, folder / ".mlrecipes" / "reproduce")
+        logged = read_logged_run(tracking_uri, run_id, WorkspacePaths(folder).reproduce)
         ws = _workspace(logged, folder, tracking_uri)
         _, logged_metrics = step_metrics(tracking_uri, ws.manifest.experiment, run_id)
         run = _rerun(ws, logged, no_cache=no_cache, jobs=jobs, on_event=on_event)

@@ -9,8 +9,6 @@ from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import load_manifest
 from mlrecipes.core.tracking.uri import tracking_uri
 
-MANIFEST_NAME = "workspace.yaml"
-
 
 def reproduce_tracking_uri(explicit: str | None = None, *, manifest: Path | None = None) -> str:
     """``explicit`` (``--tracking-uri``), else ``MLFLOW_TRACKING_URI``, else the store of

@@ -93,7 +93,7 @@ class PipelineExecution:
         return self.tracker
 
     def _scratch(self, variant: Variant) -> Path:
-        return self.paths.state / "tmp" / f"variant-{variant.index}"
+        return self.paths.tmp / f"variant-{variant.index}"
 
     def _start_runs(self) -> None:
         now = time.time()

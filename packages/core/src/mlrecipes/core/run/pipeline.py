@@ -143,7 +143,7 @@ def _open_team_store(
     settings = share_settings(manifest.store, uri, enabled=options.share)
     if settings is None:
         return None
-    return TeamStore(settings, manifest.experiment, on_event, paths.state / "tmp")
+    return TeamStore(settings, manifest.experiment, on_event, paths.tmp)
 
 
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:

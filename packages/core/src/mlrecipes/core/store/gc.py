@@ -182,9 +182,9 @@ def _environments(envs_dir: Path) -> Iterator[GcItem]:
 def _mirrors(cache_dir: Path | None, *, include: bool) -> Iterator[GcItem]:
     if not include:
         return
-    from mlrecipes.git_sources import default_cache_dir
+    from mlrecipes.git_sources import default_cache_dir, mirrors_dir
 
-    git_dir = (cache_dir or default_cache_dir()) / "git"
+    git_dir = mirrors_dir(cache_dir or default_cache_dir())
     if not git_dir.is_dir():
         return
     for mirror in sorted(p for p in git_dir.iterdir() if p.is_dir()):

@@ -262,7 +262,7 @@ def sync_workspace(
         written = write_lock(lock_path, new)
         on_event(LockWritten(str(lock_path), written))
     final = new if mode != "frozen" and not failed else (old or new)
-    repos = _contexts(sources, envs, paths.state / "pycache", dev_paths)
+    repos = _contexts(sources, envs, paths.pycache, dev_paths)
     return SyncResult(repos=repos, lock=final, lock_changed=written, failed=failed)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.errors import TrackingError
+from mlrecipes.core.paths import MLFLOW_ARTIFACTS
 from mlrecipes.core.tracking import _client, _limits
 from mlrecipes.core.tracking.base import (
     ARTIFACTS_DIR,
@@ -233,7 +234,7 @@ class MlflowTracker:
         root = self._artifact_root
         db = _client.sqlite_path(self.tracking_uri)
         if root is None and db is not None:
-            root = db.parent / "mlartifacts"
+            root = db.parent / MLFLOW_ARTIFACTS
         return root.resolve().as_uri() if root is not None else None
 
     def _create_run(
