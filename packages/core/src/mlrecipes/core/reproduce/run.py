@@ -172,10 +172,10 @@ def _check_lock(logged: LoggedRun, lock_file: Path) -> None:
     """The logged lock must pin the commits the run's tags say it ran."""
     lock = read_lock(lock_file)
     pinned = {name: entry.commit for name, entry in (lock.repos if lock else {}).items()}
-    for name, attrs in logged.repo_tags().items():
-        if pinned.get(name) != attrs.get("commit"):
+    for name, repo in logged.repos().items():
+        if pinned.get(name) != repo.commit:
             raise ReproduceError(
-                f"run {logged.run_id}: repo {name!r} ran at commit {attrs.get('commit')} "
+                f"run {logged.run_id}: repo {name!r} ran at commit {repo.commit or None} "
                 f"but the logged lock pins {pinned.get(name)}",
                 run_id=logged.run_id,
                 hint="the run's lock artifact does not match its tags; it cannot be trusted",
