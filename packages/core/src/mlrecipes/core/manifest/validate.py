@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import Problem
 from mlrecipes.core.manifest._build import Draft
 from mlrecipes.core.manifest._steps import BROKEN_FN
@@ -26,6 +25,7 @@ from mlrecipes.core.manifest.model import (
     StepSpec,
     Value,
 )
+from mlrecipes.core.suggest import did_you_mean
 
 
 @dataclass

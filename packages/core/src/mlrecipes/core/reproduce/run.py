@@ -226,12 +226,12 @@ def _unreproducible(logged: LoggedRun) -> Iterator[None]:
 
 def _record(tracking_uri: str, result: ReproduceResult) -> None:
     """Attach the comparison to the reproduction run (it has ended: tags and artifacts only)."""
-    from mlrecipes.core.tracking import _client
+    from mlrecipes.core.tracking import make_client, translate_errors
 
-    client = _client.make_client(tracking_uri)
+    client = make_client(tracking_uri)
     run_id = result.reproduction_run_id
     with (
-        _client.translate_errors(tracking_uri, f"record the comparison on run {run_id}"),
+        translate_errors(tracking_uri, f"record the comparison on run {run_id}"),
         tempfile.TemporaryDirectory(prefix="mlrecipes-comparison-") as tmp,
     ):
         path = Path(tmp) / Path(COMPARISON_ARTIFACT).name

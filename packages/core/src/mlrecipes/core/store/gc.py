@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from mlrecipes.core.envs._layout import MARKER as ENV_MARKER
+from mlrecipes.core.envs import ENV_MARKER
 from mlrecipes.core.manifest import Manifest, PathRef
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan.records import recent_usage

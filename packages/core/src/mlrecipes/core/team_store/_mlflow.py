@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlrecipes.core.tracking import _client
+from mlrecipes.core.tracking import check_connection as _check_connection
+from mlrecipes.core.tracking import make_client as _make_client
 from mlrecipes.git_sources import redact_text
 
 
 def make_client(tracking_uri: str) -> Any:
     """An ``MlflowClient`` for ``tracking_uri``."""
-    return _client.make_client(tracking_uri)
+    return _make_client(tracking_uri)
 
 
 def check_connection(client: Any, tracking_uri: str) -> None:
     """Raise (a ``TrackingError``) at once when the server cannot be reached."""
-    _client.check_connection(client, tracking_uri)
+    _check_connection(client, tracking_uri)
 
 
 def artifact_repo(artifact_uri: str, tracking_uri: str) -> Any:

@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import UserError
-from mlrecipes.core.manifest import Manifest
-from mlrecipes.core.manifest._overrides import apply_overrides, parse_value
+from mlrecipes.core.manifest import Manifest, apply_overrides, parse_value
+from mlrecipes.core.suggest import did_you_mean
 from mlrecipes.core.tune.grammar import Call, Node, Override, Text, fail, parse
 
 if TYPE_CHECKING:
