@@ -3,7 +3,7 @@
 Kept, always:
 
 * store entries and environments used by the last ``keep_last`` pipeline runs
-  of this workspace (its usage records, :func:`~mlrecipes.core.plan.records.recent_usage`:
+  of this workspace (its usage records, :func:`~mlrecipes.core.store.usage.recent_usage`:
   no MLflow needed);
 * store entries a declared ``!path`` output links to (what users see);
 * the environment each current checkout would use (its key, computed from files);
@@ -32,8 +32,8 @@ from typing import Literal
 from mlrecipes.core.envs import ENV_MARKER
 from mlrecipes.core.manifest import Manifest, PathRef
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.plan.records import recent_usage
 from mlrecipes.core.store.local import MARKER, Store
+from mlrecipes.core.store.usage import recent_usage
 
 DEFAULT_KEEP_LAST = 5
 _DAY = 86400.0

@@ -159,7 +159,7 @@ class Store:
         # entry is immutable, and one changed anyway is not served (read_record).
         _protect(tmp)
         record = replace(record, files=_file_stamps(tmp))
-        _write_json_atomic(tmp / MARKER, record.to_json())
+        write_json_atomic(tmp / MARKER, record.to_json())
         try:
             tmp.replace(final)
         except OSError as exc:
@@ -191,7 +191,7 @@ class Store:
         marker = self.entry(step, fingerprint) / MARKER
         data = json.loads(marker.read_text(encoding="utf-8"))
         data["run_id"] = run_id
-        _write_json_atomic(marker, data)
+        write_json_atomic(marker, data)
 
     def log_path(self, step: str, fingerprint: str) -> Path:
         """A new log file path for one execution of ``step`` (its folder is created)."""
@@ -412,7 +412,7 @@ def _rmtree(path: Path) -> None:
     shutil.rmtree(path, onerror=writable_then_retry)
 
 
-def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     tmp.replace(path)
