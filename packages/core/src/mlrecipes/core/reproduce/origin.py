@@ -91,7 +91,7 @@ def refuse_dirty(run_id: str, tags: Mapping[str, str]) -> None:
             f"run {run_id} ran the code of a dirty local working copy of repo(s) "
             f"{', '.join(dirty)}: that code is in no commit, so it cannot be fetched again",
             run_id=run_id,
-            hint="commit the changes, run the pipeline again without --dev or "
+            hint="commit the changes, run the pipeline again without `dev` or "
             "workspace.local.yaml, and reproduce that run",
         )
 

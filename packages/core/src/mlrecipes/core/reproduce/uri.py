@@ -26,7 +26,7 @@ def reproduce_tracking_uri(explicit: str | None = None, *, manifest: Path | None
     except UserError:
         raise UserError(
             "no tracking URI: reproduce needs the MLflow store that holds the run",
-            hint="pass --tracking-uri, set MLFLOW_TRACKING_URI, or run it in the workspace "
+            hint="pass `tracking_uri`, set MLFLOW_TRACKING_URI, or run it in the workspace "
             "folder whose store logged the run",
         ) from None
     return tracking_uri(load_manifest(path, local=False))

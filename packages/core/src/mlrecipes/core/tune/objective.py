@@ -33,7 +33,7 @@ def parse_objective(text: str, manifest: Manifest, targets: Sequence[str]) -> Ob
     step, dot, metric = text.partition(".")
     if not dot or not step or not metric:
         raise UserError(
-            f"objective {text!r} is not STEP.METRIC", hint="e.g. --objective evaluate.auc"
+            f"objective {text!r} is not STEP.METRIC", hint="e.g. `objective` evaluate.auc"
         )
     if step not in manifest.steps:
         raise UnknownStepError(step, known=list(manifest.steps))

@@ -126,7 +126,7 @@ class SearchSpace:
             if isinstance(d, FloatDim) or (isinstance(d, IntDim) and d.log):
                 raise UserError(
                     f"the grid sampler cannot search {d.key}={d.describe()}",
-                    hint="give it choice(...) or range(...), or use --sampler tpe or random",
+                    hint="give it choice(...) or range(...), or use the `sampler` tpe or random",
                 )
             grid[d.key] = list(d.values()) if isinstance(d, IntDim) else list(d.choices)
         return grid
