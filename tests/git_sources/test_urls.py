@@ -47,6 +47,7 @@ def test_redact_text_scrubs_urls_and_secrets() -> None:
         "git+ssh://github.com/org/repo.git@v1",
         "file:///srv/repo",
         "see http://127.0.0.1:5000/#/experiments/1 for runs",
+        "tokens=512 max_tokens=64 is this the key?",
     ],
 )
 def test_redact_text_keeps_urls_without_credentials(text: str) -> None:

@@ -40,7 +40,7 @@ _URL_END = re.compile(r"[\s'\"<>`]")
 _QUERY_RE = re.compile(
     r"\?[^\s'\"]*(?:signature|token|password|secret|credential|key)[^\s'\"]*", re.IGNORECASE
 )
-_SECRET_ASSIGN_RE = re.compile(r"(?i)\b(token|password|secret|signature|credential)s?=[^\s&'\"]+")
+_SECRET_ASSIGN_RE = re.compile(r"(?i)\b(token|password|secret|signature|credential)=[^\s&'\"]+")
 # user:secret@host: in scp-ish text.
 _TEXT_SCP_RE = re.compile(r"(?<![\w/])[\w.+%-]+:[^@\s/'\"]+@(?=[\w.-]+:)")
 
