@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +41,7 @@ def test_tracker_log_holds_no_token(mlflow_server: MlflowServer, tmp_path: Path)
     try:
         parent = tracker.start_pipeline(pipeline_info(tmp_path / "files"))
         step = tracker.create_step_run(parent, step_info("train"))
+        step_output = _mlflow_in_a_step(tracker.step_env(step))
         tracker.finish_step(step, StepOutcome("FINISHED", metrics={"auc": 0.9}))
         tracker.finish_pipeline(parent, "FINISHED")
     finally:
@@ -45,6 +49,23 @@ def test_tracker_log_holds_no_token(mlflow_server: MlflowServer, tmp_path: Path)
     text = log.read_text()
     assert "View run" in text and mlflow_server.url.removeprefix("http://") in text
     assert ENCODED not in text and TOKEN not in text and "alice" not in text
+    # A step that uses MLflow itself prints MLflow's line into its own log: no token there.
+    assert "View run" in step_output and mlflow_server.url in step_output
+    assert ENCODED not in step_output and TOKEN not in step_output and "alice" not in step_output
+
+
+def _mlflow_in_a_step(env: dict[str, str]) -> str:
+    """What a step's MLflow prints when it ends its run (the step's log), given ``env``."""
+    code = "import os, mlflow; mlflow.MlflowClient().set_terminated(os.environ['MLFLOW_RUN_ID'])"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return done.stdout + done.stderr
 
 
 def test_tracker_log_holds_no_token_when_the_server_is_down(tmp_path: Path) -> None:

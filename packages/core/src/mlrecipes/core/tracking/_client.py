@@ -17,11 +17,32 @@ from urllib.parse import urlsplit
 
 from mlrecipes.core.errors import TrackingError
 from mlrecipes.git_sources import redact_text
+from mlrecipes.git_sources.urls import split_credentials
 
 REMOTE_SCHEMES = frozenset({"http", "https", "databricks", "databricks-uc", "uc"})
 # The connection probe must fail in seconds, not after MLflow's default of
 # 7 retries with exponential backoff and a 120 s timeout each.
 PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
+
+
+def step_tracking_env(uri: str, run_id: str) -> dict[str, str]:
+    """What a step needs to log to ``run_id``, with no credential inside the URI.
+
+    ``http://user:secret@host`` becomes ``MLFLOW_TRACKING_URI=http://host`` plus
+    ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` (MLflow's own
+    variables for basic auth), so MLflow's "View run ... at: <uri>" line in the
+    step's log holds no secret. A token alone (``http://token@host``) stays in
+    the URI: MLflow sends basic auth only with both a user and a password.
+    """
+    clean, creds = split_credentials(uri)
+    if creds is None or not creds.username or not creds.password:
+        return {"MLFLOW_TRACKING_URI": uri, "MLFLOW_RUN_ID": run_id}
+    return {
+        "MLFLOW_TRACKING_URI": clean,
+        "MLFLOW_TRACKING_USERNAME": creds.username,
+        "MLFLOW_TRACKING_PASSWORD": creds.password,
+        "MLFLOW_RUN_ID": run_id,
+    }
 
 
 def is_remote(uri: str) -> bool:

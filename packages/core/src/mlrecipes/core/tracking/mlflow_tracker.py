@@ -166,7 +166,7 @@ class MlflowTracker:
             return str(found[0].info.run_id) if found else None
 
     def step_env(self, run_id: str) -> dict[str, str]:
-        env = {"MLFLOW_TRACKING_URI": self.tracking_uri, "MLFLOW_RUN_ID": run_id}
+        env = _client.step_tracking_env(self.tracking_uri, run_id)
         # The id, not the name: steps creating an experiment by name in parallel race.
         experiment_id = self._experiment_of_run.get(run_id)
         if experiment_id is not None:

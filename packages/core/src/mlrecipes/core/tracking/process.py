@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mlrecipes.core.errors import TrackingError
+from mlrecipes.core.tracking._client import step_tracking_env
 from mlrecipes.core.tracking.base import (
     PipelineInfo,
     PipelineSummary,
@@ -101,7 +102,7 @@ class ProcessTracker:
     def step_env(self, run_id: str) -> dict[str, str]:
         env = self._envs.get(run_id)
         if env is None:
-            return {"MLFLOW_TRACKING_URI": self.tracking_uri, "MLFLOW_RUN_ID": run_id}
+            return step_tracking_env(self.tracking_uri, run_id)
         return dict(env)
 
     def close(self) -> None:
