@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlrecipes.core.envs._gitrefs import moving_refs
-from mlrecipes.core.envs._uses import used_names
+from mlrecipes.core.envs import moving_refs, used_names
 from mlrecipes.core.envs.installed import normalize
 from mlrecipes.core.envs.spec import EnvSpec, GitPin, GitRef, UsedRepo, detect
 from mlrecipes.git_sources import SourceSpec, redact_url, resolve_rev
