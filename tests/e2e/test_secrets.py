@@ -84,3 +84,25 @@ def test_env_and_secret_params_are_masked_everywhere(
     assert leaks == [], "\n".join(leaks)
     latest = json.loads((manifest.parent / ".mlrecipes/store/s/latest.json").read_text())
     assert latest["params"]["tok"].startswith("<secret> sha256:")
+
+
+def test_an_overridden_secret_stays_masked_everywhere(
+    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25 item 14: `-S tok=...` on a `!secret` is logged nowhere in clear."""
+    make_repo(tmp_path / "up" / "a", STEP)
+    manifest = write_manifest(tmp_path / "ws", MANIFEST)
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    monkeypatch.setenv("API_KEY", TOKEN)
+    new = "overridden-secret-value-42"  # the step checks it ends with 42
+    runner = CliRunner()
+    ran = runner.invoke(app, ["-v", "run", "-f", str(manifest), "-S", f"s.tok={new}"])
+    assert ran.exit_code == 0, ran.output
+    assert (manifest.parent / "outputs" / "o.txt").read_text() == "ok"
+    shown = runner.invoke(app, ["exp", "show", "--json", "-f", str(manifest)])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)[0]["overrides"] == "s.tok=<secret>"
+    for out in (ran.output, shown.output):
+        assert new not in out
+    leaks = _files_holding(manifest.parent, [new.encode(), TOKEN.encode()])
+    assert leaks == [], "\n".join(leaks)
