@@ -68,3 +68,36 @@ def test_added_override_keys_are_identifiers(manifest: Path, key: str) -> None:
 def test_an_added_identifier_is_fine(manifest: Path) -> None:
     changed = apply_overrides(load_manifest(manifest), {"+a.y": "2"})
     assert dict(changed.params["a"]) == {"x": 1, "y": 2}  # type: ignore[arg-type]
+
+
+TUNE = ("tune", "--objective", "s.loss", "--direction", "min")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--seed", "-5", "--trials", "1"), "--seed -5 is out of range"),
+        (("--seed", "99999999999999999999999", "--trials", "1"), "is out of range"),
+        (("--trials", "99999999999999999999999"), "more than 100,000"),
+        (("--trials", "1", "--study", "x" * 600), "600 characters long"),
+        (("--trials", "1", "--study", "a\x1b[2Jb"), "control character"),
+        (
+            ("--trials", "1", "-S", "s.lr=range(0, 1000000000000)", "--sampler", "grid"),
+            "the grid has 1,000,000,000,000 points, more than 100,000",
+        ),
+    ],
+)
+def test_tune_input_is_a_user_error(manifest: Path, args: tuple[str, ...], said: str) -> None:
+    """Issue 25 item 19: each of these was an internal error (exit 3) or ran forever."""
+    space = () if "-S" in args else ("-S", "s.lr=interval(0.01, 0.1)")
+    code, out = invoke(*TUNE, *space, *args, "-f", str(manifest))
+    assert code == 1, out
+    assert said in " ".join(out.split())
+
+
+def test_a_huge_range_is_a_search_space_for_tpe() -> None:
+    """Issue 25 item 19: a range is never materialized (range(0, 10**12) was a MemoryError)."""
+    from mlrecipes.core.tune.space import parse_space
+
+    space = parse_space(["s.lr=range(0, 1000000000000)"])
+    assert space.describe() == {"s.lr": "range(0, 1000000000000)"}

@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Literal
 
-from mlrecipes.core.errors import UserError
 from mlrecipes.core.events import (
     EventHandler,
     TrialFinished,
@@ -44,6 +43,7 @@ from mlrecipes.core.tracking.base import TAG_STUDY, TAG_TRIAL
 from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.core.tune._optuna import Direction, import_optuna, make_sampler, open_study
 from mlrecipes.core.tune._tracker import study_tracker, trial_services
+from mlrecipes.core.tune.limits import check_options
 from mlrecipes.core.tune.objective import Objective, parse_objective, run_trial
 from mlrecipes.core.tune.options import TuneOptions
 from mlrecipes.core.tune.result import (
@@ -73,8 +73,7 @@ def tune(
 
     ``sync`` is called once, when there are trials to run.
     """
-    if options.trials < 1 or options.jobs < 1:
-        raise UserError("--trials and -j must be at least 1")
+    check_options(options)  # study name, seed and --trials, before anything opens
     space = parse_space(options.space)
     space.check(manifest)  # unknown keys fail here, with did-you-mean, before anything runs
     objective = parse_objective(options.objective, manifest, targets)
