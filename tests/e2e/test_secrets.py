@@ -106,3 +106,18 @@ def test_an_overridden_secret_stays_masked_everywhere(
         assert new not in out
     leaks = _files_holding(manifest.parent, [new.encode(), TOKEN.encode()])
     assert leaks == [], "\n".join(leaks)
+
+
+def test_metric_names_cannot_drive_the_terminal(tmp_path: Path, blank_mlflow_db: Path) -> None:
+    """Issue 25 item 16: a metric named with escapes cleared the screen (run, -v run, step run)."""
+    step = {"m.py": 'def f() -> dict:\n    return {"\\x1b[2J\\x1b[31mFAKE": 1.0}\n'}
+    make_repo(tmp_path / "up" / "m", step)
+    repos = "repos: {m: {url: ../up/m, rev: main}}\n"
+    text = f"version: 1\nname: esc\n{repos}steps: {{s: {{fn: 'm:m.f'}}}}\n"
+    manifest = write_manifest(tmp_path / "ws", text)
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    runner = CliRunner()
+    for args in (["run"], ["-v", "run", "--force", "s"], ["step", "run", "s"]):
+        result = runner.invoke(app, [*args, "-f", str(manifest)])
+        assert result.exit_code == 0, (args, result.output)
+        assert "\x1b" not in result.output and "FAKE" in result.output, (args, result.output)
