@@ -50,7 +50,7 @@ def clean_event(event: _E) -> _E:
     changes = {
         f.name: _clean_value(getattr(event, f.name)) for f in dataclasses.fields(event) if f.init
     }
-    return dataclasses.replace(event, **changes)  # type: ignore[type-var]
+    return dataclasses.replace(event, **changes)
 
 
 def _clean_value(value: Any) -> Any:
