@@ -72,7 +72,9 @@ def test_env_and_secret_params_are_masked_everywhere(
     assert "api_key: <from env API_KEY> (value changed)" in dry.output
     call = runner.invoke(app, ["step", "call", "s", "-f", str(manifest)])
     assert call.exit_code == 0, call.output
-    assert "'<from env API_KEY>'" in call.output and "'<secret>'" in call.output
+    # issue 25 item 20: the snippet reads the environment instead of pasting the mask
+    assert "api_key=os.environ['API_KEY']" in call.output and "'<secret>'" in call.output
+    assert "url=''.join(['https://ci:', os.environ['API_KEY'], '@host/x.git'])" in call.output
     second = runner.invoke(app, ["run", "-f", str(manifest)])
     assert second.exit_code == 0, second.output  # a new token reruns the step
 
@@ -121,3 +123,27 @@ def test_metric_names_cannot_drive_the_terminal(tmp_path: Path, blank_mlflow_db:
         result = runner.invoke(app, [*args, "-f", str(manifest)])
         assert result.exit_code == 0, (args, result.output)
         assert "\x1b" not in result.output and "FAKE" in result.output, (args, result.output)
+
+
+def test_a_failed_step_and_step_run_leave_no_secret_on_disk(
+    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25 item 20: the runner spec (secrets in clear) outlived failed steps and `step run`."""
+    failing = {
+        "w.py": STEP["w.py"]
+        + "\n\ndef g(api_key: str, tok: str) -> None:\n    raise ValueError('no')\n"
+    }
+    make_repo(tmp_path / "up" / "a", failing)
+    params = "{api_key: !env API_KEY, tok: !secret plain-secret-value-42}"
+    text = MANIFEST + f"  bad:\n    fn: 'a:w.g'\n    params: {params}\n"
+    manifest = write_manifest(tmp_path / "ws", text)
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    monkeypatch.setenv("API_KEY", TOKEN)
+    runner = CliRunner()
+    failed = runner.invoke(app, ["run", "-f", str(manifest)])
+    assert failed.exit_code == 4, failed.output
+    foreground = runner.invoke(app, ["step", "run", "s", "-f", str(manifest)])
+    assert foreground.exit_code == 0, foreground.output
+    (manifest.parent / "workspace.yaml").unlink()  # the only place it was written
+    leaks = _files_holding(manifest.parent, [TOKEN.encode(), PLAIN.encode()])
+    assert leaks == [], "\n".join(leaks)

@@ -195,6 +195,13 @@ class LocalExecutor:
         result_path = job.log_path.with_suffix(".result.json")
         spec = build_spec(task, entry=job.tmp_entry, result=result_path)
         write_spec(spec_path, spec)
+        try:  # the runner removes the spec (it holds secrets) once read; this, if it never ran
+            return self._start_and_wait(job, spec_path, result_path)
+        finally:
+            spec_path.unlink(missing_ok=True)
+
+    def _start_and_wait(self, job: _Job, spec_path: Path, result_path: Path) -> Outcome:
+        task = job.task
         with self._lock:
             if job.cancelled:
                 return Outcome("killed", error="cancelled before it started")
@@ -221,6 +228,4 @@ class LocalExecutor:
         if job.cancelled and outcome.status != "ok":
             outcome = Outcome("killed", error="cancelled")
         result_path.unlink(missing_ok=True)
-        if outcome.status == "ok":
-            spec_path.unlink(missing_ok=True)  # kept on failure: `step run` can replay it
         return outcome

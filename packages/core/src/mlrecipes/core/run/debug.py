@@ -21,6 +21,7 @@ from mlrecipes.core.errors import StoreError
 from mlrecipes.core.executors import subprocess_env
 from mlrecipes.core.executors.runner import build_spec, render_call_snippet, runner_argv, write_spec
 from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.manifest import resolve_params
 from mlrecipes.core.plan.planner import make_plan, needed_repos
 from mlrecipes.core.plan.sweep import expand_overrides
 from mlrecipes.core.run.tasks import build_task
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 class DebugTarget:
     task: StepTask
     scratch: Path
-    public_params: Mapping[str, Any]  # what may be printed (secrets masked)
+    public_params: Mapping[str, Any]  # what may be printed (secrets masked, "code" view)
 
 
 def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> DebugTarget:
@@ -62,7 +63,9 @@ def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> Deb
         )
     scratch = ws.paths.state / "debug" / step
     task = build_task(target, synced, running=())
-    return DebugTarget(task, scratch, target.public_params)
+    # the public view, where each !env value knows how to read itself (for `step call`)
+    shown = resolve_params(plan.variants[0].manifest, step, view="code")
+    return DebugTarget(task, scratch, shown)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,10 @@ def run_step_foreground(
     write_spec(spec_path, spec)
     argv = runner_argv(target.task.python, spec_path, pdb=pdb)
     env = subprocess_env(target.task.python, target.task.env)
-    code = subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
+    try:
+        code = subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
+    finally:
+        spec_path.unlink(missing_ok=True)  # it holds secrets; the runner removes it once read
     return ForegroundResult(code, _returned_metrics(result) if code == 0 else {}, target.scratch)
 
 

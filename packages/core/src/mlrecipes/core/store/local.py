@@ -40,6 +40,9 @@ MARKER = ".mlrecipes-complete.json"
 RECORD_VERSION = 1
 _TMP = ".tmp-"
 _LOGS = ".logs"
+SPEC_LEFTOVER_AGE = 600.0
+"""Seconds after which a step's runner spec (it holds secrets) counts as left over: a
+live step's runner reads and removes its spec within a second of its start."""
 _COPIES = ".copies"  # registry of declared paths where a copy stands in for a symlink
 
 
@@ -223,6 +226,7 @@ class Store:
             for lock in step_dir.glob(f"{_TMP}*.lock"):
                 if not lock.with_suffix("").exists():
                     _remove_if_stale(lock.with_suffix(""))
+            _remove_old_specs(step_dir / _LOGS)
         return removed
 
     def link_output(self, entry_path: Path, rel: str, declared: Path, workspace_root: Path) -> Path:
@@ -310,6 +314,15 @@ def _check_name(kind: str, name: str) -> None:
 
 def _lock_path(tmp: Path) -> Path:
     return tmp.with_name(tmp.name + ".lock")
+
+
+def _remove_old_specs(logs: Path) -> None:
+    """Remove runner specs a killed run left behind (they hold secrets in clear)."""
+    now = time.time()
+    for spec in logs.glob("*.spec.json"):
+        with contextlib.suppress(OSError):
+            if now - spec.stat().st_mtime > SPEC_LEFTOVER_AGE:
+                spec.unlink()
 
 
 def _remove_if_stale(tmp: Path) -> bool:
