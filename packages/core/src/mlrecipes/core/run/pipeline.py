@@ -24,7 +24,7 @@ from mlrecipes.core.plan.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.run.compose import RunServices, default_services
 from mlrecipes.core.run.execute import PipelineExecution
 from mlrecipes.core.run.options import RunOptions, RunResult
-from mlrecipes.core.run.outputs import link_declared_outputs
+from mlrecipes.core.run.outputs import check_declared_outputs, link_declared_outputs
 from mlrecipes.core.store.local import Store
 from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.core.tracking.uri import tracking_uri
@@ -89,6 +89,8 @@ def run_pipeline(
         on_event(PipelineFinished(done, "UP_TO_DATE", uri, experiment))
         return RunResult(plan, "UP_TO_DATE", done, uri, experiment)
 
+    # A declared place held by an unrelated file fails now, before any step runs.
+    check_declared_outputs(Store(paths.store), plan.variants[-1].steps, paths.root)
     services = services or default_services(manifest, paths, options)
     if team is not None and services.after_step is None:  # --- team store: uploads ---
         services = dataclasses.replace(services, after_step=team.after_step)

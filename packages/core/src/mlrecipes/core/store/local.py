@@ -239,16 +239,7 @@ class Store:
         """
         step = entry_path.parent.name
         target = _inside_entry(entry_path, rel, step)
-        place = declared.parent.resolve() / declared.name
-        root = workspace_root.resolve()
-        if place == root or not place.is_relative_to(root):
-            raise StoreError(
-                f"output {rel!r} of step {step!r} is declared at {declared}, outside the "
-                f"workspace {root}",
-                step=step,
-                hint="declare outputs with !path under a root inside the workspace",
-            )
-        self._check_replaceable(place, step)
+        place = self.check_declared(declared, step, workspace_root)
         place.parent.mkdir(parents=True, exist_ok=True)
         tmp_link = place.parent / f".{place.name}.mlrecipes-{secrets.token_hex(4)}"
         try:
@@ -259,6 +250,24 @@ class Store:
         _swap_in(tmp_link, place)
         self._copy_marker(place).unlink(missing_ok=True)
         return declared
+
+    def check_declared(self, declared: Path, step: str, workspace_root: Path) -> Path:
+        """The place ``declared`` resolves to, if an output of ``step`` may be linked there.
+
+        Raises :class:`StoreError` for a place outside ``workspace_root`` or an
+        existing file or folder mlrecipes did not put there (checked before a run too).
+        """
+        place = declared.parent.resolve() / declared.name
+        root = workspace_root.resolve()
+        if place == root or not place.is_relative_to(root):
+            raise StoreError(
+                f"an output of step {step!r} is declared at {declared}, outside the "
+                f"workspace {root}",
+                step=step,
+                hint="declare outputs with !path under a root inside the workspace",
+            )
+        self._check_replaceable(place, step)
+        return place
 
     # --- private helpers ---
 
