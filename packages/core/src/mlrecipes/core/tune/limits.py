@@ -34,6 +34,18 @@ def check_options(options: TuneOptions) -> None:
         )
     if options.study is not None:
         check_study_name(options.study)
+    if options.storage is not None:
+        check_storage(options.storage)
+
+
+def check_storage(url: str) -> None:
+    """Refuse an in-memory SQLite URL: the study would vanish with the process."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.split("+")[0] == "sqlite" and rest.lstrip("/") in ("", ":memory:"):
+        raise UserError(
+            f"--storage {url} is an in-memory database: the study would not persist",
+            hint="give a file, e.g. sqlite:///studies.db, or leave --storage out",
+        )
 
 
 def check_study_name(name: str) -> None:
