@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from mlrecipes.core.errors import StepFailed
 from mlrecipes.core.events import EventHandler, PipelineFinished, PlanReady, ignore
+from mlrecipes.core.executors.groups import end_orphaned_groups
 from mlrecipes.core.executors.task import StepResult
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
@@ -71,6 +72,8 @@ def run_pipeline(
     experiment = manifest.experiment
     # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
     Store(paths.store).clean_partial()
+    # What their steps started is left in the steps' process groups: end it.
+    end_orphaned_groups(paths.store)
     team = _open_team_store(manifest, paths, uri, options, on_event)
     if team is not None:  # --- team store: which steps to run another machine ran ---
         plan = team.lookup(plan)
