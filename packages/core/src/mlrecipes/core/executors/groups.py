@@ -41,7 +41,7 @@ def record_group(log_path: Path, pgid: int, marker: str) -> Path:
     """Write the record of a step's group (removed by the caller when the step ends)."""
     path = record_path(log_path)
     owner = os.getpid()
-    data = {"pgid": pgid, "marker": marker, "owner": owner, "owner_start": _start_time(owner)}
+    data = {"pgid": pgid, "marker": marker, "owner": owner, "owner_start": start_time(owner)}
     tmp = path.with_name(f".{path.name}.{owner}.tmp")
     tmp.write_text(json.dumps(data), encoding="utf-8")
     tmp.replace(path)
@@ -63,7 +63,7 @@ def end_orphaned_groups(store_root: Path) -> int:
     killed = 0
     for path in store_root.glob("*/.logs/*.group.json"):
         record = _read(path)
-        if record is not None and _alive(record.owner, record.owner_start):
+        if record is not None and process_alive(record.owner, record.owner_start):
             continue  # a live run's step: not ours to end
         if record is not None:
             killed += _kill_marked(record)
@@ -102,14 +102,16 @@ def _members(pgid: int) -> Iterator[int]:
             yield int(entry.name)
 
 
-def _alive(pid: int, start: int | None) -> bool:
+def process_alive(pid: int, start: int | None) -> bool:
+    """True when ``pid`` runs and (when ``start`` is given) started at ``start`` (no reuse)."""
     state = _stat(pid, 2)
     if state is None or state in (b"Z", b"X"):
         return False
-    return start is None or _start_time(pid) == start
+    return start is None or start_time(pid) == start
 
 
-def _start_time(pid: int) -> int | None:
+def start_time(pid: int) -> int | None:
+    """The start time of ``pid`` in clock ticks since boot (None: gone or not Linux)."""
     value = _stat(pid, 21)
     return value if isinstance(value, int) else None
 

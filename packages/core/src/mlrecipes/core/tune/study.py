@@ -54,6 +54,7 @@ from mlrecipes.core.tune.result import (
     TuneResult,
 )
 from mlrecipes.core.tune.space import Scalar, SearchSpace, parse_space
+from mlrecipes.core.tune.stale import end_dead_trials, mark_owner
 from mlrecipes.core.tune.storage import default_storage, redact_storage
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def tune(
     study = open_study(
         name=name, storage=storage, direction=direction, objective=str(objective), space=space
     )
+    end_dead_trials(study)  # trials a killed tune left RUNNING: failed, run again
     trials = _TrialLoop(manifest, paths, targets, study, space, objective, name, on_event)
     ran = trials.run_missing(sync, options)
     result = _result(manifest, study, name, storage, objective, direction, space, ran)
@@ -188,7 +190,9 @@ class _TrialLoop:
         with self.lock:
             if self.queue:
                 self.study.enqueue_trial(self.queue.pop(0))  # the next ask takes it
-            return self.study.ask(self.distributions)
+            trial = self.study.ask(self.distributions)
+            mark_owner(trial)  # a later tune ends it if this process is killed
+            return trial
 
     def run(self, budget: int, jobs: int) -> int:
         """Run ``budget`` trials, ``jobs`` at a time; how many ran."""
