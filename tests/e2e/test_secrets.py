@@ -147,3 +147,26 @@ def test_a_failed_step_and_step_run_leave_no_secret_on_disk(
     (manifest.parent / "workspace.yaml").unlink()  # the only place it was written
     leaks = _files_holding(manifest.parent, [TOKEN.encode(), PLAIN.encode()])
     assert leaks == [], "\n".join(leaks)
+
+
+def test_reproduce_never_passes_a_mask_to_the_step(
+    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25 item 20: reproduce passed `<secret>` to the step and then reported drift."""
+    make_repo(tmp_path / "up" / "a", STEP)
+    manifest = write_manifest(tmp_path / "ws", MANIFEST)
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    monkeypatch.setenv("API_KEY", TOKEN)
+    runner = CliRunner()
+    ran = runner.invoke(app, ["run", "-f", str(manifest)])
+    assert ran.exit_code == 0, ran.output
+    run_id = next(x.split()[-1] for x in ran.output.splitlines() if x.startswith("finished run"))
+    args = ["reproduce", run_id, "-f", str(manifest), "--workdir", str(tmp_path / "rep")]
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1, again.output
+    said = " ".join(again.output.split())
+    assert "secret value(s) that were never logged: s.tok" in said
+    assert not (tmp_path / "rep" / "outputs" / "o.txt").exists()  # the step never ran
+    monkeypatch.delenv("API_KEY")
+    unset = runner.invoke(app, [*args[:-2], "--workdir", str(tmp_path / "rep2")])
+    assert unset.exit_code == 1 and "'API_KEY', which is not set" in unset.output, unset.output
