@@ -15,7 +15,15 @@ from rich.table import Table
 from mlrecipes.cli.commands.run import ExecutorKind
 from mlrecipes.cli.completion import complete_overrides
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
-from mlrecipes.cli.options import DevOpt, FrozenOpt, LockedOpt, ManifestOpt, TargetsArg, parse_dev
+from mlrecipes.cli.options import (
+    DevOpt,
+    FrozenOpt,
+    LockedOpt,
+    ManifestOpt,
+    TargetsArg,
+    parse_dev,
+    sync_mode,
+)
 from mlrecipes.cli.sanitize import clean_event, escape
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import (
@@ -23,7 +31,6 @@ from mlrecipes.core import (
     TuneOptions,
     TuneResult,
     Workspace,
-    sync_mode,
 )
 from mlrecipes.core.events import Event, TrialFinished, TrialsDraining, TrialStarted
 

@@ -24,10 +24,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Literal, TypeAlias
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import OverrideError, UnknownStepError, UserError
 from mlrecipes.core.manifest._overrides import apply_overrides
-from mlrecipes.core.manifest.model import _PLACEHOLDER, EnvRef, Manifest, ParamRef, SecretRef, Value
+from mlrecipes.core.manifest.model import PLACEHOLDER, EnvRef, Manifest, ParamRef, SecretRef, Value
+from mlrecipes.core.suggest import did_you_mean
 
 JSON: TypeAlias = str | int | float | bool | list["JSON"] | dict[str, "JSON"] | None
 View: TypeAlias = Literal["clear", "public", "fingerprint", "code"]
@@ -106,7 +106,7 @@ def _code(ref: EnvRef | SecretRef, text: str) -> str:
         return shown  # written in the manifest only: the user fills it in
     if ref.is_template:  # the text around each ${NAME} and what reads NAME, joined
         parts, end = [], 0
-        for match in _PLACEHOLDER.finditer(ref.template):
+        for match in PLACEHOLDER.finditer(ref.template):
             text = ref.template[end : match.start()]
             parts += [repr(text), _read(match.group(1), match.group(2))]
             end = match.end()

@@ -61,7 +61,7 @@ def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> Deb
             step=first,
             hint=f"run `mlrecipes run {first}` first",
         )
-    scratch = ws.paths.state / "debug" / step
+    scratch = ws.paths.debug / step
     task = build_task(target, synced, running=())
     # the public view, where each !env value knows how to read itself (for `step call`)
     shown = resolve_params(plan.variants[0].manifest, step, view="code")

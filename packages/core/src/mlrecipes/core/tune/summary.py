@@ -30,8 +30,8 @@ def log_summary(result: TuneResult, paths: WorkspacePaths) -> str:
     after the objective), its artifact ``study.json`` every trial of the study.
     """
     # a temp folder: no file name is made from the study's name (any text)
-    (paths.state / "tmp").mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="study-", dir=paths.state / "tmp"))
+    paths.tmp.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="study-", dir=paths.tmp))
     trials = scratch / "study.json"
     trials.write_text(json.dumps([asdict(t) for t in result.trials], indent=2, default=str))
     best = result.best
