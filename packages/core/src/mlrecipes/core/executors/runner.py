@@ -153,7 +153,14 @@ def render_call_snippet(task: StepTask, *, out_dir: Path | None = None) -> str:
 
 
 def _py_literal(value: Any) -> str:
-    """Python source for a JSON-able value (``repr`` except for non-finite floats)."""
+    """Python source for a JSON-able value (``repr`` except for non-finite floats).
+
+    A secret of the ``code`` view (``python_source``) reads its value from the
+    environment instead of showing it.
+    """
+    source = getattr(value, "python_source", None)
+    if isinstance(source, str):
+        return source
     if isinstance(value, float) and value != value:
         return "float('nan')"
     if isinstance(value, float) and value in (float("inf"), float("-inf")):
@@ -541,6 +548,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CALL_ERROR
     with open(files[0], encoding="utf-8") as fh:
         spec = loads(fh.read())
+    # The spec holds secrets in clear: it lives only until the step has read it.
+    try:  # noqa: SIM105 - the runner imports as little as it can (no contextlib, no pathlib)
+        os.unlink(files[0])  # noqa: PTH108
+    except OSError:
+        pass
     if spec.get("version") != SPEC_VERSION:
         sys.stderr.write(f"mlrecipes: runner spec version {spec.get('version')!r} unsupported\n")
         return EXIT_CALL_ERROR
