@@ -20,6 +20,13 @@ from mlrecipes.git_sources.errors import (
     UnsafeSourceError,
 )
 from mlrecipes.git_sources.mirror import default_cache_dir
+from mlrecipes.git_sources.shareable import (
+    FolderRepo,
+    ShareableUrl,
+    fetch_url,
+    folder_repo,
+    shareable_url,
+)
 from mlrecipes.git_sources.spec import Resolved, SourceEvent, SourceSpec, check_safe
 from mlrecipes.git_sources.sync import resolve_rev, sync_sources
 from mlrecipes.git_sources.trees import folder_of, folder_tree
@@ -31,12 +38,14 @@ __all__ = [
     "SHORT_LENGTH",
     "DirtyCheckoutError",
     "DiskFaultError",
+    "FolderRepo",
     "GitSourceError",
     "NotARepositoryError",
     "RemoteError",
     "RemoteHead",
     "Resolved",
     "RevNotFoundError",
+    "ShareableUrl",
     "SourceEvent",
     "SourceSpec",
     "SubdirMissingError",
@@ -46,13 +55,16 @@ __all__ = [
     "commits_between",
     "default_cache_dir",
     "dev_source",
+    "fetch_url",
     "folder_of",
+    "folder_repo",
     "folder_tree",
     "mirror_head",
     "normalize_url",
     "redact_url",
     "remote_heads",
     "resolve_rev",
+    "shareable_url",
     "short_commit",
     "sync_sources",
 ]

@@ -37,6 +37,7 @@ from mlrecipes.git_sources import (
     SourceSpec,
     default_cache_dir,
     dev_source,
+    fetch_url,
     redact_url,
     sync_sources,
 )
@@ -85,6 +86,10 @@ def source_spec(manifest: Manifest, repo: RepoSpec) -> SourceSpec:
             ) from None
     else:
         url_text = url
+    # `../features.git` on a machine that has only the workspace repo's clone (a CI
+    # runner, a teammate) is fetched from beside that repo's remote, as git does
+    # for submodules; a folder that exists here is used as it is.
+    url_text = fetch_url(url_text, manifest.root)
     return SourceSpec(
         name=repo.name, url=url_text, rev=repo.rev, subdir=repo.subdir, base_dir=manifest.root
     )
