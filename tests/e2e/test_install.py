@@ -112,6 +112,7 @@ STEP_REPO = {
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(INSTALL_TIMEOUT + 600)
 def test_wheels_install_as_a_tool_with_extras_and_bytecode(tmp_path: Path) -> None:
     env = _fresh_machine(tmp_path)
     dist = tmp_path / "dist"
@@ -211,6 +212,7 @@ def _workflow_env_keys() -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(INSTALL_TIMEOUT + 900)
 def test_a_ci_runner_reproduces_a_teammates_run_from_the_workflow(
     tmp_path: Path, git_server: tuple[str, Path], mlflow_server: MlflowServer
 ) -> None:
