@@ -280,7 +280,7 @@ def test_a_ci_runner_reproduces_a_teammates_run_from_the_workflow(
         _ok(command, cwd=job, env=env, timeout=INSTALL_TIMEOUT)
     assert _pyc_count(runner / "tools" / "mlrecipes", "mlflow") > 500
     version = _ok("mlrecipes --version", cwd=job, env=env)
-    assert f"(commit {_head()[:7]}" in version
+    assert f"(commit {git(clone, 'rev-parse', 'HEAD')[:7]}" in version
 
     # Drift, planted without editing any history: the step reads LAB_NOISE.
     reproduce = next(c for c in commands if "reproduce" in c)
