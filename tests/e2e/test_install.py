@@ -116,6 +116,7 @@ STEP_REPO = {
 def test_wheels_install_as_a_tool_with_extras_and_bytecode(tmp_path: Path) -> None:
     env = _fresh_machine(tmp_path)
     dist = tmp_path / "dist"
+    head = _head()  # the wheels are built from this commit (and the tree as it is)
     _ok(f"uv build --all-packages -o {dist} -q", cwd=REPO, env=env, timeout=600)
     _ok(
         f'uv tool install --compile-bytecode --find-links {dist} "mlrecipes[tune,ray]"',
@@ -128,7 +129,7 @@ def test_wheels_install_as_a_tool_with_extras_and_bytecode(tmp_path: Path) -> No
     # the extras are there: Optuna and Ray import in the tool's own environment
     _ok(f"{tool_env / 'bin' / 'python'} -c 'import optuna, ray'", cwd=tmp_path, env=env)
     version = _ok("mlrecipes --version", cwd=tmp_path, env=env)
-    assert f"(commit {_head()[:7]}" in version and "checkout" not in version
+    assert f"(commit {head[:7]}" in version and "checkout" not in version
 
     make_repo(tmp_path / "lab", STEP_REPO)
     write_files(
