@@ -138,18 +138,20 @@ def test_wheels_install_as_a_tool_with_extras_and_bytecode(tmp_path: Path) -> No
             "workspace.yaml": """
                 version: 1
                 name: installed
+                paths: {out: outputs}
                 repos:
                   lab: {url: ../lab, rev: main}
                 steps:
                   make:
                     fn: lab:lab.steps.make
                     params: {scale: 2.0}
-                    outs: {out: table.txt}
+                    outs: {out: !path out/table.txt}
             """
         },
     )
     out = _ok("mlrecipes run", cwd=tmp_path / "ws", env=env, timeout=600)
-    assert "make" in out
+    assert "finished run" in out
+    assert (tmp_path / "ws" / "outputs" / "table.txt").read_text() == "6.0"
     assert "--objective" in _ok("mlrecipes tune --help", cwd=tmp_path, env=env)
     assert "--ray-address" in _ok("mlrecipes run --executor ray --help", cwd=tmp_path, env=env)
 
