@@ -30,7 +30,6 @@ from mlrecipes.core.errors import ReproduceError
 from mlrecipes.core.manifest import Manifest, PathRef, load_manifest
 from mlrecipes.core.reproduce.origin import LoggedRun
 from mlrecipes.core.sync.lock import Lock, lock_path_for, parse_lock, write_lock
-from mlrecipes.core.tracking.base import TAG_LOCAL_ONLY
 from mlrecipes.git_sources.shareable import is_relative_path
 from mlrecipes.git_sources.urls import classify
 
@@ -105,14 +104,14 @@ def rewrite_sources(
 def source_urls(logged: LoggedRun, lock: Lock) -> dict[str, str]:
     """The URL to fetch each repo of the lock from, for those the lock names by a local
     path; raises :class:`ReproduceError` for a local-only repo this machine lacks."""
-    recorded = logged.repo_tags()
+    recorded = logged.repos()
     urls: dict[str, str] = {}
     for name, entry in lock.repos.items():
         if classify(entry.url) not in ("local", "file"):
             continue
-        tags = recorded.get(name, {})
-        url = tags.get("url", "")
-        if tags.get(TAG_LOCAL_ONLY) == "true":
+        repo = recorded.get(name)
+        url = repo.url if repo else ""
+        if repo is not None and repo.local_only:
             urls[name] = _local_only(logged, name, url)
         elif url and not is_relative_path(url):
             urls[name] = url  # fetchable wherever the run is reproduced

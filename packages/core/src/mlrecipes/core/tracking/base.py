@@ -134,7 +134,8 @@ def source_tags(source: WorkspaceSource) -> dict[str, str]:
 
 
 def repo_tags(repos: Iterable[RepoRef]) -> dict[str, str]:
-    """``mlrecipes.repo.<name>.commit|url|subdir|tree|dirty`` for each repo."""
+    """``mlrecipes.repo.<name>.commit|url|subdir|tree|dirty`` for each repo, and
+    ``.local_only`` for a folder with no remote."""
     tags: dict[str, str] = {}
     for repo in repos:
         prefix = f"{TAG_REPO_PREFIX}{repo.name}"
@@ -163,6 +164,7 @@ def decode_repo_tags(tags: Mapping[str, str]) -> dict[str, RepoRef]:
             tree=got.get("tree", ""),
             subdir=got.get("subdir", ""),
             dirty=got.get("dirty", "").lower() == "true",
+            local_only=got.get(TAG_LOCAL_ONLY, "").lower() == "true",
         )
         for name, got in sorted(fields.items())
     }
