@@ -72,7 +72,10 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
     for name in ("features", "models"):
         assert parent.data.tags[f"mlrecipes.repo.{name}.commit"] == lock.repos[name].commit
         assert parent.data.tags[f"mlrecipes.repo.{name}.tree"] == lock.repos[name].tree
-        assert parent.data.tags[f"mlrecipes.repo.{name}.url"] == f"../upstream/{name}"
+        # folders without a remote: recorded by absolute path, local-only
+        upstream = str((manifest.parent / ".." / "upstream" / name).resolve())
+        assert parent.data.tags[f"mlrecipes.repo.{name}.url"] == upstream
+        assert parent.data.tags[f"mlrecipes.repo.{name}.local_only"] == "true"
     assert parent.data.tags["mlrecipes.lock_hash"] == lock.digest()
     artifacts = {
         a.path for a in _client(result.tracking_uri).list_artifacts(parent.info.run_id, "mlrecipes")
@@ -102,7 +105,8 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
     assert fit.data.tags["mlflow.source.git.commit"] == lock.repos["models"].commit
     assert fit.data.tags["mlflow.source.name"] == fit.data.tags["mlrecipes.fn"]
     assert fit.data.tags["mlrecipes.repo.models.commit"] == lock.repos["models"].commit
-    assert fit.data.tags["mlrecipes.repo.models.url"] == "../upstream/models"
+    models = (manifest.parent / ".." / "upstream" / "models").resolve()
+    assert fit.data.tags["mlrecipes.repo.models.url"] == str(models)
     assert fit.data.tags["mlrecipes.repo.models.dirty"] == "false"
     assert {a.path for a in _client(result.tracking_uri).list_artifacts(fit.info.run_id)} == {
         "fit.log"

@@ -30,7 +30,8 @@ def test_ray_executor_without_ray_says_how_to_install(monkeypatch: pytest.Monkey
     assert "needs Ray" in info.value.message
     assert info.value.hint is not None
     assert "uv pip install 'mlrecipes-core[ray]'" in info.value.hint
-    assert "uv tool install mlrecipes --with 'mlrecipes-core[ray]'" in info.value.hint
+    assert "uv tool install --compile-bytecode --reinstall" in info.value.hint
+    assert "[ray,tune] @ git+" in info.value.hint  # keeps the tune extra it has
 
 
 def test_local_is_made_with_its_jobs() -> None:

@@ -82,9 +82,9 @@ def _defaults_for(command: Any, file: str) -> dict[str, Any]:
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version  # ~50 ms: only --version needs it
+        from mlrecipes.core.install import build_info  # only --version needs it
 
-        typer.echo(f"mlrecipes {version('mlrecipes')}")
+        typer.echo(f"mlrecipes {build_info().describe()}")
         raise typer.Exit()
 
 
@@ -108,7 +108,12 @@ def _root(
     file: ManifestOpt = None,
     _show_version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version and the commit it was built from.",
+        ),
     ] = False,
 ) -> None:
     get_state(ctx).verbose = verbose

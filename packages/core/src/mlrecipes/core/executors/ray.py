@@ -33,12 +33,16 @@ from mlrecipes.core.executors import _ray_node
 from mlrecipes.core.executors.base import Outcome, read_outcome
 from mlrecipes.core.executors.runner import build_spec, runner_path
 from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.install import install_command
 from mlrecipes.core.manifest.model import Resources
 
-INSTALL_HINT = (
-    "install the Ray extra: `uv pip install 'mlrecipes-core[ray]'` "
-    "(or `uv tool install mlrecipes --with 'mlrecipes-core[ray]'`)"
-)
+
+def install_hint() -> str:
+    """How to add the Ray extra to this install (a command that works on a fresh machine)."""
+    return (
+        f"install the Ray extra: `{install_command('ray')}` "
+        "(in a project environment: `uv pip install 'mlrecipes-core[ray]'`)"
+    )
 
 
 def import_ray() -> Any:
@@ -51,7 +55,7 @@ def import_ray() -> Any:
         import ray
     except ImportError as exc:
         raise UserError(
-            "the Ray executor needs Ray, which is not installed", hint=INSTALL_HINT
+            "the Ray executor needs Ray, which is not installed", hint=install_hint()
         ) from exc
     with contextlib.suppress(Exception):  # imported before us: the flag was already read
         ray._private.ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV = False
@@ -247,4 +251,4 @@ def _keep_log(log_path: Path, tail: str) -> None:
         log_path.write_text(tail, encoding="utf-8")
 
 
-__all__ = ["INSTALL_HINT", "RayExecutor", "import_ray", "ray_options"]
+__all__ = ["RayExecutor", "import_ray", "install_hint", "ray_options"]

@@ -30,7 +30,13 @@ from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan.planner import Plan, PlannedStep, Variant
 from mlrecipes.core.plan.records import fingerprints_hash, write_finished_run, write_latest
 from mlrecipes.core.run.compose import RunServices, default_jobs
-from mlrecipes.core.run.info import StepRecord, pipeline_info, step_info, variant_summary
+from mlrecipes.core.run.info import (
+    StepRecord,
+    pipeline_info,
+    step_info,
+    variant_summary,
+    workspace_source,
+)
 from mlrecipes.core.run.log_follow import LogFollower
 from mlrecipes.core.run.options import RunOptions
 from mlrecipes.core.run.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
@@ -97,6 +103,7 @@ class PipelineExecution:
 
     def _start_runs(self) -> None:
         now = time.time()
+        source = workspace_source(self.manifest)
         for variant in self.plan.variants:
             info = pipeline_info(
                 variant,
@@ -104,6 +111,7 @@ class PipelineExecution:
                 experiment=self.manifest.experiment,
                 artifacts_dir=self._scratch(variant),
                 started_at=now,
+                source=source,
             )
             info = dataclasses.replace(info, tags={**info.tags, **self.options.extra_tags})
             self.parents[variant.index] = self._tracker.start_pipeline(info)
