@@ -110,6 +110,12 @@ def run(
     yes: Annotated[
         bool, typer.Option("--yes", help="Allow a sweep of more than 1,000 variants.")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Return only once MLflow holds every run (always so when CI is set)."
+        ),
+    ] = False,
     no_share: Annotated[
         bool,
         typer.Option(
@@ -132,6 +138,7 @@ def run(
         ray_address=ray_address,
         large_sweep=yes,
         share=not no_share,
+        wait=wait,
     )
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.run(tuple(steps or ()), options=options, on_event=printer)
