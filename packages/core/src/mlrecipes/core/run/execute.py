@@ -1,11 +1,11 @@
-"""Executing a plan: the scheduler runs the tasks, the tracker logs them after the fact.
+"""Executing a plan: the scheduler runs the tasks, the tracker logs them as they go.
 
 Each unique fingerprint executes once, in the first variant that has it. Steps
 never wait for MLflow: each tracking call is an event in the durable outbox,
 delivered by the warm tracker (:mod:`mlrecipes.core.tracking.warm`), and an
-executed step's child run is logged when the step ends, with its real start
-and end times. Only a step whose environment has MLflow (it may
-log to its run itself) waits for its run id before it starts. Steps taken from
+executed step's child run is created (an outbox event) as the step starts and
+ended when it ends. Only a step whose environment has MLflow (it may log to
+its run itself) waits for its run to be in MLflow before it starts. Steps taken from
 the store get no child run: each parent run records every step of its variant
 (fingerprint, ``hit``/``miss``, source run, metrics) when it ends. The command
 returns once every event is durable (in CI and with ``wait``: once MLflow holds
@@ -83,7 +83,7 @@ class PipelineExecution:
                 self.owner.setdefault(step.fingerprint, variant.index)
         self.parents: dict[int, Future[str]] = {}
         self.children: dict[str, Future[str]] = {}  # runs of executed steps
-        self.ahead: set[str] = set()  # steps whose run exists before they start
+        self.ahead: set[str] = set()  # steps that get their run's id in their environment
         self.started: dict[str, float] = {}
         self.logs = LogFollower(on_event) if options.live_logs else None
         self.tracker: BackgroundTracker | None = None
@@ -120,6 +120,13 @@ class PipelineExecution:
 
     def _prepare(self, task: StepTask) -> StepTask:
         self.started[task.key] = time.time()
+        if task.key not in self.children:
+            # Its run is an outbox event before the step starts: a kill at any moment
+            # after this leaves a run in MLflow (ended KILLED) for its store entry.
+            step = self.to_run[task.key]
+            info = step_info(step, self.manifest, self.sync.repos, started_at=time.time())
+            parent = self.parents[self.owner[task.key]]
+            self.children[task.key] = self._tracker.create_step_run(parent, info)
         if task.key not in self.ahead:
             return task
         try:
@@ -156,7 +163,7 @@ class PipelineExecution:
         step = self.to_run[result.key]
         if result.status in _OUTCOME:
             outcome = self._outcome(result)
-            if result.key in self.ahead:
+            if result.key in self.children:
                 self._tracker.finish_step(self.children[result.key], outcome)
             else:
                 info = step_info(
@@ -164,7 +171,7 @@ class PipelineExecution:
                 )
                 parent = self.parents[self.owner[result.key]]
                 self.children[result.key] = self._tracker.log_step_run(parent, info, outcome)
-        elif result.key in self.ahead:  # skipped: its run was made for nothing
+        elif result.key in self.children:  # skipped: its run was made for nothing
             outcome = StepOutcome(status="KILLED", tags={TAG_SKIPPED: "true"})
             self._tracker.finish_step(self.children[result.key], outcome)
         if result.status == "ok":

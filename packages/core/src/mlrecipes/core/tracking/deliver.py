@@ -66,7 +66,8 @@ class Deliverer:
             for segment in segments(self.outbox):
                 self.deliver(segment, lock_timeout=lock_timeout)
         except TrackingError as exc:
-            set_error(self.outbox, f"{exc.message} ({exc.uri})" if exc.uri else exc.message)
+            set_error(self.outbox, exc.message)
+            self._trackers.clear()  # the next attempt checks the connection afresh
             raise
         set_error(self.outbox, None)
 

@@ -12,9 +12,9 @@ the events to MLflow:
   is 0, or one of another version answered).
 
 Only a step whose environment logs to MLflow itself needs its MLflow run id
-before it starts: :meth:`OutboxTracker.create_step_run` has that run delivered
-at once. ``close(wait=True)`` (CI, ``--wait``, ``reproduce``) returns once
-MLflow holds everything, or raises :class:`TrackingError` saying what waits.
+before it starts: :meth:`OutboxTracker.step_env` has that run delivered at once.
+``close()`` with ``wait`` (CI, ``--wait``, ``reproduce``) returns once MLflow
+holds everything, or raises :class:`TrackingError` saying what waits.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -216,7 +217,7 @@ class OutboxTracker:
         self._params: dict[str, Mapping[str, Any]] = {}
         self._children: dict[str, set[str]] = {}
         self._envs: dict[str, dict[str, str]] = {}
-        self.mlflow_ids: dict[str, str] = {}
+        self._lock = threading.Lock()  # step_env is called from the scheduler's thread
 
     @property
     def segment(self) -> Path:
@@ -231,16 +232,7 @@ class OutboxTracker:
         return local_id
 
     def create_step_run(self, parent_id: str, info: StepInfo) -> str:
-        """A run created now, in MLflow too: its step logs to it itself (see module doc)."""
-        local_id = self._create(parent_id, info)
-        try:
-            found = self.courier.resolve(local_id)
-        except TrackingError:
-            found = None  # the step runs without its run id; its run is logged later
-        if found is not None:
-            self.mlflow_ids[local_id] = found[0]
-            self._envs[local_id] = found[1]
-        return local_id
+        return self._create(parent_id, info)
 
     def finish_step(self, run_id: str, outcome: StepOutcome) -> None:
         log = outcome.log_path
@@ -281,9 +273,20 @@ class OutboxTracker:
         )
 
     def step_env(self, run_id: str) -> dict[str, str]:
-        env = self._envs.get(run_id)
-        if env is None:
-            raise TrackingError(f"run {run_id} is not in MLflow yet", uri=redact(self.tracking_uri))
+        """The run's MLflow id and store, for a step that logs to it itself.
+
+        Unlike other trackers this waits for MLflow: the run is delivered first
+        (see module doc). :class:`TrackingError` when the store cannot take it.
+        """
+        with self._lock:
+            env = self._envs.get(run_id)
+            if env is None:
+                found = self.courier.resolve(run_id)
+                if found is None:
+                    raise TrackingError(
+                        f"run {run_id} is not in MLflow yet", uri=redact(self.tracking_uri)
+                    )
+                env = self._envs[run_id] = found[1]
         return dict(env)
 
     def close(self) -> None:
@@ -310,8 +313,9 @@ class OutboxTracker:
         return local_id
 
     def _append(self, event: Any) -> None:
-        self.writer.append(event)
-        self.courier.notify()
+        with self._lock:
+            self.writer.append(event)
+            self.courier.notify()
 
 
 def _info(info: PipelineInfo, **changes: Any) -> PipelineInfo:
