@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.workspaces import executions, git, make_workspace
+from tests.helpers.workspaces import cli, executions, git, make_workspace
 
 from mlrecipes.core import Workspace
 from mlrecipes.core.events import Event, StepFinished
@@ -167,10 +167,13 @@ def test_deleted_tracking_store_is_not_up_to_date(tmp_path: Path) -> None:
     ws = Workspace.load(make_workspace(tmp_path))
     first = ws.run()
     ws.paths.mlflow_db.unlink()
-    again = ws.run()
-    assert not again.up_to_date and again.run_ids != first.run_ids
+    # A new process, as a user's next command is (this one keeps MLflow's old store open).
+    again = cli("run", "-f", str(ws.manifest.path), cwd=ws.paths.root)
+    assert again.returncode == 0, again.stderr
+    run_id = again.stdout.split("finished run ", 1)[1].split()[0]
+    assert run_id not in first.run_ids
     assert len(executions(ws.manifest.path)) == 4  # outputs stay cached; only logged again
-    parent = _client(ws).get_run(again.run_ids[0])
+    parent = _client(ws).get_run(run_id)
     assert parent.data.tags["mlrecipes.steps.fit.cache"] == "hit"
     assert parent.data.metrics["fit.loss"] == 10.0
-    assert ws.run().up_to_date
+    assert "up to date" in cli("run", "-f", str(ws.manifest.path), cwd=ws.paths.root).stdout
