@@ -59,6 +59,8 @@ class Deliverer:
         self.outbox = outbox
         self.ids = RunIds(outbox)
         self._trackers: dict[str, Any] = {}
+        self.finished: set[tuple[str, str]] = set()
+        """(tracking URI, experiment) of pipelines ended since the caller last cleared it."""
 
     def deliver_all(self, *, lock_timeout: float = 0) -> None:
         """Every segment as far as it is written; raises the first :class:`TrackingError`."""
@@ -121,6 +123,10 @@ class Deliverer:
             except Exception:  # a record we cannot apply must not block those after it
                 log.exception("skipped tracking event %d of %s", index, segment.name)
             write_ack(segment, index + 1)
+        if any(isinstance(e, FinishPipeline) for e in events[first:]):
+            for event in events:
+                if isinstance(event, StartPipeline):
+                    self.finished.add((header.tracking_uri, event.info.experiment))
         if finished:
             if ends_open:
                 self._end_open_runs(tracker, events)

@@ -239,11 +239,12 @@ def _zombie(pid: int) -> bool:
 class _Server:
     """Delivers the outbox on one thread; answers clients on others."""
 
-    def __init__(self, outbox: Path, idle: float) -> None:
+    def __init__(self, paths: WorkspacePaths, idle: float) -> None:
         from mlrecipes.core.tracking.deliver import Deliverer
 
-        self.deliverer = Deliverer(outbox)
-        self.outbox = outbox
+        self.deliverer = Deliverer(paths.outbox)
+        self.paths = paths
+        self.outbox = paths.outbox
         self.idle = idle
         self.last_request = time.monotonic()
         self.cond = threading.Condition()
@@ -294,11 +295,24 @@ class _Server:
         try:
             self.deliverer.deliver_all(lock_timeout=0)
             self.error = None
+            self._refresh_summaries()
         except TrackingError as exc:
             self.error = exc.message
         except Exception as exc:  # a bug: logged, the next pass tries again
             logging.getLogger(__name__).exception("delivery pass failed")
             self.error = f"{type(exc).__name__}: {exc}"
+
+    def _refresh_summaries(self) -> None:
+        """Read the pipelines just ended into ``exp show``'s summaries, with MLflow at hand,
+        so that ``exp show`` need not import it (see :mod:`.summaries`)."""
+        from mlrecipes.core.tracking.experiments import refresh_summaries
+
+        finished, self.deliverer.finished = self.deliverer.finished, set()
+        for uri, experiment in sorted(finished):
+            try:
+                refresh_summaries(uri, experiment, self.paths.runs)
+            except Exception:  # a cache: exp show reads MLflow itself when it is stale
+                logging.getLogger(__name__).exception("refreshing run summaries failed")
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -357,13 +371,14 @@ def serve(paths: WorkspacePaths, idle: float) -> None:
     except Timeout:
         return  # another server won the race: clients reach that one
     try:
-        _serve_locked(paths.outbox, paths.tracker_socket, idle)
+        _serve_locked(paths, idle)
     finally:
         lock.release()
 
 
-def _serve_locked(outbox: Path, sock_path: Path, idle: float) -> None:
-    server = _Server(outbox, idle)
+def _serve_locked(paths: WorkspacePaths, idle: float) -> None:
+    server = _Server(paths, idle)
+    sock_path = paths.tracker_socket
 
     class Handler(socketserver.StreamRequestHandler):
         def handle(self) -> None:
