@@ -43,7 +43,6 @@ from mlrecipes.core.tracking.base import (
     StepInfo,
     StepOutcome,
 )
-from mlrecipes.core.tracking.live import LiveRuns
 
 
 class MlflowTracker:
@@ -62,11 +61,9 @@ class MlflowTracker:
         *,
         artifact_root: Path | None = None,
         check: bool = True,
-        live: LiveRuns | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
         self._artifact_root = artifact_root
-        self._live = live
         self._client: Any = _client.make_client(tracking_uri)
         self._experiments: dict[str, str] = {}
         self._experiment_of_run: dict[str, str] = {}
@@ -280,8 +277,6 @@ class MlflowTracker:
                 tags=_limits.clip_tags(tags),
             )
         run_id = str(run.info.run_id)
-        if self._live is not None:
-            self._live.add(run_id)
         self._experiment_of_run[run_id] = experiment_id
         self._artifact_uris[run_id] = str(run.info.artifact_uri)
         return run_id
@@ -375,8 +370,6 @@ class MlflowTracker:
             with contextlib.suppress(Exception):
                 self._log(run_id, params=params)
         self._client.set_terminated(run_id, status=status, end_time=_ms(ended_at))
-        if self._live is not None:
-            self._live.discard(run_id)
         for children in self._open_children.values():
             children.discard(run_id)
 
