@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.tracking.base import PipelineInfo, PipelineSummary, StepInfo, StepOutcome
 from mlrecipes.core.tracking.deliver import Deliverer
@@ -96,14 +98,19 @@ def test_delivery_redone_after_a_kill_duplicates_nothing(tmp_path: Path, store: 
     assert not segments(paths.outbox) and pending(paths.outbox).runs == 0
 
 
-def test_runs_of_a_writer_that_died_end_killed(tmp_path: Path, store: str) -> None:
+@pytest.mark.parametrize("how", ["killed", "interrupted"])
+def test_runs_a_writer_left_open_end_killed(tmp_path: Path, store: str, how: str) -> None:
     paths = _paths(store)
     tracker = OutboxTracker(store, paths, LocalCourier(paths.outbox, store), wait=False)
     parent = tracker.start_pipeline(PipelineInfo("exp", "run"))
     tracker.create_step_run(parent, StepInfo("fit"))
     assert pending(paths.outbox).runs == 2
-    tracker.writer.release()  # kill -9: no end events, no Close
-    assert not isinstance(read_events(tracker.segment / EVENTS)[-1], Close)
+    if how == "killed":
+        tracker.writer.release()  # kill -9: no end events, no Close
+    else:
+        tracker.writer.close()  # Ctrl-C dropped the end events, then the command closed
+    last = read_events(tracker.segment / EVENTS)[-1]
+    assert isinstance(last, Close) == (how == "interrupted")
     Deliverer(paths.outbox).deliver_all()
     runs = _runs(store)
     assert {r.info.status for r in runs} == {"KILLED"} and len(runs) == 2

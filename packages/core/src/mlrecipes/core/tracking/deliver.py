@@ -11,7 +11,8 @@ the same paths, and ending a run twice is harmless.
 
 Local ids inside values (a parent's ``source_run`` tags, ``steps.json``) are
 replaced by MLflow ids on the way. A segment whose writer is gone is finished:
-runs it left open end KILLED with a note, then the segment is removed.
+runs it left open (a kill; an interrupt that dropped end events) end KILLED with a
+note, then the segment is removed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from mlrecipes.core.errors import TrackingError
 from mlrecipes.core.tracking.base import PipelineInfo, PipelineSummary, StepInfo
 from mlrecipes.core.tracking.outbox import (
     EVENTS,
-    Close,
     CreateStep,
     Event,
     FinishPipeline,
@@ -107,7 +107,9 @@ class Deliverer:
             return
         header = events[0]
         done = max(read_ack(segment), 1)
-        ends_open = finished and not isinstance(events[-1], Close)
+        # A writer gone (killed, or closed after an interrupt dropped its end events)
+        # leaves no run RUNNING.
+        ends_open = finished and bool(open_runs(events))
         if done >= len(events) and not ends_open:
             if finished:
                 shutil.rmtree(segment, ignore_errors=True)
