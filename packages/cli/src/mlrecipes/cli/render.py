@@ -160,9 +160,5 @@ class EventPrinter:
 def waiting_line(event: RunsWaiting) -> str:
     """One line: how many runs wait for MLflow, why, and what delivers them."""
     runs = f"{event.runs} run{'s' if event.runs != 1 else ''}"
-    if event.reason:
-        return (
-            f"[yellow]{runs} waiting for MLflow:[/] {escape(event.reason)}"
-            " (`mlrecipes runs push` delivers them)"
-        )
-    return f"[dim]{runs} waiting for MLflow: being delivered by the tracker[/]"
+    reason = escape(event.reason or "the warm tracker is delivering them")
+    return f"[yellow]{runs} waiting for MLflow:[/] {reason} (`mlrecipes runs push` delivers them)"

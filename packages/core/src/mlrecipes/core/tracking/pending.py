@@ -46,12 +46,19 @@ def deliver_pending(paths: WorkspacePaths, uri: str, *, timeout: float = WAIT_TI
 def report_waiting(
     paths: WorkspacePaths, on_event: EventHandler, *, started_before: int | None = None
 ) -> Pending:
-    """Emit :class:`RunsWaiting` when runs wait in the outbox; what waits.
+    """Emit :class:`RunsWaiting` when runs wait in the outbox for a reason (a delivery
+    failed, or no warm tracker runs to deliver them); what waits.
 
     ``started_before``: the calling command's start (``time.time_ns()``); its own
     runs, handed to the warm tracker, count only if a delivery failed.
     """
     found = pending(paths.outbox, started_before=started_before)
+    if found.runs and found.reason is None:
+        from mlrecipes.core.tracking.warm import status
+
+        if status(paths.tracker_socket) is not None:
+            return found  # on their way: the warm tracker is delivering them
+        found = Pending(found.runs, found.segments, "no tracker is delivering them")
     if found.runs:
         on_event(RunsWaiting(found.runs, found.reason))
     return found
