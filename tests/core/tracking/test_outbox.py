@@ -116,3 +116,34 @@ def test_runs_a_writer_left_open_end_killed(tmp_path: Path, store: str, how: str
     assert {r.info.status for r in runs} == {"KILLED"} and len(runs) == 2
     assert all("stopped before ending it" in r.data.tags["mlrecipes.note"] for r in runs)
     assert not tracker.segment.exists()
+
+
+def test_a_warm_tracker_of_another_version_is_not_used(tmp_path: Path, store: str) -> None:
+    import json
+    import socketserver
+    import threading
+
+    from mlrecipes.core.tracking.outbox_tracker import WarmCourier
+
+    paths = _paths(store)
+    heard: list[str] = []
+
+    class OldServer(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            for line in self.rfile:
+                heard.append(json.loads(line)["op"])
+                self.wfile.write(b'{"ok": true, "version": "0:elsewhere"}\n')
+
+    server = socketserver.ThreadingUnixStreamServer(str(paths.tracker_socket), OldServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        courier = WarmCourier(paths, store, idle=30)
+        assert not courier.background  # this process does the work itself
+        tracker = OutboxTracker(store, paths, courier, wait=False)
+        _log_pipeline(tracker, tmp_path)
+        tracker.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert heard == ["hello", "stop"]  # and asked it to go, for the next command
+    assert {r.info.status for r in _runs(store)} == {"FINISHED"} and len(_runs(store)) == 2

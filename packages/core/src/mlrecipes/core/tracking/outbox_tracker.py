@@ -58,8 +58,9 @@ _START_TIMEOUT = 60.0
 class Courier(Protocol):
     """Gets a segment's events to MLflow."""
 
-    background: bool
-    """True when another process delivers (the command need not wait for it)."""
+    @property
+    def background(self) -> bool:
+        """True when another process delivers (the command need not wait for it)."""
 
     def notify(self) -> None:
         """New events are durable: deliver them soon."""
@@ -109,14 +110,17 @@ class LocalCourier:
 class WarmCourier:
     """Hands events to the warm tracker, starting it if none runs (see :mod:`.warm`)."""
 
-    background = True
-
     def __init__(self, paths: WorkspacePaths, uri: str, idle: float) -> None:
         self.paths, self.uri, self.idle = paths, uri, idle
         self._client: Any = None
         self._spawned = False
         self._fallback: LocalCourier | None = None
         self._connect()
+
+    @property
+    def background(self) -> bool:
+        """False once a tracker of another version answered: then this process delivers."""
+        return self._fallback is None
 
     def notify(self) -> None:
         if self._fallback is None and self._connect():
