@@ -100,7 +100,7 @@ def default_services(manifest: Manifest, paths: WorkspacePaths, options: RunOpti
         settings = share_settings(manifest.store, uri, enabled=options.share)
         if settings is None:
             return None
-        return TeamStore(settings, manifest.experiment, on_event, paths.state / "tmp")
+        return TeamStore(settings, manifest.experiment, on_event, paths.tmp)
 
     return RunServices(
         tracker=tracker, executor=executor, executor_kind=kind, team_store=team_store

@@ -20,13 +20,14 @@ from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan.labels import execution_labels
 from mlrecipes.core.plan.planner import Plan, make_plan
-from mlrecipes.core.plan.records import fingerprints_hash, read_finished_run, write_usage
+from mlrecipes.core.plan.records import fingerprints_hash, read_finished_run
 from mlrecipes.core.plan.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.run.compose import RunServices
 from mlrecipes.core.run.execute import PipelineExecution
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run.outputs import link_declared_outputs
 from mlrecipes.core.store.local import Store
+from mlrecipes.core.store.usage import write_usage
 from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.core.tracking.outbox import RunIds
 from mlrecipes.core.tracking.pending import deliver_pending, report_waiting

@@ -20,12 +20,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.errors import TrackingError
+from mlrecipes.core.tracking._client import step_tracking_env
 from mlrecipes.core.tracking.base import PipelineInfo, PipelineSummary, StepInfo
+from mlrecipes.core.tracking.log_redaction import RedactingStream
 from mlrecipes.core.tracking.outbox import (
     EVENTS,
     CreateStep,
@@ -92,7 +95,7 @@ class Deliverer:
     def step_env(self, tracking_uri: str, run_id: str) -> dict[str, str]:
         tracker = self._trackers.get(tracking_uri)
         if tracker is None:
-            return {"MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_RUN_ID": run_id}
+            return step_tracking_env(tracking_uri, run_id)
         return dict(tracker.step_env(run_id))
 
     def close(self) -> None:
@@ -138,6 +141,9 @@ class Deliverer:
         tracker = self._trackers.get(header.tracking_uri)
         if tracker is None:
             from mlrecipes.core.tracking.mlflow_tracker import MlflowTracker
+
+            if isinstance(sys.stderr, RedactingStream):  # MLflow quotes the URI, token and all
+                sys.stderr.add_url_credentials(header.tracking_uri)
 
             tracker = MlflowTracker(header.tracking_uri, artifact_root=header.artifact_root)
             self._trackers[header.tracking_uri] = tracker

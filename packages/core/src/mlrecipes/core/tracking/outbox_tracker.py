@@ -30,7 +30,6 @@ from typing import Any, Protocol
 
 from mlrecipes.core.errors import TrackingError
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.tracking._client import redact
 from mlrecipes.core.tracking.base import (
     TAG_LOCAL_ID,
     PipelineInfo,
@@ -50,6 +49,7 @@ from mlrecipes.core.tracking.outbox import (
     StartPipeline,
     new_local_id,
 )
+from mlrecipes.git_sources import redact_text
 
 PUSH_HINT = "they wait in .mlrecipes/outbox; `mlrecipes runs push` delivers them"
 _START_TIMEOUT = 60.0
@@ -146,7 +146,7 @@ class WarmCourier:
         elif not answer.get("ok"):
             raise TrackingError(
                 f"MLflow did not take every run: {answer.get('error')}",
-                uri=redact(self.uri),
+                uri=redact_text(self.uri),
                 hint=PUSH_HINT,
             )
 
@@ -288,7 +288,7 @@ class OutboxTracker:
                 found = self.courier.resolve(run_id)
                 if found is None:
                     raise TrackingError(
-                        f"run {run_id} is not in MLflow yet", uri=redact(self.tracking_uri)
+                        f"run {run_id} is not in MLflow yet", uri=redact_text(self.tracking_uri)
                     )
                 env = self._envs[run_id] = found[1]
         return dict(env)

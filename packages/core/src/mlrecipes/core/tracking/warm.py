@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.tracking.log_redaction import redact_process_output
 
 PROTOCOL = 1
 DEFAULT_IDLE = 300.0
@@ -297,6 +298,8 @@ class _Server:
             self.error = None
             self._refresh_summaries()
         except TrackingError as exc:
+            if exc.message != self.error:  # once per new error, not once a second
+                logging.getLogger(__name__).warning("delivery failed", exc_info=True)
             self.error = exc.message
         except Exception as exc:  # a bug: logged, the next pass tries again
             logging.getLogger(__name__).exception("delivery pass failed")
@@ -409,11 +412,17 @@ def main(argv: list[str]) -> None:
     # The terminal the command ran in may close or be interrupted: not our business.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # Before logging is set up, so that its handler writes through it too: no token
+    # MLflow quotes (a URI's userinfo) reaches the log file.
+    log = redact_process_output()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
     root, idle = argv
-    serve(WorkspacePaths(Path(root)), float(idle))
+    try:
+        serve(WorkspacePaths(Path(root)), float(idle))
+    finally:
+        log.close()
 
 
 if __name__ == "__main__":
