@@ -30,6 +30,9 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("MLRECIPES_CACHE_DIR", str(tmp_path / "_cache"))
+    # No warm tracker outlives a test unless the test asks for one (and stops it).
+    monkeypatch.setenv("MLRECIPES_TRACKER_IDLE", "0")
+    monkeypatch.delenv("CI", raising=False)
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

@@ -16,9 +16,11 @@ from mlrecipes.cli.commands import (
     init,
     reproduce,
     run,
+    runs,
     schema,
     step,
     store,
+    tracker,
     tune,
     ui,
     validate,
@@ -137,6 +139,8 @@ app.add_typer(workspace.app, name="workspace")
 app.add_typer(step.app, name="step")
 app.add_typer(exp.app, name="exp")
 app.add_typer(store.app, name="store")
+app.add_typer(runs.app, name="runs")
+app.add_typer(tracker.app, name="tracker")
 
 
 def main() -> None:

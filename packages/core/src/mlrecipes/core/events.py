@@ -92,6 +92,14 @@ class PipelineFinished:
 
 
 @dataclass(frozen=True)
+class RunsWaiting:
+    """Runs whose events are in the outbox, not yet all in MLflow, and why (one line)."""
+
+    runs: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class TrialStarted:
     """A tuning trial starts: one pipeline run with these overrides."""
 
@@ -128,6 +136,7 @@ Event: TypeAlias = (
     | StepLog
     | TeamStoreNotice
     | PipelineFinished
+    | RunsWaiting
     | TrialStarted
     | TrialFinished
     | TrialsDraining

@@ -112,6 +112,12 @@ def run(
     yes: Annotated[
         bool, typer.Option("--yes", help="Allow a sweep of more than 1,000 variants.")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Return only once MLflow holds every run (always so when CI is set)."
+        ),
+    ] = False,
     no_share: Annotated[
         bool,
         typer.Option(
@@ -134,6 +140,7 @@ def run(
         ray_address=ray_address,
         large_sweep=yes,
         share=not no_share,
+        wait=wait,
     )
     note = pythonpath_note()
     if note:

@@ -1,18 +1,21 @@
-"""The one place that wires the run layer's side effects: the tracker and the executor.
+"""The one place that wires the run layer's side effects: tracker, executor, team store.
 
-:func:`~mlrecipes.core.run.pipeline.run_pipeline` takes a :class:`RunServices`;
-the defaults log to MLflow from a worker process and run steps with the
-executor the options or the manifest name. Tests pass a
+:func:`~mlrecipes.core.run.pipeline.run_pipeline` requires a :class:`RunServices`;
+:func:`default_services` builds the real ones: the outbox tracker (events made
+durable, then handed to the warm tracker; see :mod:`mlrecipes.core.tracking.warm`),
+the executor the options or the manifest name, and the team store the manifest
+and the tracking URI call for. Tests pass a
 :class:`~mlrecipes.core.tracking.recording.RecordingTracker` and a fake executor.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from mlrecipes.core.events import EventHandler
 from mlrecipes.core.executors import Executor
 from mlrecipes.core.executors.select import make_executor
 from mlrecipes.core.executors.task import StepResult
@@ -21,6 +24,9 @@ from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.run.options import RunOptions
 from mlrecipes.core.tracking.background import BackgroundTracker
 from mlrecipes.core.tracking.base import PostRunJob
+
+if TYPE_CHECKING:
+    from mlrecipes.core.team_store import TeamStore
 
 
 def default_jobs() -> int:
@@ -31,37 +37,50 @@ def default_jobs() -> int:
 AfterStep = Callable[[StepResult], "PostRunJob | None"]
 """Given a step that ran, a job to run once its MLflow run exists (or None)."""
 
+TeamStoreFactory = Callable[[str, EventHandler], "TeamStore | None"]
+"""Given the tracking URI and the event handler, the run's team store (or None)."""
+
+
+def no_team_store(_uri: str, _on_event: EventHandler) -> TeamStore | None:
+    return None
+
 
 @dataclass(frozen=True)
 class RunServices:
-    """Builds the tracker (given the tracking URI) and the executor of one run.
+    """Builds the tracker (given the tracking URI), the executor and the team store of a run.
 
     ``after_step`` is the hook for work that needs a step's run but must not hold
     up the pipeline (e.g. uploading its outputs to a team store as artifacts of
     that run): its job is queued on the tracker behind the step's logging and
-    runs in the tracker process (see :data:`~mlrecipes.core.tracking.base.PostRunJob`).
+    runs where the events are delivered (see
+    :data:`~mlrecipes.core.tracking.base.PostRunJob`). With a team store and no
+    ``after_step`` of its own, the team store's upload is the hook.
     """
 
     tracker: Callable[[str], BackgroundTracker]
     executor: Callable[[], Executor]
     executor_kind: str = "local"
     after_step: AfterStep | None = None
+    team_store: TeamStoreFactory = no_team_store
+
+
+def must_wait(options: RunOptions) -> bool:
+    """True when the command returns only once MLflow holds every run (CI, ``--wait``)."""
+    return options.wait or bool(os.environ.get("CI"))
 
 
 def default_services(manifest: Manifest, paths: WorkspacePaths, options: RunOptions) -> RunServices:
-    """MLflow in a worker process (started when first needed), the configured executor."""
+    """The outbox tracker, the configured executor, the team store if shared."""
 
     def tracker(uri: str) -> BackgroundTracker:
-        from mlrecipes.core.tracking.process import ProcessTracker
+        from mlrecipes.core.tracking.outbox_tracker import OutboxTracker, make_courier
+        from mlrecipes.core.tracking.warm import idle_seconds
 
-        return BackgroundTracker(
-            lambda: ProcessTracker(
-                uri,
-                artifact_root=paths.mlflow_artifacts,
-                live_dir=paths.live,
-                log_file=paths.tracker_log,
-            )
-        )
+        def build() -> OutboxTracker:
+            courier = make_courier(paths, uri, idle=idle_seconds())
+            return OutboxTracker(uri, paths, courier, wait=must_wait(options))
+
+        return BackgroundTracker(build)
 
     config = manifest.executor
     kind = options.executor or config.kind
@@ -75,20 +94,14 @@ def default_services(manifest: Manifest, paths: WorkspacePaths, options: RunOpti
             resources_of=lambda task: steps[task.step].resources if task.step in steps else None,
         )
 
-    return RunServices(tracker=tracker, executor=executor, executor_kind=kind)
+    def team_store(uri: str, on_event: EventHandler) -> TeamStore | None:
+        from mlrecipes.core.team_store import TeamStore, share_settings
 
+        settings = share_settings(manifest.store, uri, enabled=options.share)
+        if settings is None:
+            return None
+        return TeamStore(settings, manifest.experiment, on_event, paths.tmp)
 
-def first_run_of(paths: WorkspacePaths, options: RunOptions) -> bool:
-    """True when this run will surely log (nothing was ever logged from here).
-
-    Then the tracker is worth starting before the sync: importing MLflow and
-    opening its store (seconds) overlap with checkouts and environment builds.
-    A later run may have nothing to do, so it starts the tracker only if needed.
-    """
-    return not options.dry_run and not any(paths.runs.glob("*.json"))
-
-
-def started_early(services: RunServices, uri: str) -> tuple[RunServices, BackgroundTracker]:
-    """``services`` with its tracker already starting; close that tracker if unused."""
-    tracker = services.tracker(uri)
-    return dataclasses.replace(services, tracker=lambda _uri: tracker), tracker
+    return RunServices(
+        tracker=tracker, executor=executor, executor_kind=kind, team_store=team_store
+    )

@@ -28,6 +28,8 @@ class RunOptions:
     new_run: bool = False
     large_sweep: bool = False  # allow more than sweep.MAX_VARIANTS variants
     share: bool = True  # False: no team store this run (--no-share)
+    # Return only once MLflow holds every run (also in CI, `CI` set): --wait, reproduce.
+    wait: bool = False
 
 
 @dataclass(frozen=True)
