@@ -16,7 +16,15 @@ from rich.table import Table
 from mlrecipes.cli.commands.run import ExecutorKind
 from mlrecipes.cli.completion import complete_overrides
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
-from mlrecipes.cli.options import DevOpt, FrozenOpt, LockedOpt, ManifestOpt, TargetsArg, parse_dev
+from mlrecipes.cli.options import (
+    DevOpt,
+    FrozenOpt,
+    LockedOpt,
+    ManifestOpt,
+    RayStorageOpt,
+    TargetsArg,
+    parse_dev,
+)
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import (
     RunOptions,
@@ -163,6 +171,7 @@ def tune(
         ExecutorKind | None,
         typer.Option("--executor", help="Where steps run (default: the manifest's, else local)."),
     ] = None,
+    ray_storage: RayStorageOpt = None,
 ) -> None:
     """Search hyperparameters with Optuna; every trial is a pipeline run that reuses the cache."""
     state = get_state(ctx)
@@ -170,6 +179,7 @@ def tune(
     run = RunOptions(
         sync_mode=sync_mode(locked=locked, frozen=frozen),
         executor=executor.value if executor else None,
+        ray_storage=ray_storage.value if ray_storage else None,
     )
     options = TuneOptions(
         space=tuple(space or ()),

@@ -23,17 +23,20 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.executors import _ray_node
+from mlrecipes.core.executors._ray_store_node import run_store_step
 from mlrecipes.core.executors.base import Outcome, read_outcome
+from mlrecipes.core.executors.ray_store import StoreMode
 from mlrecipes.core.executors.runner import build_spec, runner_path
 from mlrecipes.core.executors.task import StepTask
 from mlrecipes.core.manifest.model import Resources
+from mlrecipes.core.team_store._mlflow import safe_reason
 
 INSTALL_HINT = (
     "install the Ray extra: `uv pip install 'mlrecipes-core[ray]'` "
@@ -77,6 +80,7 @@ def ray_options(resources: Resources | None) -> dict[str, Any]:
 class _Job:
     task: StepTask
     log_path: Path
+    tmp_entry: Path
     ref: Any = None
     cancelled: bool = False
     forced: bool = False
@@ -100,6 +104,7 @@ class RayExecutor:
         address: str | None = None,
         resources_of: Callable[[StepTask], Resources | None] | None = None,
         grace: float = 5.0,
+        store: StoreMode | None = None,
     ) -> None:
         self._ray = import_ray()
         self._owns_connection = _connect(self._ray, address)
@@ -111,10 +116,23 @@ class RayExecutor:
         # Shipped by value: a node needs Ray and the workspace, not mlrecipes.
         self._ray.cloudpickle.register_pickle_by_value(_ray_node)
         self._remote = self._ray.remote(_ray_node.run_step)
+        # `store` mode: the node needs mlrecipes (it checks out, builds, fetches,
+        # publishes), so its task function is imported there, not shipped.
+        self._store = store
+        self._remote_store = self._ray.remote(run_store_step) if store else None
+        # Collecting a node's outputs downloads them: not on Ray's callback thread.
+        self._pool = (
+            ThreadPoolExecutor(4, thread_name_prefix="mlrecipes-collect") if store else None
+        )
         self._closed = False
 
     def submit(self, task: StepTask, *, tmp_entry: Path, log_path: Path) -> Future[Outcome]:
         """Submit ``task`` as a Ray task; the future resolves when it has ended."""
+        options = ray_options(self._resources_of(task))
+        options["name"] = f"mlrecipes:{task.display}"
+        if self._store is not None and self._remote_store is not None:
+            job_spec = self._store.job(task, runner_source=self._runner_source, grace=self._grace)
+            return self._start(self._remote_store, options, job_spec, task, tmp_entry, log_path)
         result_path = log_path.with_suffix(".result.json")
         payload = {
             "python": str(task.python),
@@ -127,15 +145,32 @@ class RayExecutor:
             "runner_source": self._runner_source,
             "grace": self._grace,
         }
-        options = ray_options(self._resources_of(task))
-        options["name"] = f"mlrecipes:{task.display}"
-        job = _Job(task, log_path)
+        return self._start(self._remote, options, payload, task, tmp_entry, log_path)
+
+    def _start(
+        self,
+        remote: Any,
+        options: dict[str, Any],
+        payload: Any,
+        task: StepTask,
+        tmp_entry: Path,
+        log_path: Path,
+    ) -> Future[Outcome]:
+        job = _Job(task, log_path, tmp_entry)
         future: Future[Outcome] = Future()
         future.set_running_or_notify_cancel()
         with self._lock:
-            job.ref = self._remote.options(**options).remote(payload)
+            job.ref = remote.options(**options).remote(payload)
             self._jobs[id(job)] = job
-        job.ref.future().add_done_callback(lambda done: self._resolve(job, done, future))
+        pool = self._pool
+
+        def done(ref_future: Future[Any]) -> None:
+            if pool is None:
+                self._resolve(job, ref_future, future)
+            else:
+                pool.submit(self._resolve, job, ref_future, future)
+
+        job.ref.future().add_done_callback(done)
         return future
 
     def cancel_all(self) -> None:
@@ -166,6 +201,8 @@ class RayExecutor:
             self.cancel_all()
             with contextlib.suppress(Exception):
                 self._ray.wait(refs, num_returns=len(refs), timeout=self._grace + 10.0)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         if self._owns_connection:
             self._ray.shutdown()
 
@@ -206,6 +243,14 @@ class RayExecutor:
             return Outcome("killed", error="cancelled")
         if outcome.status == "ok":
             job.log_path.with_suffix(".spec.json").unlink(missing_ok=True)
+        if outcome.status == "ok" and self._store is not None:
+            try:
+                self._store.collect(reply, job.tmp_entry)
+            except Exception as problem:
+                why = (
+                    f"its outputs could not be fetched from the team store: {safe_reason(problem)}"
+                )
+                return Outcome("failed", error=why)
         return outcome
 
 

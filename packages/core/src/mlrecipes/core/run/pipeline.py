@@ -90,7 +90,8 @@ def run_pipeline(
         return RunResult(plan, "UP_TO_DATE", done, uri, experiment)
 
     services = services or default_services(manifest, paths, options)
-    if team is not None and services.after_step is None:  # --- team store: uploads ---
+    uploads = services.after_step is None and not services.runs_ahead  # store mode: nodes do
+    if team is not None and uploads:  # --- team store: uploads ---
         services = dataclasses.replace(services, after_step=team.after_step)
     execution = PipelineExecution(
         plan,
