@@ -22,7 +22,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,23 +255,97 @@ class RayExecutor:
 
 
 def _connect(ray: Any, address: str | None) -> bool:
-    """Connect to the cluster unless already connected; True if we connected."""
+    """Connect to the cluster unless already connected; True if we connected.
+
+    Ray's native GCS client writes its retries straight to file descriptor 2
+    (fifteen-odd ``InvalidAuthToken`` lines against a cluster that wants a
+    token): they go to a file while connecting, and decide the message.
+    """
     if ray.is_initialized():
         return False
-    try:
-        ray.init(
-            address=address,
-            logging_level=logging.WARNING,
-            log_to_driver=False,  # steps log to their own files; keep the terminal ours
-        )
-    except Exception as exc:
-        where = f" at {address}" if address else ""
-        raise UserError(
-            f"cannot connect to the Ray cluster{where}: {exc}",
-            hint="start one with `ray start --head`, or pass its address with "
-            "--ray-address (or `executor: {kind: ray, address: ...}` in workspace.yaml)",
-        ) from exc
+    use_token_if_available(ray)
+    with _native_stderr() as captured:
+        try:
+            ray.init(
+                address=address,
+                logging_level=logging.WARNING,
+                log_to_driver=False,  # steps log to their own files; keep the terminal ours
+            )
+        except Exception as exc:
+            raise connect_error(address, exc, captured()) from exc
     return True
+
+
+AUTH_HINT = (
+    "set RAY_AUTH_TOKEN to the cluster's token (`ray get-auth-token` on its head node) "
+    "or put it in ~/.ray/auth_token"
+)
+
+
+def connect_error(address: str | None, exc: BaseException, native: str) -> UserError:
+    """One line for a failed ``ray.init``: an authentication failure named as such."""
+    where = f" at {address}" if address else ""
+    if "InvalidAuthToken" in native or "Unauthenticated" in native or _is_auth(exc):
+        given = "no token" if _token_source() is None else f"the token from {_token_source()}"
+        return UserError(
+            f"the Ray cluster{where} refused the connection: it uses token authentication "
+            f"and {given} was not accepted",
+            hint=AUTH_HINT,
+        )
+    return UserError(
+        f"cannot connect to the Ray cluster{where}: {exc}",
+        hint="start one with `ray start --head`, or pass its address with "
+        "--ray-address (or `executor: {kind: ray, address: ...}` in workspace.yaml)",
+    )
+
+
+def _is_auth(exc: BaseException) -> bool:
+    return type(exc).__name__ == "AuthenticationError"
+
+
+def _token_source() -> str | None:
+    """Where Ray would read a token from: the variables it reads, then its default file."""
+    for name in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        if os.environ.get(name):
+            return name
+    default = Path.home() / ".ray" / "auth_token"
+    return str(default).replace(str(Path.home()), "~", 1) if default.is_file() else None
+
+
+def use_token_if_available(ray: Any) -> None:
+    """Turn Ray's token mode on when a token is at hand and ``RAY_AUTH_MODE`` is unset.
+
+    A cluster started while ``~/.ray/auth_token`` exists has token authentication on,
+    and Ray's own ``ray.init()`` sends the token only when it found that cluster by
+    itself (no address). Sending it to a cluster without authentication is harmless.
+    """
+    if os.environ.get("RAY_AUTH_MODE") is not None or _token_source() is None:
+        return
+    os.environ["RAY_AUTH_MODE"] = "token"
+    with contextlib.suppress(Exception):  # Ray imported before: refresh its cached config
+        ray._raylet.Config.initialize("")
+
+
+@contextlib.contextmanager
+def _native_stderr() -> Iterator[Callable[[], str]]:
+    """File descriptor 2 into a temp file; yields a reader of what was written."""
+    with tempfile.TemporaryFile(prefix="mlrecipes-ray-") as sink:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to keep off it
+            yield lambda: ""
+            return
+        os.dup2(sink.fileno(), 2)
+
+        def read() -> str:
+            sink.seek(0)
+            return sink.read().decode("utf-8", errors="replace")
+
+        try:
+            yield read
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _read_reply(reply: dict[str, Any], log_path: Path) -> Outcome:
