@@ -1,12 +1,14 @@
 """Starting and stopping a Ray cluster of the tests' own, and only that one.
 
-Every node runs with ``--temp-dir`` in a folder of its own and with
-``MLRECIPES_TEST_RAY=<that folder>`` in its environment, which every process
-Ray starts for it inherits (raylet, GCS, workers, agents: some rename their
-command line, none drop the variable). :meth:`Cluster.stop` ends exactly
-those processes (SIGTERM, then SIGKILL) and never touches a user's cluster or
-another test run's, as ``ray stop --force`` would. A worker node may start inside a private mount
-namespace with tmpfs over folders it must not see (``hidden``).
+Every node is a ``ray start --block`` child of the test process, with
+``--temp-dir`` in a folder of its own and ``MLRECIPES_TEST_RAY=<that folder>``
+in its environment. :meth:`Cluster.stop` collects the processes of this
+cluster (descendants of those children, and processes whose environment still
+holds the marker: Ray's agents rename themselves over their environment, so the
+tree is what finds them), then ends exactly those (SIGTERM, then SIGKILL): never
+a user's cluster or another test run's, as ``ray stop --force`` would. A
+worker node may start inside a private mount namespace with tmpfs over folders
+it must not see (``hidden``).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class Cluster:
         lines = done.stdout.strip().splitlines()
         return int(lines[-1]) if done.returncode == 0 and lines else 0
 
-    def wait_for_nodes(self, count: int, timeout: float = 180.0) -> None:
+    def wait_for_nodes(self, count: int, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.alive_nodes() >= count:
@@ -75,9 +77,12 @@ class Cluster:
 
     def stop(self) -> None:
         """End every process of this cluster (and only those), then remove its folder."""
+        roots = [proc.pid for proc in self.procs if proc.poll() is None]
+        pids = set(descendants(roots)) | set(_pids_with(str(self.temp_dir)))
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
+        kill_pids(pids)
         kill_by_marker(str(self.temp_dir))
         for proc in self.procs:
             try:
@@ -107,10 +112,35 @@ def _pids_with(marker: str) -> list[int]:
     return found
 
 
+def descendants(roots: Sequence[int]) -> list[int]:
+    """``roots`` and every process below them, from ``/proc`` (parents first)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    queue = list(roots)
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        queue.extend(children.get(pid, []))
+    return found
+
+
 def kill_by_marker(marker: str, grace: float = 10.0) -> None:
     """SIGTERM every process of the cluster ``marker``; SIGKILL what remains."""
+    kill_pids(set(_pids_with(marker)), grace)
+
+
+def kill_pids(pids: set[int], grace: float = 10.0) -> None:
+    """SIGTERM ``pids`` (collected before any dies: no reparenting surprise); SIGKILL the rest."""
     for signum in (signal.SIGTERM, signal.SIGKILL):
-        pids = _pids_with(marker)
+        pids = {pid for pid in pids if _running(pid)}
         for pid in pids:
             try:
                 os.kill(pid, signum)
@@ -118,7 +148,7 @@ def kill_by_marker(marker: str, grace: float = 10.0) -> None:
                 continue
         deadline = time.monotonic() + grace
         while pids and time.monotonic() < deadline:
-            pids = [pid for pid in pids if _running(pid)]
+            pids = {pid for pid in pids if _running(pid)}
             time.sleep(0.1)
         if not pids:
             return
@@ -145,7 +175,7 @@ def start_cluster(
     hidden: Sequence[Path] = (),
     wait_for_worker: bool = False,
 ) -> Cluster:
-    """A head (blocking start) and a worker node (started in the background).
+    """A head (waited for) and a worker node (started in the background).
 
     ``env`` is the environment of every node; ``worker_env`` adds to the
     worker's; ``client_env`` is what a driver needs on top of ``env`` (e.g. the
@@ -159,9 +189,13 @@ def start_cluster(
     cluster.client_env.update(client_env or {})
     head = [ray_cli(), "start", "--head", "--port", str(port), "--node-ip-address", HEAD_IP,
             "--include-dashboard=false", "--num-cpus", str(head_cpus),
-            "--temp-dir", str(temp_dir / "h"), *_START]  # fmt: skip
+            "--temp-dir", str(temp_dir / "h"), "--block", *_START]  # fmt: skip
     try:
-        subprocess.run(head, check=True, env=cluster.env, capture_output=True, timeout=300)
+        with (temp_dir / "head.log").open("wb") as log:
+            cluster.procs.append(
+                subprocess.Popen(head, env=cluster.env, stdout=log, stderr=subprocess.STDOUT)
+            )
+        cluster.wait_for_nodes(1)
         worker = [ray_cli(), "start", "--address", address, "--node-ip-address", WORKER_IP,
                   "--num-cpus", str(worker_cpus), "--temp-dir", str(temp_dir / "w"),
                   "--block", *_START]  # fmt: skip
@@ -169,10 +203,13 @@ def start_cluster(
             mounts = " && ".join(f"mount -t tmpfs tmpfs '{folder}'" for folder in hidden)
             worker = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                       f'{mounts} && exec "$@"', "sh", *worker]  # fmt: skip
-        log = (temp_dir / "worker.log").open("wb")
-        proc = subprocess.Popen(
-            worker, env={**cluster.env, **(worker_env or {})}, stdout=log, stderr=log
-        )
+        with (temp_dir / "worker.log").open("wb") as log:  # the child keeps its own copy
+            proc = subprocess.Popen(
+                worker,
+                env={**cluster.env, **(worker_env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         cluster.procs.append(proc)
         if wait_for_worker:
             cluster.wait_for_nodes(2)

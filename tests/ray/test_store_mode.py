@@ -185,6 +185,8 @@ def _entries(manifest: Path) -> dict[tuple[str, str], Mapping[str, float]]:
     found: dict[tuple[str, str], Mapping[str, float]] = {}
     for step_dir in store.root.iterdir():
         for entry in step_dir.iterdir():
+            if entry.name.startswith("."):  # logs, temp entries
+                continue
             record = store.read_record(step_dir.name, entry.name)
             if record is not None:
                 found[(step_dir.name, entry.name)] = dict(record.metrics)
