@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"
 
@@ -44,7 +45,7 @@ class Cluster:
     address: str
     temp_dir: Path
     env: dict[str, str]
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    procs: list[subprocess.Popen[Any]] = field(default_factory=list)
     client_env: dict[str, str] = field(default_factory=dict)  # what a driver adds to env
 
     def alive_nodes(self) -> int:

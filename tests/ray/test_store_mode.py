@@ -211,7 +211,7 @@ def test_pipeline_runs_on_a_node_without_the_workspace_and_matches_a_local_run(
     # Same fingerprints and metrics; the clashing pins each got their own environment.
     assert _entries(ray) == _entries(local)
     assert {m["six"] for m in _entries(ray).values()} == {1.16, 1.17}
-    assert (ray.parent / "outputs" / "model.txt").read_text() == "20.0"
+    assert (ray.parent / "outputs" / "model.txt").read_text() == "10.0"
 
     out = _cli(setup, ray, "run")  # a rerun is all hits: nothing reaches the node
     assert out.startswith("0\n"), out
