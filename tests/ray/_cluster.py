@@ -54,25 +54,30 @@ class Cluster:
             "import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False, "
             "logging_level='ERROR'); print(sum(1 for n in ray.nodes() if n['Alive']))"
         )
-        done = subprocess.run(
-            [sys.executable, "-c", code, self.address],
-            env={**self.env, **self.client_env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", code, self.address],
+                env={**self.env, **self.client_env},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:  # no GCS answering yet (or any more)
+            return 0
         lines = done.stdout.strip().splitlines()
         return int(lines[-1]) if done.returncode == 0 and lines else 0
 
     def wait_for_nodes(self, count: int, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.alive_nodes() >= count:
-                return
             for proc in self.procs:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"a Ray node exited with code {proc.returncode}")
+                    raise RuntimeError(
+                        f"a Ray node exited with code {proc.returncode}; see {self.temp_dir}"
+                    )
+            if self.alive_nodes() >= count:
+                return
             time.sleep(1.0)
         raise TimeoutError(f"the Ray cluster did not reach {count} nodes")
 
