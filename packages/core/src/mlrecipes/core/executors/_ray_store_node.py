@@ -103,6 +103,9 @@ def run_store_step(job: StoreTask) -> dict[str, Any]:
         return _run(job)
     except NodeError as exc:
         return {"error": f"Ray node {_ray_node.node_name()}: {exc}"}
+    except Exception as exc:  # an MLflow or network error: one line, no credentials
+        why = f"{type(exc).__name__}: {_mlflow.safe_reason(exc)}"
+        return {"error": f"Ray node {_ray_node.node_name()}: {redact_text(why)}"}
 
 
 def _run(job: StoreTask) -> dict[str, Any]:
