@@ -77,9 +77,7 @@ def default_services(manifest: Manifest, paths: WorkspacePaths, options: RunOpti
     kind = options.executor or config.kind
     steps = manifest.steps
 
-    store_mode = kind == "ray" and (options.ray_storage or config.storage) == "store"
-    if store_mode:
-        store_mode_settings(manifest, options)  # no team store: fail before anything runs
+    store_mode = check_storage(manifest, options)
 
     def executor() -> Executor:
         return make_executor(
@@ -93,6 +91,15 @@ def default_services(manifest: Manifest, paths: WorkspacePaths, options: RunOpti
     return RunServices(
         tracker=tracker, executor=executor, executor_kind=kind, runs_ahead=store_mode
     )
+
+
+def check_storage(manifest: Manifest, options: RunOptions) -> bool:
+    """True for Ray's ``store`` mode; a UserError at once when it has no team store."""
+    kind = options.executor or manifest.executor.kind
+    store_mode = kind == "ray" and (options.ray_storage or manifest.executor.storage) == "store"
+    if store_mode:
+        store_mode_settings(manifest, options)  # fail before anything syncs or runs
+    return store_mode
 
 
 def store_mode_settings(manifest: Manifest, options: RunOptions) -> ShareSettings:
