@@ -13,6 +13,7 @@ it must not see (``hidden``).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -177,6 +178,7 @@ def start_cluster(
     head_cpus: int = 1,
     worker_cpus: int = 1,
     worker_env: Mapping[str, str] | None = None,
+    worker_resources: Mapping[str, float] | None = None,
     client_env: Mapping[str, str] | None = None,
     hidden: Sequence[Path] = (),
     wait_for_worker: bool = False,
@@ -184,9 +186,10 @@ def start_cluster(
     """A head (waited for) and a worker node (started in the background).
 
     ``env`` is the environment of every node; ``worker_env`` adds to the
-    worker's; ``client_env`` is what a driver needs on top of ``env`` (e.g. the
-    auth mode). With ``hidden``, the worker's raylet starts in a private mount
-    namespace with a tmpfs over each of those folders (needs root).
+    worker's, ``worker_resources`` are its custom resources; ``client_env`` is
+    what a driver needs on top of ``env`` (e.g. the auth mode). With
+    ``hidden``, the worker's raylet starts in a private mount namespace with a
+    tmpfs over each of those folders (needs root).
     """
     temp_dir = Path(tempfile.mkdtemp(prefix="mlr-ray-", dir="/tmp"))  # short: socket paths
     port = free_port()
@@ -205,6 +208,8 @@ def start_cluster(
         worker = [ray_cli(), "start", "--address", address, "--node-ip-address", WORKER_IP,
                   "--num-cpus", str(worker_cpus), "--temp-dir", str(temp_dir / "w"),
                   "--block", *_START]  # fmt: skip
+        if worker_resources:
+            worker += ["--resources", json.dumps(dict(worker_resources))]
         if hidden:
             mounts = " && ".join(f"mount -t tmpfs tmpfs '{folder}'" for folder in hidden)
             worker = ["unshare", "--mount", "--propagation", "private", "sh", "-c",

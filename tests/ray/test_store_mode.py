@@ -4,9 +4,10 @@ The worker's raylet starts in a private mount namespace with a tmpfs over the
 driver's workspaces and mirror cache (``unshare``, as root): whatever a step
 needs must come to the node by key (repo URL and commit, environment spec,
 inputs from the team store, a real ``mlflow server --serve-artifacts``). The
-head has no CPUs, so every step runs on the worker. The cluster was started
-while ``~/.ray/auth_token`` existed (token authentication on), and the driver
-(the real CLI, in a subprocess) connects to it without any extra setting.
+steps ask for a custom resource only the worker has (``resources: {custom:
+...}``). The cluster was started while ``~/.ray/auth_token`` existed (token
+authentication on), and the driver (the real CLI, in a subprocess) connects to
+it without any extra setting.
 """
 
 from __future__ import annotations
@@ -78,11 +79,13 @@ MANIFEST = """
       prep:
         fn: feat:feat_steps.prep
         params: {{probe: !param probe, seen: !param seen}}
+        resources: {{custom: {{sandbox: 1}}}}
         deps: {{raw: !path raw/numbers.txt}}
         outs: {{table: table.txt}}
       train:
         fn: model:model_steps.train
         params: {{probe: !param probe, seen: !param seen}}
+        resources: {{custom: {{sandbox: 1}}}}
         deps: {{table: !out prep.table}}
         outs: {{model: !path out/model.txt}}
 """
@@ -139,7 +142,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     try:
         cluster = start_cluster(
             env=env,
-            head_cpus=0,  # every step runs on the worker node
+            worker_resources={"sandbox": 1},  # what every step asks for
             # `ray start --address` (unlike --head) turns token mode on only when told.
             worker_env={"MLRECIPES_CACHE_DIR": str(base / "node"), "RAY_AUTH_MODE": "token"},
             client_env={"RAY_AUTH_MODE": "token"},
@@ -227,7 +230,10 @@ def test_a_repo_the_node_cannot_fetch_fails_the_step_and_publishes_nothing(
         "  model: {url: ../../upstream/model, rev: main}\n"
         "  secret: {url: ../private/secret, rev: main}\n",
     )
-    text += "  never:\n    fn: secret:secret_steps.hidden\n    outs: {out: never.txt}\n"
+    text += (
+        "  never:\n    fn: secret:secret_steps.hidden\n    outs: {out: never.txt}\n"
+        "    resources: {custom: {sandbox: 1}}\n"
+    )
     ws.write_text(text)
     out = _cli(setup, ws, "run", "never")
     assert out.startswith("4\n"), out

@@ -31,7 +31,7 @@ MANIFEST = """
       far: {{url: "https://example.com/x/far.git", rev: main}}
     executor: {{kind: ray, storage: {storage}}}
     steps:
-      s: {{fn: "r:m.f"}}
+      s: {{fn: "r:m.f", resources: {{custom: {{sandbox: 1}}}}}}
 """
 
 
@@ -44,6 +44,7 @@ def _manifest(tmp_path: Path, *, uri: str = "http://127.0.0.1:5000", storage: st
 
 def test_storage_is_read_from_the_manifest_and_in_the_schema(tmp_path: Path) -> None:
     assert _manifest(tmp_path).executor.storage == "store"
+    assert dict(_manifest(tmp_path).steps["s"].resources.custom) == {"sandbox": 1.0}
     assert _manifest(tmp_path, storage="shared").executor.storage == "shared"
     executor = manifest_json_schema()["properties"]["executor"]["properties"]
     assert executor["storage"]["enum"] == ["shared", "store"]

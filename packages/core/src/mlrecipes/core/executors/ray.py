@@ -73,6 +73,8 @@ def ray_options(resources: Resources | None) -> dict[str, Any]:
         options["num_gpus"] = res.gpus
     if res.memory is not None:
         options["memory"] = res.memory
+    if res.custom:
+        options["resources"] = dict(res.custom)
     return options
 
 

@@ -166,6 +166,8 @@ class Resources:
     cpus: float | None = None
     gpus: float | None = None
     memory: int | None = None  # bytes
+    custom: Mapping[str, float] = field(default_factory=FrozenMap)
+    """Ray custom resources (``ray start --resources``), e.g. ``{sandbox: 1}``."""
 
 
 @dataclass(frozen=True)

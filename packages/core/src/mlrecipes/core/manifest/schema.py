@@ -107,6 +107,12 @@ def _defs() -> dict[str, Any]:
                     {
                         "cpus": {**number, "description": "CPU cores."},
                         "gpus": {**number, "description": "GPUs."},
+                        "custom": {
+                            "type": "object",
+                            "description": "Ray custom resources by name (`ray start "
+                            "--resources`), e.g. `{sandbox: 1}`.",
+                            "additionalProperties": number,
+                        },
                         "memory": {
                             "description": 'Bytes, or a size like "4GB" or "512MiB".',
                             "oneOf": [
