@@ -15,12 +15,12 @@ import pytest
 
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.executors import _ray_node, local
-from mlrecipes.core.executors._ray_store_node import node_manifest, workspace_id
 from mlrecipes.core.executors.ray import connect_error, use_token_if_available
 from mlrecipes.core.manifest import load_manifest, manifest_json_schema
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.run.compose import default_services
 from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.team_store.ray_node import node_manifest, workspace_id
 
 MANIFEST = """
     version: 1

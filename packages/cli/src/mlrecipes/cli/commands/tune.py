@@ -24,6 +24,7 @@ from mlrecipes.cli.options import (
     RayStorageOpt,
     TargetsArg,
     parse_dev,
+    sync_mode,
 )
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import (
@@ -31,7 +32,6 @@ from mlrecipes.core import (
     TuneOptions,
     TuneResult,
     Workspace,
-    sync_mode,
 )
 from mlrecipes.core.events import Event, TrialFinished, TrialsDraining, TrialStarted
 

@@ -28,8 +28,9 @@ from mlrecipes.core.executors._ray_node import PRELUDE, subprocess_env
 from mlrecipes.core.executors.base import Outcome, read_outcome
 from mlrecipes.core.executors.runner import build_spec, runner_path, write_spec
 from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.paths import runner_cache_dir
 
-__all__ = ["LocalExecutor", "default_runner_cache", "subprocess_env"]
+__all__ = ["LocalExecutor", "subprocess_env"]
 
 _COMPILE = (
     "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)"
@@ -81,12 +82,6 @@ class _RunnerCache:
         return target
 
 
-def default_runner_cache() -> Path:
-    """``$MLRECIPES_CACHE_DIR/runner`` (default ``~/.cache/mlrecipes/runner``)."""
-    base = os.environ.get("MLRECIPES_CACHE_DIR") or Path.home() / ".cache" / "mlrecipes"
-    return Path(base) / "runner"
-
-
 @dataclass(eq=False)
 class _Job:
     task: StepTask
@@ -103,7 +98,7 @@ class LocalExecutor:
 
     ``grace`` is how long a cancelled step may take to exit after SIGTERM
     before SIGKILL; ``runner_cache`` holds the runner compiled per
-    interpreter (default :func:`default_runner_cache`).
+    interpreter (default :func:`~mlrecipes.core.paths.runner_cache_dir`).
     """
 
     def __init__(
@@ -115,7 +110,7 @@ class LocalExecutor:
         self._grace = grace
         self._lock = threading.Lock()
         self._jobs: set[_Job] = set()
-        self._runner = _RunnerCache(runner_cache or default_runner_cache())
+        self._runner = _RunnerCache(runner_cache or runner_cache_dir())
 
     def submit(self, task: StepTask, *, tmp_entry: Path, log_path: Path) -> Future[Outcome]:
         """Queue ``task``; the future resolves when its process has ended."""

@@ -26,17 +26,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.executors import _ray_node
-from mlrecipes.core.executors._ray_store_node import run_store_step
 from mlrecipes.core.executors.base import Outcome, read_outcome
-from mlrecipes.core.executors.ray_store import StoreMode
 from mlrecipes.core.executors.runner import build_spec, runner_path
 from mlrecipes.core.executors.task import StepTask
 from mlrecipes.core.manifest.model import Resources
-from mlrecipes.core.team_store._mlflow import safe_reason
 
 INSTALL_HINT = (
     "install the Ray extra: `uv pip install 'mlrecipes-core[ray]'` "
@@ -78,6 +75,23 @@ def ray_options(resources: Resources | None) -> dict[str, Any]:
     return options
 
 
+class KeyedTasks(Protocol):
+    """Tasks that carry keys, not paths (Ray's ``store`` mode; built by the team store layer).
+
+    ``node_function`` runs on the node with what :meth:`job` returns and replies
+    as :func:`._ray_node.launch` does; :meth:`collect` brings a successful
+    step's outputs into its temp entry on the driver (raising with a one-line,
+    credential-free message).
+    """
+
+    @property
+    def node_function(self) -> Callable[[Any], dict[str, Any]]: ...
+
+    def job(self, task: StepTask, *, runner_source: str, grace: float) -> Any: ...
+
+    def collect(self, reply: dict[str, Any], tmp_entry: Path) -> None: ...
+
+
 @dataclass(eq=False)
 class _Job:
     task: StepTask
@@ -106,7 +120,7 @@ class RayExecutor:
         address: str | None = None,
         resources_of: Callable[[StepTask], Resources | None] | None = None,
         grace: float = 5.0,
-        store: StoreMode | None = None,
+        store: KeyedTasks | None = None,
     ) -> None:
         self._ray = import_ray()
         self._owns_connection = _connect(self._ray, address)
@@ -121,7 +135,7 @@ class RayExecutor:
         # `store` mode: the node needs mlrecipes (it checks out, builds, fetches,
         # publishes), so its task function is imported there, not shipped.
         self._store = store
-        self._remote_store = self._ray.remote(run_store_step) if store else None
+        self._remote_store = self._ray.remote(store.node_function) if store else None
         # Collecting a node's outputs downloads them: not on Ray's callback thread.
         self._pool = (
             ThreadPoolExecutor(4, thread_name_prefix="mlrecipes-collect") if store else None
@@ -249,9 +263,7 @@ class RayExecutor:
             try:
                 self._store.collect(reply, job.tmp_entry)
             except Exception as problem:
-                why = (
-                    f"its outputs could not be fetched from the team store: {safe_reason(problem)}"
-                )
+                why = f"its outputs could not be fetched from the team store: {problem}"
                 return Outcome("failed", error=why)
         return outcome
 
@@ -368,4 +380,4 @@ def _keep_log(log_path: Path, tail: str) -> None:
         log_path.write_text(tail, encoding="utf-8")
 
 
-__all__ = ["INSTALL_HINT", "RayExecutor", "import_ray", "ray_options"]
+__all__ = ["INSTALL_HINT", "KeyedTasks", "RayExecutor", "import_ray", "ray_options"]

@@ -12,7 +12,7 @@ from mlrecipes.core.executors.task import StepTask
 from mlrecipes.core.manifest.model import Resources
 
 if TYPE_CHECKING:
-    from mlrecipes.core.executors.ray_store import StoreMode
+    from mlrecipes.core.executors.ray import KeyedTasks
 
 ExecutorKind = Literal["local", "ray"]
 EXECUTOR_KINDS: tuple[str, ...] = get_args(ExecutorKind)
@@ -24,7 +24,7 @@ def make_executor(
     jobs: int,
     address: str | None = None,
     resources_of: Callable[[StepTask], Resources | None] | None = None,
-    store: StoreMode | None = None,
+    store: KeyedTasks | None = None,
 ) -> Executor:
     """An executor of ``kind``.
 
@@ -32,7 +32,7 @@ def make_executor(
     ``address`` and resources; ``ray`` connects to the cluster at ``address``
     (see :class:`~mlrecipes.core.executors.ray.RayExecutor`) and asks it for
     ``resources_of(task)``; with ``store`` its tasks carry keys, not paths (Ray's
-    ``store`` mode, see :mod:`~mlrecipes.core.executors.ray_store`). Raises
+    ``store`` mode, see :mod:`~mlrecipes.core.team_store.ray_driver`). Raises
     :class:`UserError` for an unknown kind, and for ``ray`` when Ray is not
     installed or the cluster cannot be reached.
     """
@@ -43,7 +43,7 @@ def make_executor(
         from mlrecipes.core.executors.ray import RayExecutor
 
         return RayExecutor(address=address, resources_of=resources_of, store=store)
-    from mlrecipes.core._suggest import did_you_mean
+    from mlrecipes.core.suggest import did_you_mean
 
     raise UserError(f"unknown executor {kind!r}", hint=did_you_mean(kind, EXECUTOR_KINDS))
 

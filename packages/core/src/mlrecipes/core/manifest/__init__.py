@@ -1,5 +1,7 @@
 """The workspace manifest: loading, validation, JSON Schema, parameter resolution."""
 
+from mlrecipes.core.manifest._frozen import FrozenMap
+from mlrecipes.core.manifest._overrides import parse_value
 from mlrecipes.core.manifest.load import load_manifest, with_dev_paths
 from mlrecipes.core.manifest.model import (
     SUPPORTED_VERSIONS,
@@ -38,6 +40,7 @@ __all__ = [
     "EnvRef",
     "ExecutorConfig",
     "FnRef",
+    "FrozenMap",
     "Location",
     "Manifest",
     "MlflowConfig",
@@ -56,6 +59,7 @@ __all__ = [
     "apply_overrides",
     "load_manifest",
     "manifest_json_schema",
+    "parse_value",
     "public_params",
     "resolve_params",
     "with_dev_paths",

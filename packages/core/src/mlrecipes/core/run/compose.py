@@ -33,7 +33,7 @@ def default_jobs() -> int:
 
 
 if TYPE_CHECKING:
-    from mlrecipes.core.executors.ray_store import StoreMode
+    from mlrecipes.core.team_store.ray_driver import StoreMode
 
 AfterStep = Callable[[StepResult], "PostRunJob | None"]
 """Given a step that ran, a job to run once its MLflow run exists (or None)."""
@@ -68,8 +68,8 @@ def default_services(manifest: Manifest, paths: WorkspacePaths, options: RunOpti
             lambda: ProcessTracker(
                 uri,
                 artifact_root=paths.mlflow_artifacts,
-                live_dir=paths.state / "live",
-                log_file=paths.state / "logs" / "tracker.log",
+                live_dir=paths.live,
+                log_file=paths.tracker_log,
             )
         )
 
@@ -119,7 +119,7 @@ def store_mode_settings(manifest: Manifest, options: RunOptions) -> ShareSetting
 
 
 def _store_mode(manifest: Manifest, paths: WorkspacePaths, options: RunOptions) -> StoreMode:
-    from mlrecipes.core.executors.ray_store import StoreMode
+    from mlrecipes.core.team_store.ray_driver import StoreMode
 
     lock = read_lock(lock_path_for(manifest.path)) or Lock(repos={})
     return StoreMode(manifest, lock, store_mode_settings(manifest, options), paths.store)

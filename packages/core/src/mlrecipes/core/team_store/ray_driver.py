@@ -16,17 +16,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.errors import UserError
-from mlrecipes.core.executors._ray_store_node import (
-    FileInput,
-    OutInput,
-    StoreTask,
-    workspace_id,
-)
 from mlrecipes.core.executors.task import StepTask
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.store.local import Store
@@ -34,6 +28,13 @@ from mlrecipes.core.sync.lock import Lock
 from mlrecipes.core.team_store import _mlflow
 from mlrecipes.core.team_store.config import ShareSettings
 from mlrecipes.core.team_store.fetch import RemoteEntry, download_entry, find_remote_entry
+from mlrecipes.core.team_store.ray_node import (
+    FileInput,
+    OutInput,
+    StoreTask,
+    run_store_step,
+    workspace_id,
+)
 
 
 class StoreMode:
@@ -50,6 +51,11 @@ class StoreMode:
         self._lock = threading.Lock()
         self._client: Any = None
         self._experiment: Any = None
+
+    @property
+    def node_function(self) -> Callable[[StoreTask], dict[str, Any]]:
+        """What a node runs (imported there: the node needs mlrecipes)."""
+        return run_store_step
 
     def job(self, task: StepTask, *, runner_source: str, grace: float) -> StoreTask:
         """The node's job for ``task``; raises (the step fails) when an input is missing."""
@@ -76,7 +82,10 @@ class StoreMode:
         remote: RemoteEntry = reply["remote"]
         with self._lock:
             self.published[remote.fingerprint] = remote
-        download_entry(remote, tmp_entry, tracking_uri=self.settings.tracking_uri)
+        try:
+            download_entry(remote, tmp_entry, tracking_uri=self.settings.tracking_uri)
+        except Exception as exc:
+            raise RuntimeError(_mlflow.safe_reason(exc)) from None
 
     def _input(self, task: StepTask, name: str) -> FileInput | OutInput:
         identity = task.input_ids[name]

@@ -16,8 +16,9 @@ lives in the team store. It then:
 4. publishes the outputs to the step's MLflow run in the team store before it
    reports success, and keeps them in its own store for later steps.
 
-Unlike :mod:`._ray_node`, this module needs mlrecipes on the node (the
-``ray`` extra): it checks out with ``git_sources`` and builds with ``envs``.
+Unlike the ``shared`` mode's node module (shipped by value), this module
+needs mlrecipes on the node (the ``ray`` extra): it checks out with
+``git_sources`` and builds with ``envs``.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlrecipes.core.executors import _ray_node
+from mlrecipes.core.executors import launch_runner as launch
+from mlrecipes.core.executors import node_name
 from mlrecipes.core.executors.runner import build_spec
 from mlrecipes.core.executors.task import StepTask
-from mlrecipes.core.manifest import Manifest
-from mlrecipes.core.manifest._frozen import FrozenMap
+from mlrecipes.core.manifest import FrozenMap, Manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.store.local import EntryRecord, Store
 from mlrecipes.core.sync.lock import Lock, lock_path_for, write_lock
@@ -96,16 +97,16 @@ def node_root(workspace_id: str) -> Path:
 def run_store_step(job: StoreTask) -> dict[str, Any]:
     """Run one step on this node (see module doc); never raises for the step's failure.
 
-    Returns what :func:`._ray_node.launch` returns plus, on success, ``remote``
+    Returns what the shared mode's launcher returns plus, on success, ``remote``
     (the published entry); ``{"error": ...}`` when the node cannot run it.
     """
     try:
         return _run(job)
     except NodeError as exc:
-        return {"error": f"Ray node {_ray_node.node_name()}: {exc}"}
+        return {"error": f"Ray node {node_name()}: {exc}"}
     except Exception as exc:  # an MLflow or network error: one line, no credentials
         why = f"{type(exc).__name__}: {_mlflow.safe_reason(exc)}"
-        return {"error": f"Ray node {_ray_node.node_name()}: {redact_text(why)}"}
+        return {"error": f"Ray node {node_name()}: {redact_text(why)}"}
 
 
 def _run(job: StoreTask) -> dict[str, Any]:
@@ -129,7 +130,7 @@ def _run(job: StoreTask) -> dict[str, Any]:
             "runner_source": job.runner_source,
             "grace": job.grace,
         }
-        reply = _ray_node.launch(payload, log_path.with_suffix(".spec.json"), log_path)
+        reply = launch(payload, log_path.with_suffix(".spec.json"), log_path)
         if reply["returncode"] == 0 and not reply["killed"]:
             reply["remote"] = _publish(job, tmp, store, reply)
         return reply
