@@ -30,7 +30,14 @@ from mlrecipes.core.executors.runner import build_spec, runner_path, write_spec
 from mlrecipes.core.executors.task import StepTask
 from mlrecipes.core.paths import runner_cache_dir
 
-__all__ = ["LocalExecutor", "subprocess_env"]
+__all__ = ["LocalExecutor", "dropped_search_path", "subprocess_env"]
+
+
+def dropped_search_path() -> str | None:
+    """``PYTHONPATH`` of the caller when set: steps never see it (each step imports from
+    its repo's environment only), so callers can say so."""
+    return os.environ.get("PYTHONPATH") or None
+
 
 _COMPILE = (
     "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)"
