@@ -1,6 +1,6 @@
 """The driver side of Ray's ``store`` mode: keys out, verified outputs back.
 
-For each task :class:`StoreMode` builds a :class:`~._ray_store_node.StoreTask`:
+For each task :class:`StoreMode` builds a :class:`~.ray_node.StoreTask`:
 the manifest and lock (repo URLs and commits), the environment's identity, the
 params, and where each input is in the team store: an upstream step's entry
 (published by the node that ran it, or found by fingerprint) or an external
