@@ -53,8 +53,8 @@ def blank_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run every Ray test on one xdist worker: `ray stop --force` in one worker's
-    fixture would otherwise stop another worker's cluster."""
+    """Run every Ray test on one xdist worker: a Ray cluster is heavy, so one at a
+    time (each module's cluster ends only its own processes)."""
     ray_tests = Path(__file__).parent / "ray"
     for item in items:
         if item.path.is_relative_to(ray_tests):

@@ -53,3 +53,4 @@ def test_ray_options_map_step_resources() -> None:
     opts = ray_options(Resources(cpus=2, gpus=1, memory=4 * 1024**3))
     assert (opts["num_cpus"], opts["num_gpus"], opts["memory"]) == (2, 1, 4 * 1024**3)
     assert ray_options(Resources(cpus=0.5))["num_cpus"] == 0.5
+    assert ray_options(Resources(custom={"sandbox": 1.0}))["resources"] == {"sandbox": 1.0}

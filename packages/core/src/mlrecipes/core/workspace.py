@@ -205,7 +205,10 @@ class Workspace:
         Validates the search space and the objective, then syncs once: every
         trial runs the same commits.
         """
+        from mlrecipes.core.run.compose import check_storage
         from mlrecipes.core.tune.study import tune
+
+        check_storage(self.manifest, options.run)  # before the sync: store mode's team store
 
         def sync() -> SyncResult:
             return self.sync(mode=options.run.sync_mode, jobs=options.run.jobs, on_event=on_event)

@@ -43,6 +43,11 @@ class StepTask:
     label: str = ""
     unavailable: str | None = None
     """Set when the step cannot start (its environment failed): it fails with this text."""
+    repo: str = ""
+    """The repo whose environment runs the step (Ray's ``store`` mode builds it on the node)."""
+    input_ids: Mapping[str, str] = field(default_factory=dict)
+    """Each input's identity (``step:<fp>/<out>`` or ``file:<sha256>``): how a node that
+    does not see ``inputs`` fetches them from the team store."""
 
     @property
     def display(self) -> str:

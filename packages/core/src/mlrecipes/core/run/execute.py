@@ -120,7 +120,8 @@ class PipelineExecution:
             self.parents[variant.index] = self._tracker.start_pipeline(info)
         for fp, step in self.to_run.items():  # DAG order
             ctx = self.sync.repos.get(step.repo)  # None: its environment failed to build
-            if ctx is not None and has_mlflow(ctx.env.path, ctx.source.project_dir):
+            ahead = self.services.runs_ahead  # store mode: the node publishes into the run
+            if ctx is not None and (ahead or has_mlflow(ctx.env.path, ctx.source.project_dir)):
                 child = step_info(step, self.manifest, self.sync.repos, started_at=now)
                 parent = self.parents[self.owner[fp]]
                 self.children[fp] = self._tracker.create_step_run(parent, child)

@@ -22,6 +22,7 @@ class RunOptions:
     live_logs: bool = False
     executor: str | None = None
     ray_address: str | None = None
+    ray_storage: str | None = None  # "shared" | "store"; None: the manifest's
     extra_tags: Mapping[str, str] = field(default_factory=dict)  # on every parent run
     # Log a parent run even when every step is cached and an identical run exists
     # (a tuning trial is a run of its own, whatever it costs).

@@ -101,7 +101,8 @@ def run_pipeline(
 
     # A declared place held by an unrelated file fails now, before any step runs.
     check_declared_outputs(Store(paths.store), plan.variants[-1].steps, paths.root)
-    if team is not None and services.after_step is None:  # --- team store: uploads ---
+    uploads = services.after_step is None and not services.runs_ahead  # store mode: nodes do
+    if team is not None and uploads:  # --- team store: uploads ---
         services = dataclasses.replace(services, after_step=team.after_step)
     execution = PipelineExecution(
         plan,
