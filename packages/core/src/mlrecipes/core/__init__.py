@@ -94,7 +94,9 @@ def __getattr__(name: str) -> Any:
     if module is None:  # a subpackage (``mlrecipes.core.run``) not imported yet
         try:
             return importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError:
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value

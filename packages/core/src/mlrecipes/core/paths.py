@@ -56,6 +56,11 @@ class WorkspacePaths:
         return self.state / "runs"
 
     @property
+    def run_stamps(self) -> Path:
+        """What a no-op ``run`` decides from (:mod:`mlrecipes.core.run.stamp`)."""
+        return self.runs / "stamps"
+
+    @property
     def mlflow_db(self) -> Path:
         return self.state / "mlflow.db"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -37,6 +38,7 @@ class Workspace:
             name: (base / Path(path).expanduser()).resolve() for name, path in (dev or {}).items()
         }
         self.paths = WorkspacePaths.for_manifest(manifest)
+        self._loaded_ns: int | None = None  # when `load` began reading (stamps: see run)
 
     @classmethod
     def load(
@@ -47,8 +49,11 @@ class Workspace:
         local: bool = True,
     ) -> Workspace:
         """Load ``path`` (or the nearest ``workspace.yaml``); raises ``ManifestError``."""
+        started = time.time_ns()
         manifest_path = find_manifest(Path(path) if path is not None else None)
-        return cls(load_manifest(manifest_path, local=local), dev=dev)
+        workspace = cls(load_manifest(manifest_path, local=local), dev=dev)
+        workspace._loaded_ns = started
+        return workspace
 
     @property
     def graph(self) -> StepGraph:
@@ -134,7 +139,9 @@ class Workspace:
         """Sync if needed, plan, run what is not cached, track everything in MLflow."""
         from mlrecipes.core.run import compose
         from mlrecipes.core.run.pipeline import run_pipeline
+        from mlrecipes.core.run.stamping import stamp_run
 
+        since_ns = time.time_ns() if self._loaded_ns is None else self._loaded_ns
         options = options or RunOptions()
         # a bad -S (or a sweep too large without large_sweep) fails before a sync
         expand_overrides(
@@ -153,7 +160,7 @@ class Workspace:
         # No update moves the checkouts under a step (a dry run runs none).
         held = nullcontext() if options.dry_run else synced.held(self.paths.checkouts)
         with held:
-            return run_pipeline(
+            result = run_pipeline(
                 self.manifest,
                 self.paths,
                 synced,
@@ -162,6 +169,8 @@ class Workspace:
                 services=services,
                 on_event=on_event,
             )
+        stamp_run(self.manifest, self.paths, synced, targets, options, result, since_ns=since_ns)
+        return result
 
     def push_runs(self, *, timeout: float = 120.0) -> Pending:
         """Deliver the runs waiting in the outbox to MLflow; what still waits, and why."""
