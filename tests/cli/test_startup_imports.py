@@ -115,3 +115,87 @@ def test_read_only_commands_load_no_heavy_library(
         assert "up to date" in out.stdout + out.stderr
     loaded = out.stdout.rsplit("LOADED:", 1)[1].split()
     assert loaded == []
+
+
+def test_the_error_table_imports_no_command_layer() -> None:
+    """cli/errors.py (every command imports it) loads core's errors, not the whole core."""
+    code = "import mlrecipes.cli.errors\nimport mlrecipes.core.paths\n"
+    script = (
+        f"{code}print(' '.join(m for m in ('mlrecipes.core.workspace', 'mlrecipes.core.plan"
+        ".planner', 'typer', 'yaml') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{script}"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == []
+
+
+# Runs the real CLI like WRAPPER, printing which of these modules were loaded at exit.
+PROBED = ("typer", "mlrecipes.cli.app", "mlrecipes.core.plan.planner", "mlflow", "networkx")
+PROBE = WRAPPER.replace(repr(HEAVY), repr(PROBED))
+
+
+def _probe(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    printed, loaded = out.stdout.rsplit("LOADED:", 1)
+    return printed + out.stderr, loaded.split()
+
+
+def _tab(words: str, cword: int) -> dict[str, str]:
+    """The environment of bash's completion call (click's protocol, as typer sets it up)."""
+    return {"_MLRECIPES_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+
+
+@pytest.mark.slow
+def test_tab_answers_steps_and_keys_without_the_app(ran_workspace: Path) -> None:
+    printed, loaded = _probe(ran_workspace, env=_tab("mlrecipes run fi", 2))
+    assert printed.split() == ["first"]
+    assert loaded == []
+    printed, loaded = _probe(ran_workspace, env=_tab("mlrecipes run -S ", 3))
+    assert printed.split() == []  # no step has params here: nothing to offer
+    assert loaded == []
+
+
+def test_tab_keys_of_a_named_manifest(tmp_path: Path) -> None:
+    manifest = write_manifest(
+        tmp_path,
+        """
+        version: 1
+        name: t
+        params: {seed: 1}
+        repos: {a: {url: ../a, rev: main}}
+        steps:
+          train: {fn: "a:m.f", params: {lr: 0.1, epochs: 2}}
+        """,
+        name="other.yaml",
+    )
+    printed, loaded = _probe(tmp_path, env=_tab(f"mlrecipes -f {manifest} run -S tr", 5))
+    assert printed.split() == ["train.lr=", "train.epochs="]
+    assert loaded == []
+
+
+def test_tab_on_commands_and_options_still_answers(tmp_path: Path) -> None:
+    """What the light path does not know, the full app answers (typer's own completion)."""
+    printed, loaded = _probe(tmp_path, env=_tab("mlrecipes ru", 1))
+    assert printed.split() == ["run", "runs"]
+    assert "mlrecipes.cli.app" in loaded
+    printed, _ = _probe(tmp_path, env=_tab("mlrecipes run --dry", 2))
+    assert printed.split() == ["--dry-run"]
+
+
+@pytest.mark.slow
+def test_a_no_op_run_answers_from_its_stamp_without_the_app(ran_workspace: Path) -> None:
+    for _ in range(3):  # an up-to-date run through the full path stamps the next
+        printed, loaded = _probe(ran_workspace, "run")
+        assert "up to date: run " in printed
+        if not loaded:
+            break
+    assert loaded == []

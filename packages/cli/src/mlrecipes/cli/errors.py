@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import errno
 import traceback
-from typing import Final
-
-from rich.console import Console
+from functools import cache
+from typing import TYPE_CHECKING, Final
 
 from mlrecipes.cli.sanitize import escape
 from mlrecipes.core.errors import (
@@ -21,7 +20,9 @@ from mlrecipes.core.errors import (
     StepFailed,
     UserError,
 )
-from mlrecipes.git_sources import GitSourceError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_OK: Final = 0
 EXIT_USER: Final = 1
@@ -33,15 +34,20 @@ EXIT_INTERRUPTED: Final = 130
 
 ISSUES_URL: Final = "https://github.com/mlrecipes/mlrecipes/issues"
 
+
 # Most specific first: the first class an error is an instance of decides.
-_TABLE: Final[tuple[tuple[type[BaseException], int, str], ...]] = (
-    (StepFailed, EXIT_STEP_FAILED, "error"),
-    (DriftDetected, EXIT_DRIFT, "drift"),
-    (UserError, EXIT_USER, "error"),
-    (GitSourceError, EXIT_USER, "error"),
-    (MlrecipesError, EXIT_USER, "error"),
-    (KeyboardInterrupt, EXIT_INTERRUPTED, "interrupted"),
-)
+@cache
+def _table() -> tuple[tuple[type[BaseException], int, str], ...]:
+    from mlrecipes.git_sources.errors import GitSourceError  # only an error needs it
+
+    return (
+        (StepFailed, EXIT_STEP_FAILED, "error"),
+        (DriftDetected, EXIT_DRIFT, "drift"),
+        (UserError, EXIT_USER, "error"),
+        (GitSourceError, EXIT_USER, "error"),
+        (MlrecipesError, EXIT_USER, "error"),
+        (KeyboardInterrupt, EXIT_INTERRUPTED, "interrupted"),
+    )
 
 
 # Core hints name the Python API's options in backticks (core knows no argv); the
@@ -128,7 +134,7 @@ def _report_disk_fault(fault: OSError, console: Console) -> None:
 
 
 def exit_code_for(exc: BaseException) -> int:
-    for cls, code, _ in _TABLE:
+    for cls, code, _ in _table():
         if isinstance(exc, cls):
             return code
     if disk_fault(exc) is not None:
@@ -154,7 +160,7 @@ def report(exc: BaseException, *, console: Console, verbose: bool) -> int:
             "are removed from it, but read it for other private values before sharing)"
         )
         return code
-    label = next((lbl for cls, _, lbl in _TABLE if isinstance(exc, cls)), None)
+    label = next((lbl for cls, _, lbl in _table() if isinstance(exc, cls)), None)
     fault = disk_fault(exc)
     if label is None and fault is not None:
         _report_disk_fault(fault, console)

@@ -17,14 +17,14 @@ if TYPE_CHECKING:
 
 def main() -> None:
     """Console-script entry point."""
-    from mlrecipes.cli.fast import answer
+    from mlrecipes.cli.fast import COMPLETE_VAR, answer
 
     code = answer(sys.argv[1:], os.environ)
     if code is not None:
         sys.exit(code)
     from mlrecipes.cli.app import app
 
-    app()
+    app(complete_var=COMPLETE_VAR)  # whatever the program is called (python -m mlrecipes.cli)
 
 
 def __getattr__(name: str) -> Any:  # `from mlrecipes.cli.main import app` keeps working

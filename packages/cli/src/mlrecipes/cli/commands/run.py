@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from mlrecipes.cli.completion import complete_overrides, complete_steps
-from mlrecipes.cli.hints import pythonpath_note, update_hint
 from mlrecipes.cli.options import (
     DevOpt,
     FrozenOpt,
@@ -21,12 +20,11 @@ from mlrecipes.cli.options import (
     parse_dev,
     sync_mode,
 )
-from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
-from mlrecipes.core import Plan, RunOptions, RunResult, Workspace
-from mlrecipes.core.plan.labels import variant_label
-from mlrecipes.core.sync.upstream import known_upstream
+
+if TYPE_CHECKING:  # the core is imported when the command runs, not when the CLI starts
+    from mlrecipes.core import Plan, RunResult
 
 
 class ExecutorKind(StrEnum):
@@ -35,6 +33,8 @@ class ExecutorKind(StrEnum):
 
 
 def _print_plan(console: Console, plan: Plan) -> None:
+    from mlrecipes.core.plan.labels import variant_label
+
     for variant in plan.variants:
         if len(plan.variants) > 1:
             console.print(f"[bold]{escape(variant_label(plan, variant))}[/]")
@@ -56,6 +56,8 @@ def _print_plan(console: Console, plan: Plan) -> None:
 
 def _variant_names(result: RunResult) -> list[tuple[str, str]]:
     """Each run id with `` [variant i: ...]`` in a sweep (run ids come in variant order)."""
+    from mlrecipes.core.plan.labels import variant_label
+
     plan = result.plan
     if len(plan.variants) < 2 or len(result.run_ids) != len(plan.variants):
         return [(run_id, "") for run_id in result.run_ids]
@@ -128,6 +130,11 @@ def run(
     ] = False,
 ) -> None:
     """Run the pipeline (or up to STEP...), every step in its repo's environment."""
+    from mlrecipes.cli.hints import pythonpath_note, update_hint
+    from mlrecipes.cli.render import EventPrinter
+    from mlrecipes.core import RunOptions, Workspace
+    from mlrecipes.core.sync.upstream import known_upstream
+
     state = get_state(ctx)
     ws = Workspace.load(file, dev=parse_dev(dev))
     options = RunOptions(

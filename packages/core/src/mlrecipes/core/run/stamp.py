@@ -216,7 +216,7 @@ def check_stamp(request: StampRequest) -> StampHit | None:
     """The stamped answer when nothing it relied on changed; None otherwise."""
     try:
         data = json.loads(stamp_path(request).read_text())
-        if data["format"] != FORMAT or data["request"] != asdict(request):
+        if data["format"] != FORMAT or data["request"] != json.loads(json.dumps(asdict(request))):
             return None
         raw = data["inputs"]
         inputs = StampInputs(
@@ -228,7 +228,7 @@ def check_stamp(request: StampRequest) -> StampHit | None:
             sqlite_db=raw["sqlite_db"],
             envs=[str(e) for e in raw["envs"]],
         )
-        if _state(request, inputs) != data["state"]:
+        if json.loads(json.dumps(_state(request, inputs))) != data["state"]:
             return None
         return StampHit(
             tuple(str(r) for r in data["run_ids"]), tuple(inputs.entries), tuple(inputs.envs)
