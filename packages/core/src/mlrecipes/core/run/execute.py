@@ -33,6 +33,7 @@ from mlrecipes.core.run.compose import RunServices, default_jobs
 from mlrecipes.core.run.info import StepRecord, pipeline_info, step_info, variant_summary
 from mlrecipes.core.run.log_follow import LogFollower
 from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.run.page import run_box, write_run_page
 from mlrecipes.core.run.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
 from mlrecipes.core.run.tasks import build_task
 from mlrecipes.core.store.local import Store
@@ -209,18 +210,31 @@ class PipelineExecution:
         cached: CacheStatus = "remote" if fp in self.plan.remote else "hit"  # team store
         return StepRecord(step.step, fp, cached, record.run_id, dict(record.metrics))
 
+    def _page(
+        self, variant: Variant, records: list[StepRecord], results: Mapping[str, StepResult]
+    ) -> Path:
+        """Write the variant's ``pipeline.html`` (see :mod:`mlrecipes.core.run.page`)."""
+        boxes = []
+        for step, record in zip(variant.steps, records, strict=True):
+            result = results.get(step.fingerprint) if step.fingerprint in self.to_run else None
+            failed_run = _resolved(self.children.get(step.fingerprint))
+            boxes.append(run_box(step, record, result, self.sync.repos, failed_run))
+        return write_run_page(variant, boxes, self._scratch(variant))
+
     def _finish_variants(
         self, results: Mapping[str, StepResult], interrupted: bool
     ) -> dict[int, tuple[Status, Future[None]]]:
         finished: dict[int, tuple[Status, Future[None]]] = {}
         for variant in self.plan.variants:
             records = [self._record_of(variant, s, results) for s in variant.steps]
+            page = self._page(variant, records, results)
             status: Status = "FINISHED"
             if interrupted:
                 status = "KILLED"
             elif any(r.cache is None for r in records):
                 status = "FAILED"
             summary = variant_summary(records, self._scratch(variant))
+            summary = dataclasses.replace(summary, pages=(page,))
             future = self._tracker.finish_pipeline(self.parents[variant.index], status, summary)
             finished[variant.index] = (status, future)
         return finished

@@ -235,6 +235,9 @@ class PipelineSummary:
     params: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
     artifacts: Mapping[str, Path] = field(default_factory=dict)
+    pages: tuple[Path, ...] = ()
+    """Files logged at the top of the run's artifacts, where the UI lists them first
+    (``pipeline.html``)."""
 
 
 PostRunJob = Callable[[Any, str], None]

@@ -138,6 +138,8 @@ class MlflowTracker:
                     params = _limits.flatten_params(summary.params)
                     self._log(parent_id, metrics=summary.metrics, params=params, tags=summary.tags)
                     self._log_artifacts(parent_id, summary.artifacts)
+                    for page in summary.pages:
+                        self._client.log_artifact(parent_id, str(page))
             finally:
                 self._terminate(parent_id, status)
                 self._open_children.pop(parent_id, None)
