@@ -10,8 +10,10 @@ from tests.helpers.browser import Node, dump_dom, parse, require_chromium, scree
 from tests.helpers.mlflow_server import MlflowServer, mlflow_server_fixture
 from tests.helpers.team_store_repos import on_machine
 from tests.helpers.view_repos import make_view_machines
-from tests.helpers.workspaces import git
+from tests.helpers.workspaces import git, make_workspace
+from typer.testing import CliRunner
 
+from mlrecipes.cli.main import app
 from mlrecipes.core import RunOptions, Workspace
 from mlrecipes.core.errors import StepFailed
 
@@ -126,3 +128,23 @@ def _first_step_runs(uri: str, experiment: str) -> dict[str, str]:
     for run in runs:
         made.setdefault(run.data.tags["mlrecipes.step"], run.info.run_id)
     return made
+
+
+def test_dag_html_draws_the_plan_before_a_run(tmp_path: Path) -> None:
+    manifest = make_workspace(tmp_path)
+    Workspace.load(manifest).run(("make",))
+    out = tmp_path / "plan.html"
+    result = CliRunner().invoke(
+        app, ["dag", "--format", "html", "-f", str(manifest), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    dom = parse(out.read_text(encoding="utf-8"))
+    boxes = _boxes(dom)
+    status = {name: box.attrs["data-status"] for name, box in boxes.items()}
+    assert status == {"make": "cached", "side": "run", "fit": "run", "score": "run"}
+    features = git(tmp_path / "upstream" / "features", "rev-parse", "HEAD")
+    assert boxes["make"].attrs["data-commit"] == features
+    assert not dom.find_all("a")  # nothing ran: no run to link
+    # layers: make and side read only files, fit reads make, score reads fit
+    top = {name: float(box.find_all("rect")[0].attrs["y"]) for name, box in boxes.items()}
+    assert top["make"] == top["side"] < top["fit"] < top["score"]

@@ -17,8 +17,6 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 
-import networkx as nx
-
 from mlrecipes.core.view.model import STATUS_LABELS, BoxStatus, Edge, PipelineView, StepBox
 
 PAGE_NAME = "pipeline.html"
@@ -65,6 +63,8 @@ def run_link(run_id: str) -> str:
 
 def layers(steps: Iterable[str], edges: Iterable[Edge]) -> list[list[str]]:
     """Steps by layer, top first; each layer sorted by name (a stable drawing)."""
+    import networkx as nx  # only when a page is drawn: a no-op `run` stays light
+
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(steps)
     graph.add_edges_from((e.source, e.target) for e in edges if e.source in graph)
