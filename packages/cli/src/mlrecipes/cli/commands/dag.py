@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -19,6 +19,13 @@ class DagFormat(StrEnum):
     mermaid = "mermaid"
     dot = "dot"
     html = "html"
+
+
+_GRAPH_FORMATS: dict[DagFormat, Literal["text", "mermaid", "dot"]] = {
+    DagFormat.text: "text",
+    DagFormat.mermaid: "mermaid",
+    DagFormat.dot: "dot",
+}
 
 
 def dag(
@@ -48,7 +55,7 @@ def dag(
         with EventPrinter(state.err, verbose=state.verbose) as printer:
             text = ws.dag_page(steps or (), overrides=set_ or (), on_event=printer)
     else:
-        text = ws.dag(fmt.value)
+        text = ws.dag(_GRAPH_FORMATS[fmt])
     if output is None:
         typer.echo(text)
     else:
