@@ -27,6 +27,7 @@ from mlrecipes.core.tracking.base import (
     TAG_REPO_PREFIX,
     TAG_REPRODUCES,
     TAG_WORKSPACE_ROOT,
+    split_step_metric,
 )
 
 _REPO_PREFIX = TAG_REPO_PREFIX
@@ -120,9 +121,9 @@ def step_metrics(
     row = rows[0]
     by_step: dict[str, dict[str, float]] = {}
     for key, value in row.metrics.items():
-        step, dot, metric = key.partition(".")  # step names hold no dot
-        if dot:
-            by_step.setdefault(step, {})[metric] = value
+        split = split_step_metric(key)
+        if split is not None:
+            by_step.setdefault(split[0], {})[split[1]] = value
     return row, by_step
 
 

@@ -40,7 +40,7 @@ from mlrecipes.core.store.local import Store
 from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.core.tracking import _limits
 from mlrecipes.core.tracking.background import BackgroundTracker
-from mlrecipes.core.tracking.base import TAG_SKIPPED, CacheStatus, StepOutcome
+from mlrecipes.core.tracking.base import TAG_SKIPPED, CacheStatus, StepOutcome, step_metric_key
 
 Status = Literal["FINISHED", "FAILED", "KILLED"]
 _OUTCOME: Mapping[str, Status] = {"ok": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
@@ -143,10 +143,12 @@ class PipelineExecution:
     def _outcome(self, result: StepResult) -> StepOutcome:
         metrics, renamed = _limits.sanitize_metrics(result.metrics)
         if renamed and result.log_path is not None:
-            _note_renamed(result.log_path, renamed)
+            keys = {old: step_metric_key(result.step, new) for old, new in renamed.items()}
+            _note_renamed(result.log_path, keys)
         return StepOutcome(
             status=_OUTCOME[result.status],
-            metrics=metrics,
+            # the parent's key too (DESIGN.md, "In MLflow"): one column fills for both
+            metrics={step_metric_key(result.step, k): v for k, v in metrics.items()},
             log_path=result.log_path,
             log_name=f"{result.step}.log",
             finished_at=time.time(),

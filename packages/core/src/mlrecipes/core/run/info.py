@@ -26,6 +26,7 @@ from mlrecipes.core.tracking.base import (
     RepoRef,
     StepInfo,
     pipeline_tags,
+    step_metric_key,
     step_summary_tags,
     step_tags,
     variant_run_name,
@@ -178,7 +179,7 @@ def variant_summary(records: Sequence[StepRecord], artifacts_dir: Path) -> Pipel
                 step_summary_tags(record.step, record.fingerprint, record.cache, record.source_run)
             )
         for name, value in record.metrics.items():
-            metrics[f"{record.step}.{_limits.sanitize_metric_key(name)}"] = value
+            metrics[step_metric_key(record.step, _limits.sanitize_metric_key(name))] = value
         rows.append(
             {
                 "step": record.step,

@@ -158,6 +158,28 @@ def step_summary_tags(
     return tags
 
 
+def step_metric_key(step: str, metric: str) -> str:
+    """The one key of a step's metric, on its child run and on the parent run alike
+    (``<step>.<metric>``), so one column of the runs table fills for both. Metrics a
+    step logs to its run itself keep the names it gives them."""
+    return f"{step}.{metric}"
+
+
+def step_metric_name(step: str, key: str) -> str:
+    """The metric's own name in a step run's ``key``: without the ``<step>.`` prefix
+    (child runs logged before the prefix, and the step's own logging, have none)."""
+    return key.removeprefix(f"{step}.")
+
+
+def split_step_metric(key: str) -> tuple[str, str] | None:
+    """``(step, metric)`` of a parent run's ``<step>.<metric>`` key; None for other keys.
+
+    Step names hold no dot; metric names may.
+    """
+    step, dot, metric = key.partition(".")
+    return (step, metric) if dot and step and metric else None
+
+
 def variant_run_name(workspace: str, overrides: Mapping[str, Any], limit: int = 60) -> str:
     """A parent run's name: the overrides when there are some, else the workspace name.
 
