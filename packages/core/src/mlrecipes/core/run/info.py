@@ -92,6 +92,20 @@ def _manifest_artifact(path: Path, artifacts_dir: Path) -> Path:
     return copy
 
 
+def param_order(manifest: Manifest) -> list[str]:
+    """Every param key in the manifest's order: globals, then ``step.param`` step by step."""
+    keys = list(manifest.params)
+    for name, spec in manifest.steps.items():
+        keys += [f"{name}.{param}" for param in spec.params]
+    return keys
+
+
+def run_name(variant: Variant) -> str:
+    """The parent run's name of a variant (see :func:`variant_run_name`)."""
+    manifest = variant.manifest
+    return variant_run_name(manifest.name, variant.overrides, order=param_order(manifest))
+
+
 def step_params(variant: Variant) -> dict[str, dict[str, object]]:
     return {s.step: dict(s.public_params) for s in variant.steps}  # secrets masked
 
@@ -135,7 +149,7 @@ def pipeline_info(
     )
     return PipelineInfo(
         experiment=experiment,
-        run_name=variant_run_name(manifest.name, variant.overrides),
+        run_name=run_name(variant),
         tags=tags,
         # every resolved param, flattened `step.param`; the full set is params.json
         params=params,

@@ -14,9 +14,8 @@ from mlrecipes.core.executors.task import StepResult
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.manifest.graph import StepGraph
 from mlrecipes.core.plan.planner import Plan, PlannedStep, Variant
-from mlrecipes.core.run.info import StepRecord
+from mlrecipes.core.run.info import StepRecord, run_name
 from mlrecipes.core.sync.workspace_sync import RepoContext
-from mlrecipes.core.tracking.base import variant_run_name
 from mlrecipes.core.view import PAGE_NAME, BoxStatus, Edge, PipelineView, StepBox, render_pipeline
 
 
@@ -70,14 +69,10 @@ def run_box(
     return _box(step, repos, status, duration=duration, metrics=record.metrics, run_id=run_id)
 
 
-def variant_title(variant: Variant) -> str:
-    return variant_run_name(variant.manifest.name, variant.overrides)
-
-
 def write_run_page(variant: Variant, boxes: list[StepBox], folder: Path) -> Path:
     """Write the variant's ``pipeline.html`` into ``folder``; its path."""
     view = PipelineView(
-        title=variant_title(variant),
+        title=run_name(variant),
         subtitle=f"pipeline run of {variant.manifest.path.name}",
         steps=tuple(boxes),
         edges=edges(variant.manifest, {box.name for box in boxes}),
@@ -98,7 +93,7 @@ def plan_page(plan: Plan, repos: Mapping[str, RepoContext]) -> str:
             status = "remote"
         boxes.append(_box(step, repos, status))
     view = PipelineView(
-        title=variant_title(variant),
+        title=run_name(variant),
         subtitle=f"plan of {variant.manifest.path.name} (nothing has run)",
         steps=tuple(boxes),
         edges=edges(variant.manifest, {box.name for box in boxes}),

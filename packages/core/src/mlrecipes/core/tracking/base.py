@@ -180,20 +180,45 @@ def split_step_metric(key: str) -> tuple[str, str] | None:
     return (step, metric) if dot and step and metric else None
 
 
-def variant_run_name(workspace: str, overrides: Mapping[str, Any], limit: int = 60) -> str:
+def variant_run_name(
+    workspace: str,
+    overrides: Mapping[str, Any],
+    limit: int = 60,
+    order: Sequence[str] = (),
+) -> str:
     """A parent run's name: the overrides when there are some, else the workspace name.
 
     Keys are shortened to their last part where that stays unambiguous
-    (``train.lr=0.1 seed=2``), so sweep variants differ within what the UI shows.
+    (``train.lr=0.1 seed=2``), so sweep variants differ within what the UI shows;
+    they come in ``order`` (the manifest's order of its params), whatever order the
+    overrides were given in (a trial and its reproduction get the same name), and
+    a float shows 4 significant digits (``lr=0.3832``; its run's params hold all).
     """
     if not overrides:
         return workspace
-    keys = [key.lstrip("+") for key in overrides]
-    short = [key.rpartition(".")[2] for key in keys]
+    rank = {key: index for index, key in enumerate(order)}
+    keys = sorted(overrides, key=lambda k: rank.get(k.lstrip("+"), len(rank)))
+    plain = [key.lstrip("+") for key in keys]
+    short = [key.rpartition(".")[2] for key in plain]
     if len(set(short)) < len(short):
-        short = keys
-    name = " ".join(f"{k}={v}" for k, v in zip(short, overrides.values(), strict=True))
+        short = plain
+    values = [short_value(overrides[key]) for key in keys]
+    name = " ".join(f"{k}={v}" for k, v in zip(short, values, strict=True))
     return name if len(name) <= limit else name[: limit - 9] + "-" + _digest(name)
+
+
+def short_value(value: Any) -> str:
+    """A float as 4 significant digits (``0.3832``); anything else as it is."""
+    text = str(value)
+    if isinstance(value, bool) or not isinstance(value, float | str):
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if isinstance(value, str) and not any(c in text for c in ".eE"):
+        return text  # an int or a word such as "inf" stays as written
+    return f"{number:.4g}"
 
 
 def _digest(text: str) -> str:

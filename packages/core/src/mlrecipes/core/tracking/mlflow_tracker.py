@@ -87,7 +87,8 @@ class MlflowTracker:
     def start_pipeline(self, info: PipelineInfo) -> str:
         with self._errors("start the pipeline run"):
             experiment_id = self._ensure_experiment(info.experiment)
-            tags = {**info.tags, TAG_KIND: KIND_PIPELINE}
+            # a pipeline run unless its tags say otherwise (a study's run)
+            tags = {TAG_KIND: KIND_PIPELINE, **info.tags}
             run_id = self._create_run(experiment_id, info.run_name, tags, info.started_at)
             self._open_children[run_id] = set()
         try:

@@ -17,6 +17,7 @@ as they end (only the main thread receives the signal).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -40,7 +41,13 @@ from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.run.compose import RunServices
 from mlrecipes.core.run.options import RunOptions
 from mlrecipes.core.sync.workspace_sync import SyncResult
-from mlrecipes.core.tracking.base import TAG_STUDY, TAG_TRIAL
+from mlrecipes.core.tracking.base import (
+    TAG_PARENT,
+    TAG_STUDY,
+    TAG_TRIAL,
+    PipelineInfo,
+    RunStatus,
+)
 from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.core.tune._optuna import Direction, import_optuna, make_sampler, open_study
 from mlrecipes.core.tune._tracker import study_tracker, trial_services
@@ -55,6 +62,7 @@ from mlrecipes.core.tune.result import (
 )
 from mlrecipes.core.tune.space import Scalar, SearchSpace, parse_space
 from mlrecipes.core.tune.storage import default_storage, redact_storage
+from mlrecipes.core.tune.summary import finish_study_run, study_info
 
 if TYPE_CHECKING:
     import optuna
@@ -86,12 +94,15 @@ def tune(
         name=name, storage=storage, direction=direction, objective=str(objective), space=space
     )
     trials = _TrialLoop(manifest, paths, targets, study, space, objective, name, on_event)
+    if options.summary:
+        trials.study_info = study_info(
+            manifest.experiment, name, str(objective), direction, space.describe()
+        )
     ran = trials.run_missing(sync, options)
     result = _result(manifest, study, name, storage, objective, direction, space, ran)
-    if ran and options.summary:
-        from mlrecipes.core.tune.summary import log_summary
-
-        result = dataclasses.replace(result, summary_run_id=log_summary(result, paths))
+    if ran and trials.study_run is not None:
+        run_id = finish_study_run(result, paths, trials.study_run)
+        result = dataclasses.replace(result, summary_run_id=run_id)
     return result
 
 
@@ -167,6 +178,8 @@ class _TrialLoop:
         self.synced: SyncResult | None = None
         self.services: RunServices | None = None
         self.options = RunOptions()
+        self.study_info: PipelineInfo | None = None  # None: no study run (--no-summary)
+        self.study_run: str | None = None  # the trials' parent run, once it exists
 
     def run_missing(self, sync: Callable[[], SyncResult], options: TuneOptions) -> int:
         """Run the trials the study lacks; how many ran."""
@@ -180,8 +193,16 @@ class _TrialLoop:
         self.options = options.run
         shared = study_tracker(tracking_uri(self.manifest), self.paths)
         try:
+            if self.study_info is not None:
+                self.study_run = shared.start_pipeline(self.study_info)
             self.services = trial_services(self.manifest, self.paths, options.run, shared)
             return self.run(budget, options.jobs)
+        except BaseException as exc:
+            if self.study_run is not None:  # it ends here; a finished study ends in tune()
+                status: RunStatus = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+                with contextlib.suppress(Exception):  # the first error is the one to report
+                    shared.finish_pipeline(self.study_run, status)
+            raise
         finally:
             shared.close()
 
@@ -225,6 +246,8 @@ class _TrialLoop:
             overrides = self.space.overrides(trial.params)
             self.on_event(TrialStarted(self.name, trial.number, overrides))
             tags = {TAG_STUDY: self.name, TAG_TRIAL: str(trial.number)}
+            if self.study_run is not None:  # study -> trial -> step runs
+                tags[TAG_PARENT] = self.study_run
             if self.synced is None or self.services is None:
                 raise RuntimeError("a trial ran before the workspace was synced")
             outcome = run_trial(
