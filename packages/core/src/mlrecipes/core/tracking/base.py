@@ -50,6 +50,11 @@ TAG_SOURCE_NAME = "mlflow.source.name"
 TAG_SOURCE_COMMIT = "mlflow.source.git.commit"
 TAG_SOURCE_REPO_URL = "mlflow.source.git.repoURL"
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+TAG_SAVED_VIEW_PREFIX = "mlflow.sharedViewState."
+"""An experiment tag the MLflow UI (3.x) lists under "Views" and opens with
+``?viewStateShareKey=<rest of the key>``: its columns, sort and filters."""
+RUNS_VIEW = "mlrecipes"
+"""The saved view ``mlrecipes ui`` writes and opens (``mlflow.sharedViewState.mlrecipes``)."""
 EXPERIMENT_KIND = "custom_model_development"
 """What the MLflow UI (3.x) calls "custom model development": it opens on the runs."""
 
