@@ -6,10 +6,13 @@ curves labelled with the outputs they carry. Everything is inline (CSS, SVG, a
 few lines of script), nothing is fetched, and every piece of user data (step,
 function, repo and metric names) is escaped.
 
-MLflow shows an HTML artifact in a sandboxed iframe (``allow-scripts
-allow-same-origin``, no ``allow-top-navigation``), so a plain ``target=_top``
-link cannot leave it: the script moves the MLflow page itself to the run (its
-router follows ``popstate``), and a page opened on its own follows the link.
+Run links are relative (``#/runs/<id>``, ``target=_top``): they work wherever
+the UI is served, from a page the UI serves itself. MLflow 3.17 shows an HTML
+artifact in an iframe from a ``blob:`` URL with ``sandbox="allow-scripts"``
+only: the frame may neither move the page around it nor open a tab, so a click
+there goes nowhere. The script makes each link absolute (the ``blob:`` URL
+holds the UI's origin), so that the link can be copied or opened from the
+browser's context menu.
 """
 
 from __future__ import annotations
@@ -43,12 +46,9 @@ svg .dim{fill:#57606a}svg .label{font-size:11px;fill:#57606a;paint-order:stroke;
 stroke:#fff;stroke-width:4px}svg a:hover rect{stroke-width:3}
 """
 _SCRIPT = """
-document.addEventListener('click',function(e){
- var a=e.target.closest&&e.target.closest('a[data-run]');if(!a)return;
- try{var t=window.top;if(t===window)return;e.preventDefault();
-  t.history.pushState(null,'',t.location.pathname+t.location.search+a.getAttribute('href'));
-  t.dispatchEvent(new PopStateEvent('popstate'));}catch(err){}
-});
+(function(){var m=/^blob:(https?:[/][/][^/]+)[/]/.exec(location.href);if(!m)return;
+ document.querySelectorAll('a[data-run]').forEach(function(a){
+  a.setAttribute('href',m[1]+'/'+a.getAttribute('href'));});})();
 """
 
 
