@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -52,6 +53,16 @@ def _notes(console: Console, result: ReproduceResult, *, temporary: bool) -> Non
         )
     if temporary and not result.matches:
         console.print(f"[dim]work folder kept: {escape(str(result.workdir))}[/]")
+
+
+PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+
+
+def quiet_downloads(terminal: bool) -> None:
+    """No MLflow download bar when stderr is no terminal (a log, CI): it redraws in place,
+    which a log shows as one line repeated (set the variable to choose otherwise)."""
+    if not terminal:
+        os.environ.setdefault(PROGRESS_BAR, "false")
 
 
 def reproduce(
@@ -105,6 +116,7 @@ def reproduce(
 ) -> None:
     """Rerun a logged run from its MLflow artifacts at the same commits; exit 5 on drift."""
     state = get_state(ctx)
+    quiet_downloads(state.err.is_terminal)
     uri = reproduce_tracking_uri(tracking_uri, manifest=file)
     result = reproduce_run(
         run_id,
