@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.browser import Node, dump_dom, parse, require_chromium, screenshot
+from tests.helpers.browser import Node, dump_dom, parse, require_chromium, screenshot, shots_dir
 from tests.helpers.mlflow_server import MlflowServer, mlflow_server_fixture
 from tests.helpers.team_store_repos import on_machine
 from tests.helpers.view_repos import make_view_machines
@@ -19,7 +19,6 @@ from mlrecipes.core.errors import StepFailed
 
 pytestmark = pytest.mark.slow
 mlflow_server = mlflow_server_fixture()
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def _run(manifest: Path, targets: tuple[str, ...] = (), **options: Any) -> None:
@@ -98,7 +97,8 @@ def test_page_of_a_run_with_hits_a_team_store_hit_and_a_failure(
     # self-contained: nothing is fetched
     assert all("src" not in node.attrs for node in dom.iter())
     assert not dom.find_all("link")
-    screenshot(page.as_uri(), DOCS / "pipeline-page.png", size=(1100, 900))
+    shot = screenshot(page.as_uri(), shots_dir(tmp_path) / "pipeline-page.png", size=(1100, 900))
+    assert shot.stat().st_size > 0
 
 
 def _children(uri: str, parent: Any) -> list[Any]:

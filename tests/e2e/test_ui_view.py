@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers.browser import shots_dir
 from tests.helpers.mlflow_server import free_port
 from tests.helpers.playwright_page import chromium_page
 from tests.helpers.workspaces import make_workspace
@@ -18,7 +19,6 @@ from tests.helpers.workspaces import make_workspace
 from mlrecipes.core import RunOptions, Workspace
 
 pytestmark = pytest.mark.slow
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 READY = 240.0  # seconds
 
 
@@ -65,8 +65,7 @@ def test_ui_lands_on_the_runs_with_one_metric_column_for_parents_and_children(
             row.locator('button[data-component-id*="runnamecellrenderer"]').first.click()
             page.get_by_role("link", name="score", exact=True).wait_for(timeout=30_000)
             assert _cell(page, "score", column) == "10"
-            DOCS.mkdir(exist_ok=True)
-            page.screenshot(path=str(DOCS / "ui-runs.png"))
+            page.screenshot(path=str(shots_dir(tmp_path) / "ui-runs.png"))
     finally:
         ui.send_signal(signal.SIGTERM)
         ui.wait(30)

@@ -7,6 +7,7 @@ with the reason when no binary is found.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -47,6 +48,18 @@ def dump_dom(url: str, *, budget_ms: int = 0, timeout: float = 120) -> str:
     """The serialized DOM of ``url`` once its scripts had ``budget_ms`` of virtual time."""
     budget = [f"--virtual-time-budget={budget_ms}"] if budget_ms else []
     return _run([*budget, "--dump-dom", url], timeout)
+
+
+SHOTS_ENV = "MLRECIPES_SCREENSHOTS"
+"""Set to an absolute folder (``$PWD/docs``) to keep the browser tests' screenshots there
+(the README shows them); tests run in a temporary folder, so a relative path lands there."""
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    """Where a test saves its screenshot: ``$MLRECIPES_SCREENSHOTS`` if set, else ``tmp_path``."""
+    folder = Path(os.environ.get(SHOTS_ENV) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def screenshot(
