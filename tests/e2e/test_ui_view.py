@@ -67,5 +67,7 @@ def test_ui_lands_on_the_runs_with_one_metric_column_for_parents_and_children(
             assert _cell(page, "score", column) == "10"
             page.screenshot(path=str(shots_dir(tmp_path) / "ui-runs.png"))
     finally:
-        ui.send_signal(signal.SIGTERM)
+        ui.send_signal(signal.SIGTERM)  # it stops the server it started
         ui.wait(30)
+        if ui.stdout is not None:
+            ui.stdout.close()
