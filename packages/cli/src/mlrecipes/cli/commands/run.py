@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from mlrecipes.cli.completion import complete_overrides, complete_steps
-from mlrecipes.cli.hints import update_hint
+from mlrecipes.cli.hints import pythonpath_note, update_hint
 from mlrecipes.cli.options import (
     DevOpt,
     FrozenOpt,
@@ -18,11 +18,12 @@ from mlrecipes.cli.options import (
     ManifestOpt,
     TargetsArg,
     parse_dev,
+    sync_mode,
 )
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
-from mlrecipes.core import Plan, RunOptions, RunResult, Workspace, sync_mode
+from mlrecipes.core import Plan, RunOptions, RunResult, Workspace
 from mlrecipes.core.plan.labels import variant_label
 from mlrecipes.core.sync.upstream import known_upstream
 
@@ -47,7 +48,8 @@ def _print_plan(console: Console, plan: Plan) -> None:
                     f"  [cyan]cached[/] {escape(step.step)} [dim]{step.fingerprint[:12]}[/]"
                 )
             else:
-                why = "; ".join(step.reasons)
+                # A repo not synced (dry run) or not buildable: say that, not a diff.
+                why = step.unavailable or "; ".join(step.reasons)
                 console.print(f"  [yellow]run[/]    {escape(step.step)}: {escape(why)}")
 
 
@@ -133,6 +135,9 @@ def run(
         large_sweep=yes,
         share=not no_share,
     )
+    note = pythonpath_note()
+    if note:
+        state.err.print(note)
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.run(tuple(steps or ()), options=options, on_event=printer)
     hint = update_hint(known_upstream(ws.manifest))  # no network: what the last fetch saw

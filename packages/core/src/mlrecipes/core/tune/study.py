@@ -89,7 +89,7 @@ def tune(
     direction: Direction = "maximize" if options.direction.startswith("max") else "minimize"
     import_optuna()
     name = options.study or default_study_name(space, objective, direction, targets)
-    storage = options.storage or default_storage(paths.state)
+    storage = options.storage or default_storage(paths)
     study = open_study(
         name=name, storage=storage, direction=direction, objective=str(objective), space=space
     )
@@ -196,7 +196,8 @@ class _TrialLoop:
             if self.study_info is not None:
                 self.study_run = shared.start_pipeline(self.study_info)
             self.services = trial_services(self.manifest, self.paths, options.run, shared)
-            return self.run(budget, options.jobs)
+            with self.synced.held(self.paths.checkouts):  # no update moves them under a trial
+                return self.run(budget, options.jobs)
         except BaseException as exc:
             if self.study_run is not None:  # it ends here; a finished study ends in tune()
                 status: RunStatus = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"

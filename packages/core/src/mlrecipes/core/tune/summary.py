@@ -53,7 +53,7 @@ def study_info(
 
 def finish_study_run(result: TuneResult, paths: WorkspacePaths, run_id: str) -> str:
     """End the study run with its best trial, trial counts and ``study.json``; its id."""
-    scratch = paths.state / "tmp" / f"study-{result.study}"
+    scratch = paths.tmp / f"study-{result.study}"
     scratch.mkdir(parents=True, exist_ok=True)
     trials = scratch / "study.json"
     trials.write_text(json.dumps([asdict(t) for t in result.trials], indent=2, default=str))
