@@ -99,7 +99,7 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
         assert child.info.start_time <= child.info.end_time
     fit = by_step["fit"]
     assert fit.data.params["lr"] == "0.5"
-    assert fit.data.metrics["loss"] == 10.0
+    assert fit.data.metrics["fit.loss"] == 10.0  # one key on the child and the parent
     assert parent.data.params["fit.lr"] == "0.5"  # every resolved param, flattened
     assert parent.data.metrics["fit.loss"] == 10.0
     assert fit.data.tags["mlflow.source.git.commit"] == lock.repos["models"].commit

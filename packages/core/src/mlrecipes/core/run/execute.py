@@ -41,13 +41,14 @@ from mlrecipes.core.run.info import (
 )
 from mlrecipes.core.run.log_follow import LogFollower
 from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.run.page import run_box, write_run_page
 from mlrecipes.core.run.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
 from mlrecipes.core.run.tasks import build_task
 from mlrecipes.core.store.local import Store
 from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.core.tracking import sanitize_metrics
 from mlrecipes.core.tracking.background import BackgroundTracker
-from mlrecipes.core.tracking.base import TAG_SKIPPED, CacheStatus, StepOutcome
+from mlrecipes.core.tracking.base import TAG_SKIPPED, CacheStatus, StepOutcome, step_metric_key
 from mlrecipes.core.tracking.outbox import RunIds
 
 Status = Literal["FINISHED", "FAILED", "KILLED"]
@@ -159,10 +160,12 @@ class PipelineExecution:
     def _outcome(self, result: StepResult) -> StepOutcome:
         metrics, renamed = sanitize_metrics(result.metrics)
         if renamed and result.log_path is not None:
-            _note_renamed(result.log_path, renamed)
+            keys = {old: step_metric_key(result.step, new) for old, new in renamed.items()}
+            _note_renamed(result.log_path, keys)
         return StepOutcome(
             status=_OUTCOME[result.status],
-            metrics=metrics,
+            # the parent's key too (DESIGN.md, "In MLflow"): one column fills for both
+            metrics={step_metric_key(result.step, k): v for k, v in metrics.items()},
             log_path=result.log_path,
             log_name=f"{result.step}.log",
             finished_at=time.time(),
@@ -226,18 +229,31 @@ class PipelineExecution:
         cached: CacheStatus = "remote" if fp in self.plan.remote else "hit"  # team store
         return StepRecord(step.step, fp, cached, record.run_id, dict(record.metrics))
 
+    def _page(
+        self, variant: Variant, records: list[StepRecord], results: Mapping[str, StepResult]
+    ) -> Path:
+        """Write the variant's ``pipeline.html`` (see :mod:`mlrecipes.core.run.page`)."""
+        boxes = []
+        for step, record in zip(variant.steps, records, strict=True):
+            result = results.get(step.fingerprint) if step.fingerprint in self.to_run else None
+            failed_run = _resolved(self.children.get(step.fingerprint))
+            boxes.append(run_box(step, record, result, self.sync.repos, failed_run))
+        return write_run_page(variant, boxes, self._scratch(variant))
+
     def _finish_variants(
         self, results: Mapping[str, StepResult], interrupted: bool
     ) -> dict[int, tuple[Status, Future[None]]]:
         finished: dict[int, tuple[Status, Future[None]]] = {}
         for variant in self.plan.variants:
             records = [self._record_of(variant, s, results) for s in variant.steps]
+            page = self._page(variant, records, results)
             status: Status = "FINISHED"
             if interrupted:
                 status = "KILLED"
             elif any(r.cache is None for r in records):
                 status = "FAILED"
             summary = variant_summary(records, self._scratch(variant))
+            summary = dataclasses.replace(summary, pages=(page,))
             future = self._tracker.finish_pipeline(self.parents[variant.index], status, summary)
             finished[variant.index] = (status, future)
         return finished
