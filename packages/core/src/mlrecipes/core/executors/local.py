@@ -13,7 +13,9 @@ and writing. One pool thread per running step blocks in ``wait()``: no polling.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -22,7 +24,9 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from mlrecipes.core.codedeps import hash_observed
 from mlrecipes.core.executors._ray_node import PRELUDE
 from mlrecipes.core.executors.base import Outcome, read_outcome
 from mlrecipes.core.executors.runner import build_spec, runner_path, write_spec
@@ -193,7 +197,8 @@ class LocalExecutor:
         task = job.task
         spec_path = job.log_path.with_suffix(".spec.json")
         result_path = job.log_path.with_suffix(".result.json")
-        spec = build_spec(task, entry=job.tmp_entry, result=result_path)
+        observed = job.log_path.with_suffix(".observed.json")
+        spec = build_spec(task, entry=job.tmp_entry, result=result_path, observed=observed)
         write_spec(spec_path, spec)
         with self._lock:
             if job.cancelled:
@@ -223,4 +228,18 @@ class LocalExecutor:
         result_path.unlink(missing_ok=True)
         if outcome.status == "ok":
             spec_path.unlink(missing_ok=True)  # kept on failure: `step run` can replay it
+            outcome = dataclasses.replace(outcome, code=_code_record(task, observed))
+        observed.unlink(missing_ok=True)
         return outcome
+
+
+def _code_record(task: StepTask, observed: Path) -> dict[str, Any] | None:
+    """What the step read, hashed here after it ended; None when nothing usable was
+    recorded (the entry then falls back to the tree rule)."""
+    if not task.code_roots:
+        return None
+    try:
+        data = json.loads(observed.read_text(encoding="utf-8"))
+        return hash_observed(data, task.code_roots).to_json()
+    except (OSError, ValueError):
+        return None
