@@ -24,8 +24,8 @@ FEATS_FILES = {
         from pkg.counting import count
 
 
-        def run(out: Path, counter: str) -> dict:
-            count(counter, "hello")
+        def run(out: Path, counter: str, name: str = "hello") -> dict:
+            count(counter, name)
             out.write_text("hello")
             return {"n": 1}
     """,
@@ -117,11 +117,12 @@ MANIFEST = """
 
 
 def make_codedeps_workspace(root: Path, *, extra: str = "") -> Path:
-    """feats (four steps) using lib; returns the manifest's path."""
+    """feats (four steps) using lib; returns the manifest's path. ``extra`` is appended
+    as written (steps go indented by two spaces)."""
     make_repo(root / "upstream" / "lib", LIB_FILES)
     make_repo(root / "upstream" / "feats", FEATS_FILES)
     ws = root / "ws"
     ws.mkdir()
     seed_db(ws)
     text = textwrap.dedent(MANIFEST.format(counter=str(ws / "counter.log")))
-    return write_manifest(ws, text + textwrap.dedent(extra))
+    return write_manifest(ws, text + extra)
