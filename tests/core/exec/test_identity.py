@@ -91,3 +91,19 @@ def test_the_environment_without_code_drops_only_trees_imported_in_place() -> No
     assert (
         identity("a").without_checkout_code() != identity("a", six="1.17.0").without_checkout_code()
     )
+
+
+def test_a_record_names_the_changed_file_even_when_only_a_used_repo_moved() -> None:
+    from mlrecipes.core.plan.explain import nearest_reasons
+
+    before = {**BASE, "uses": {"lib": {"commit": "1" * 40, "tree": "2" * 40}}}
+    now = {**BASE, "env": "d" * 64, "uses": {"lib": {"commit": "3" * 40, "tree": "4" * 40}}}
+    assert nearest_reasons(now, [before], code_note="lib/tools.py", code_files=True) == (
+        "used repo changed: lib@1111111 -> lib@3333333",
+        "code changed: lib/tools.py",
+    )
+    # A tree-rule note details the code line and adds none.
+    moved = {**now, "code": CHANGED["code"]}
+    reasons = nearest_reasons(moved, [before], code_note="tree rule: x")
+    assert reasons[0].startswith("code changed: feats@") and reasons[0].endswith("(tree rule: x)")
+    assert nearest_reasons(now, [before], code_note="tree rule: x") == reasons[1:]

@@ -37,13 +37,19 @@ def nearest_reasons(
         return (NEVER_RUN,)
     best = min((explain_change(old, now) for old in before), key=len)  # min keeps the first
     if code_note is not None:
-        best = tuple(
-            (CODE_CHANGED + code_note if code_files else f"{r} ({code_note})")
-            if r.startswith(CODE_CHANGED)
-            else r
-            for r in best
-        )
+        best = _with_code_note(best, code_note, code_files)
     return best or ("no store entry",)
+
+
+def _with_code_note(reasons: tuple[str, ...], note: str, files: bool) -> tuple[str, ...]:
+    """The code reason with what the record found (``files``: the changed files, also
+    when only a used repo's commit shows) or why the tree rule applied."""
+    if files and not any(r.startswith(CODE_CHANGED) for r in reasons):
+        return (*reasons, CODE_CHANGED + note) if reasons else reasons
+    return tuple(
+        (CODE_CHANGED + note if files else f"{r} ({note})") if r.startswith(CODE_CHANGED) else r
+        for r in reasons
+    )
 
 
 def _short(value: Any) -> str:
