@@ -42,12 +42,12 @@ def nearest_reasons(
 
 
 def _with_code_note(reasons: tuple[str, ...], note: str, files: bool) -> tuple[str, ...]:
-    """The code reason with what the record found (``files``: the changed files, also
-    when only a used repo's commit shows) or why the tree rule applied."""
+    """The code reason with what the record found (``files``: ``code changed: a@1 -> a@2:
+    a/x.py``; alone when only a used repo's commit shows) or why the tree rule applied."""
     if files and not any(r.startswith(CODE_CHANGED) for r in reasons):
         return (*reasons, CODE_CHANGED + note) if reasons else reasons
     return tuple(
-        (CODE_CHANGED + note if files else f"{r} ({note})") if r.startswith(CODE_CHANGED) else r
+        (f"{r}: {note}" if files else f"{r} ({note})") if r.startswith(CODE_CHANGED) else r
         for r in reasons
     )
 
