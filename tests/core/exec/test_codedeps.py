@@ -18,6 +18,7 @@ from mlrecipes.core.executors.task import StepTask
 
 STEP = """
     import os
+    import pkgutil
     import subprocess
     from pathlib import Path
 
@@ -33,6 +34,7 @@ STEP = """
         here = Path(__file__).parent
         out.write_text((here / "table.txt").read_text())
         os.listdir(here / "data")
+        pkgutil.get_data("pkg", "data/a.csv")  # through the import system's loader
         if spawn:
             subprocess.run(["true"], check=True)
         return {"v": helper.VALUE}
@@ -74,9 +76,8 @@ def _observe(tmp_path: Path, repo: Path, *, spawn: bool = False) -> dict[str, An
 def test_the_runner_records_imports_opens_listings_and_searches(tmp_path: Path) -> None:
     repo = _repo(tmp_path / "repo")
     observed = _observe(tmp_path, repo)
-    assert {str(repo / p) for p in ("pkg/step.py", "pkg/helper.py", "pkg/table.txt")} <= set(
-        observed["files"]
-    )
+    read = ("pkg/step.py", "pkg/helper.py", "pkg/table.txt", "pkg/data/a.csv")
+    assert {str(repo / p) for p in read} <= set(observed["files"])
     assert observed["listings"] == [str(repo / "pkg" / "data")]
     searches = {tuple(s) for s in observed["searches"]}
     assert (str(repo), "pkg") in searches and (str(repo / "pkg"), "helper") in searches

@@ -99,8 +99,7 @@ def test_a_record_names_the_changed_file_even_when_only_a_used_repo_moved() -> N
     before = {**BASE, "uses": {"lib": {"commit": "1" * 40, "tree": "2" * 40}}}
     now = {**BASE, "env": "d" * 64, "uses": {"lib": {"commit": "3" * 40, "tree": "4" * 40}}}
     assert nearest_reasons(now, [before], code_note="lib/tools.py", code_files=True) == (
-        "used repo changed: lib@1111111 -> lib@3333333",
-        "code changed: lib/tools.py",
+        "used repo changed: lib@1111111 -> lib@3333333: lib/tools.py",
     )
     # A tree-rule note details the code line and adds none.
     moved = {**now, "code": CHANGED["code"]}

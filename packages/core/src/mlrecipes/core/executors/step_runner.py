@@ -244,6 +244,7 @@ _UNSEEN = frozenset(
 _SPAWNING_MODULES = ("multiprocessing.popen_",)
 _NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 _IMPORTLIB = "<frozen importlib"
+_PYCACHE = f"{os.sep}__pycache__{os.sep}"
 
 
 class _Observer:
@@ -279,7 +280,9 @@ class _Observer:
         path, mode, flags = args[0], args[1], args[2]
         # os.open passes no mode string: its access mode bits tell.
         reads = ("r" in mode or "+" in mode) if isinstance(mode, str) else flags & 3 != os.O_WRONLY
-        if reads and not _by_importlib(3):  # modules count by __spec__ in report()
+        # Opens by the import system count too: pkgutil.get_data and loaders'
+        # get_data read data files that way (bytecode caches are dropped in report()).
+        if reads:
             self._add(self.opened, path)
 
     def _add(self, into: list[str], path: Any) -> None:
@@ -298,7 +301,9 @@ class _Observer:
     def report(self) -> dict[str, list[Any]]:
         """What the step read inside the roots (sorted, unique)."""
         self.active = False
-        files = {os.path.normpath(p) for p in self.opened if self.inside(p)}
+        # A module's bytecode cache stands for its source, which counts by __spec__.
+        opened = (os.path.normpath(p) for p in self.opened if _PYCACHE not in p)
+        files = {p for p in opened if self.inside(p)}
         searches: set[tuple[str, str]] = set()
         unseen = list(self.unseen)
         for name in dict.fromkeys(self.imports):

@@ -45,7 +45,13 @@ def _with_code_note(reasons: tuple[str, ...], note: str, files: bool) -> tuple[s
     """The code reason with what the record found (``files``: ``code changed: a@1 -> a@2:
     a/x.py``; alone when only a used repo's commit shows) or why the tree rule applied."""
     if files and not any(r.startswith(CODE_CHANGED) for r in reasons):
-        return (*reasons, CODE_CHANGED + note) if reasons else reasons
+        # Only the environment moved (a used repo, a workspace member): its line says
+        # which commit, the record which files.
+        moved = [i for i, r in enumerate(reasons) if r.startswith(_CODE_IN_ENV)]
+        if not moved:
+            return (*reasons, CODE_CHANGED + note) if reasons else reasons
+        first = moved[0]
+        return (*reasons[:first], f"{reasons[first]}: {note}", *reasons[first + 1 :])
     return tuple(
         (f"{r}: {note}" if files else f"{r} ({note})") if r.startswith(CODE_CHANGED) else r
         for r in reasons
@@ -106,6 +112,7 @@ EXPLAINERS: Mapping[str, _Explainer] = {
 HASHED = tuple(EXPLAINERS)
 """The components a step's fingerprint hashes, and the only ones a reason may name."""
 CODE_CHANGED = "code changed: "
+_CODE_IN_ENV = ("used repo changed: ", "package changed: ")
 
 
 def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:

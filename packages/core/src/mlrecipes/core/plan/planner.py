@@ -212,7 +212,8 @@ class _Planner:
             if found.fingerprint is not None:
                 fp, cached = found.fingerprint, True
                 code = [r for r in identity.reasons(before) if r.startswith(CODE_CHANGED)]
-                reasons = tuple(f"{r.removeprefix(CODE_CHANGED)}: {found.note}" for r in code)
+                kept = tuple(f"{r.removeprefix(CODE_CHANGED)}: {found.note}" for r in code)
+                reasons = kept or (str(found.note),)
             else:
                 note = found.note if files_rule else "cache.code: tree"
                 reasons = identity.reasons(before, code_note=note, code_files=found.changed)
