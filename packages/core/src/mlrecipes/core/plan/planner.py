@@ -29,7 +29,7 @@ from mlrecipes.core.manifest import (
 )
 from mlrecipes.core.manifest.graph import StepGraph
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.plan.code_lookup import CodeLookup, lookup_by_code
+from mlrecipes.core.plan.code_lookup import lookup_by_code
 from mlrecipes.core.plan.explain import CODE_CHANGED
 from mlrecipes.core.plan.identity import StepIdentity
 from mlrecipes.core.plan.records import read_executions
@@ -207,16 +207,8 @@ class _Planner:
         elif unavailable is not None:
             reasons = (f"the environment of repo {repo_name!r} could not be built",)
         elif not cached:
-            found = self.by_code(spec.name, code_key)
-            before = read_executions(self.store.root, spec.name)
-            if found.fingerprint is not None:
-                fp, cached = found.fingerprint, True
-                code = [r for r in identity.reasons(before) if r.startswith(CODE_CHANGED)]
-                kept = tuple(f"{r.removeprefix(CODE_CHANGED)}: {found.note}" for r in code)
-                reasons = kept or (str(found.note),)
-            else:
-                note = found.note if files_rule else "cache.code: tree"
-                reasons = identity.reasons(before, code_note=note, code_files=found.changed)
+            kept, reasons = self.by_code(spec.name, identity, code_key)
+            fp, cached = kept or fp, kept is not None
         return PlannedStep(
             step=spec.name,
             repo=repo_name,
@@ -316,11 +308,20 @@ class _Planner:
             self._without_code[key] = repo.identity.without_checkout_code()
         return self._without_code[key]
 
-    def by_code(self, step: str, code_key: str | None) -> CodeLookup:
-        """An entry whose code record vouches for the checkouts now (or why none)."""
-        if code_key is None:
-            return CodeLookup()
-        return lookup_by_code(self.store, step, code_key, self.checkouts)
+    def by_code(
+        self, step: str, identity: StepIdentity, code_key: str | None
+    ) -> tuple[str | None, tuple[str, ...]]:
+        """(fingerprint of an entry whose code record vouches for the checkouts now, or
+        None; the reasons: why it is kept, or why the step runs)."""
+        before = read_executions(self.store.root, step)
+        if code_key is None:  # cache.code: tree
+            return None, identity.reasons(before, code_note="cache.code: tree")
+        found = lookup_by_code(self.store, step, code_key, self.checkouts)
+        if found.fingerprint is None:
+            return None, identity.reasons(before, code_note=found.note, code_files=found.changed)
+        code = [r for r in identity.reasons(before) if r.startswith(CODE_CHANGED)]
+        kept = tuple(f"{r.removeprefix(CODE_CHANGED)}: {found.note}" for r in code)
+        return found.fingerprint, kept or (str(found.note),)
 
     def packages(self, repo: RepoContext | None) -> dict[str, str]:
         """The environment's package summary (once per environment), for explanations."""
