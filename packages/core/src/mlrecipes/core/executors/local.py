@@ -1,6 +1,6 @@
 """The local executor: each step a subprocess of its environment's interpreter.
 
-Each task runs as ``[task.python, -c, PRELUDE, our_pid, runner.py, spec.json]``
+Each task runs as ``[task.python, -c, PRELUDE, our_pid, step_runner.py, spec.json]``
 in ``task.cwd``, stdout and stderr to its log, in its own process group: Ctrl-C
 in the terminal reaches only mlrecipes, which then stops the steps itself
 (SIGTERM to each group, SIGKILL after a grace period), so nothing outlives a
@@ -61,7 +61,7 @@ class _RunnerCache:
 
     Python never caches the bytecode of a script it runs; compiling the
     runner costs about as much as a third of an interpreter start. A ``.pyc``
-    runs directly (``python runner.pyc``) when its magic number matches the
+    runs directly (``python step_runner.pyc``) when its magic number matches the
     interpreter, so each is keyed by the runner's source and the resolved
     interpreter binary (path, inode, mtime). Any failure falls back to the
     source file.

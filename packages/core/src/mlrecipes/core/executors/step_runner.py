@@ -577,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     pdb_mode = "--pdb" in args
     files = [a for a in args if a != "--pdb"]
     if len(files) != 1:
-        sys.stderr.write("usage: runner.py SPEC.json [--pdb]\n")
+        sys.stderr.write("usage: step_runner.py SPEC.json [--pdb]\n")
         return EXIT_CALL_ERROR
     with open(files[0], encoding="utf-8") as fh:
         spec = loads(fh.read())
