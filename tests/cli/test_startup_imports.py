@@ -35,9 +35,20 @@ def test_importing_the_cli_imports_no_heavy_library() -> None:
     assert _loaded_after("import mlrecipes.cli.main") == []
 
 
-def test_a_graph_needs_no_networkx() -> None:
-    code = "from mlrecipes.core.manifest.graph import StepGraph\nStepGraph({}).order()"
+GRAPH = """
+from mlrecipes.core.manifest import load_manifest
+from mlrecipes.core.manifest.graph import StepGraph
+graph = StepGraph.from_manifest(load_manifest({path!r}))
+assert graph.order() and graph.cycles() == []
+"""
+
+
+def test_loading_and_ordering_a_graph_imports_no_networkx() -> None:
+    """A no-op `run` loads (validates) and orders; networkx (0.2-0.35 s) waits for closures."""
+    path = Path(__file__).parents[1] / "core" / "manifests" / "valid_full.yaml"
+    code = GRAPH.format(path=str(path))
     assert "networkx" not in _loaded_after(code)
+    assert "networkx" in _loaded_after(code + "graph.upstream_closure(['train'])")
 
 
 def test_version_still_prints() -> None:

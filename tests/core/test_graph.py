@@ -71,6 +71,21 @@ def test_cycles_are_named() -> None:
     assert info.value.cycle == ["a", "b", "c", "a"]
 
 
+def test_cycles_take_a_shortest_way_back_and_long_chains_do_not_recurse() -> None:
+    # a -> b -> a is shorter than a -> c -> d -> a; both are in one group.
+    graph = _graph(_step("a", "b", "d"), _step("b", "a"), _step("c", "a"), _step("d", "c"))
+    assert graph.cycles() == [["a", "b", "a"]]
+    chain = _graph(*(_step(f"s{i:04d}", f"s{i - 1:04d}") for i in range(1, 3000)), _step("s0000"))
+    assert chain.order()[:2] == ["s0000", "s0001"] and chain.cycles() == []
+
+
+def test_layers_are_generations_sorted_by_name() -> None:
+    assert DIAMOND.layers() == [["a", "lone"], ["y", "z"], ["b"], ["c"]]
+    assert StepGraph({}).layers() == []
+    with pytest.raises(CycleError):
+        _graph(_step("a", "b"), _step("b", "a")).layers()
+
+
 def test_edges_to_unknown_steps_are_ignored() -> None:
     """Validation reports them; the graph of a draft must still be buildable."""
     assert _graph(_step("a", "ghost")).order() == ["a"]

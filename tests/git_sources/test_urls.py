@@ -37,6 +37,56 @@ def test_redact_text_scrubs_urls_and_secrets() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "git+https://github.com/karpathy/minbpe.git@1acefe8",
+        "minbpe @ git+https://github.com/karpathy/minbpe.git@feature/x",
+        "git+file:///srv/repos/minbpe@1acefe8",
+        "git+file:///srv/repos/minbpe",
+        "git@github.com:org/repo.git",
+        "git+ssh://github.com/org/repo.git@v1",
+        "file:///srv/repo",
+        "see http://127.0.0.1:5000/#/experiments/1 for runs",
+        "tokens=512 max_tokens=64 is this the key?",
+    ],
+)
+def test_redact_text_keeps_urls_without_credentials(text: str) -> None:
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "git+https://ci:tok@github.com/karpathy/minbpe.git@1acefe8",
+            "git+https://github.com/karpathy/minbpe.git@1acefe8",
+        ),
+        (
+            "git+https://tok@github.com/karpathy/minbpe.git@1acefe8",
+            "git+https://github.com/karpathy/minbpe.git@1acefe8",
+        ),
+        ("https://u:to/k#e?n@host/x.git failed", "https://host/x.git failed"),
+        ("git+https://u:to/k#e?n@host/x.git@v1 failed", "git+https://host/x.git@v1 failed"),
+        ("https://u:to@k@en@host:8080/x", "https://host:8080/x"),
+        ("'http://alice:s3/cr#t@127.0.0.1:5000/api'", "'http://127.0.0.1:5000/api'"),
+        ("user:token@host:org/repo.git", "host:org/repo.git"),
+        ("GET https://h/x?X-Amz-Signature=abc&k=v ok", "GET https://h/x?*** ok"),
+        ("token=tok123 used", "token=*** used"),
+    ],
+)
+def test_redact_text_drops_credentials(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_redact_url_keeps_pip_style_revisions() -> None:
+    url = "git+https://github.com/karpathy/minbpe.git@1acefe8"
+    assert redact_url(url) == url
+    assert redact_url("git+https://ci:tok@github.com/k/m.git@1acefe8") == (
+        "git+https://github.com/k/m.git@1acefe8"
+    )
+
+
+@pytest.mark.parametrize(
     ("url", "key"),
     [
         ("https://ci:tok@GitHub.com/acme/X.git/", "https://github.com/acme/X"),

@@ -49,4 +49,4 @@ def test_reasons_carry_no_credentials() -> None:
     text = safe_reason(exc)
     for secret in ("alice", "s3cret", "abc", "tok123", "second line"):
         assert secret not in text
-    assert "https://***@h/api/2.0/mlflow-artifacts/artifacts/x?***" in text
+    assert "https://h/api/2.0/mlflow-artifacts/artifacts/x?***" in text

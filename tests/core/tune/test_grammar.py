@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlrecipes.core.errors import SearchSpaceError, UserError
-from mlrecipes.core.manifest._overrides import parse_value
+from mlrecipes.core.manifest import parse_value
 from mlrecipes.core.tune.space import (
     ChoiceDim,
     Fixed,

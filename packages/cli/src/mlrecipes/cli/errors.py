@@ -44,6 +44,25 @@ _TABLE: Final[tuple[tuple[type[BaseException], int, str], ...]] = (
 )
 
 
+# Core hints name the Python API's options in backticks (core knows no argv); the
+# CLI shows the flag that sets each one.
+API_FLAGS: Final[dict[str, str]] = {
+    "`dev`": "--dev",
+    "`large_sweep=True`": "--yes",
+    "`objective`": "--objective",
+    "`sampler`": "--sampler",
+    "`tracking_uri`": "--tracking-uri",
+    "`workdir`": "--workdir",
+}
+
+
+def cli_words(hint: str) -> str:
+    """``hint`` with each API option it names shown as the CLI flag that sets it."""
+    for option, flag in API_FLAGS.items():
+        hint = hint.replace(option, flag)
+    return hint
+
+
 def _snippet(problem: Problem) -> str | None:
     """The problem's line of the file with a caret under its column."""
     try:
@@ -143,5 +162,5 @@ def report(exc: BaseException, *, console: Console, verbose: bool) -> int:
     console.print(f"[bold red]{label}:[/] {escape(str(exc))}")
     hint = getattr(exc, "hint", None)
     if hint:
-        console.print(f"  [cyan]hint:[/] {escape(hint)}")
+        console.print(f"  [cyan]hint:[/] {escape(cli_words(hint))}")
     return code

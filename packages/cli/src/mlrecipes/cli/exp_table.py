@@ -17,8 +17,8 @@ from typing import Any
 from rich.cells import cell_len
 from rich.table import Table
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import UserError
+from mlrecipes.core.suggest import did_you_mean
 
 FIXED = ("run_id", "start_time", "status", "overrides")
 _PRIORITY = {"run_id": 0, "overrides": 1, "status": 3, "start_time": 4}  # metrics 2, commits 5

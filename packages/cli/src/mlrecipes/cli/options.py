@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlrecipes.cli.completion import complete_steps
+
+if TYPE_CHECKING:
+    from mlrecipes.core import SyncMode
 
 ManifestOpt = Annotated[
     Path | None,
@@ -51,6 +54,14 @@ FrozenOpt = Annotated[
     bool,
     typer.Option("--frozen", help="Use workspace.lock as it is, without resolving revs (CI)."),
 ]
+
+
+def sync_mode(*, locked: bool = False, frozen: bool = False) -> SyncMode:
+    """The mode that ``--locked`` / ``--frozen`` ask for (they exclude each other)."""
+    if locked and frozen:
+        raise typer.BadParameter("--locked and --frozen exclude each other: give one of them")
+    return "frozen" if frozen else "locked" if locked else "resolve"
+
 
 TargetsArg = Annotated[
     list[str] | None,

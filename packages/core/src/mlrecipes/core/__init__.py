@@ -35,7 +35,7 @@ from mlrecipes.core.plan.planner import Plan, PlannedStep, Variant
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.sync.lock import Lock, LockedRepo, read_lock
 from mlrecipes.core.sync.status import RepoStatus
-from mlrecipes.core.sync.workspace_sync import SyncMode, SyncResult, sync_mode
+from mlrecipes.core.sync.workspace_sync import SyncMode, SyncResult
 from mlrecipes.core.tune import Trial, TuneOptions, TuneResult
 from mlrecipes.core.workspace import Workspace
 
@@ -75,5 +75,4 @@ __all__ = [
     "load_manifest",
     "manifest_json_schema",
     "read_lock",
-    "sync_mode",
 ]

@@ -114,7 +114,7 @@ class UnknownStepError(UserError):
     """A step name given on the command line or in the API is not in the manifest."""
 
     def __init__(self, step: str, *, known: Sequence[str]) -> None:
-        from mlrecipes.core._suggest import did_you_mean
+        from mlrecipes.core.suggest import did_you_mean
 
         super().__init__(f"unknown step {step!r}", hint=did_you_mean(step, known))
         self.step = step

@@ -1,13 +1,22 @@
-"""The on-disk layout of a workspace's state folder (``.mlrecipes/``)."""
+"""The one owner of every path mlrecipes keeps: a workspace's ``.mlrecipes/`` and the cache.
+
+Every file or folder under ``.mlrecipes/`` is named here and nowhere else; the
+user-wide cache (git mirrors, the runner's compiled script) is under git_sources'
+:func:`~mlrecipes.git_sources.default_cache_dir`. Modules take the path they need
+from :class:`WorkspacePaths` (or are handed it), never join a literal onto it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlrecipes.core.manifest import Manifest
+if TYPE_CHECKING:  # the manifest layer imports this module for STATE_DIR
+    from mlrecipes.core.manifest import Manifest
 
 STATE_DIR = ".mlrecipes"
+MLFLOW_ARTIFACTS = "mlartifacts"  # beside an embedded sqlite store, wherever that store is
 _GITIGNORE = "# state of mlrecipes: checkouts, environments, step store, embedded MLflow\n*\n"
 
 
@@ -48,7 +57,61 @@ class WorkspacePaths:
 
     @property
     def mlflow_artifacts(self) -> Path:
-        return self.state / "mlartifacts"
+        return self.state / MLFLOW_ARTIFACTS
+
+    @property
+    def tmp(self) -> Path:
+        """Scratch folders (sweep variants, team-store downloads, study summaries)."""
+        return self.state / "tmp"
+
+    @property
+    def live(self) -> Path:
+        """Which MLflow runs a live process holds open (ended KILLED when it died)."""
+        return self.state / "live"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def tracker_log(self) -> Path:
+        """The tracker process's output (MLflow's warnings and tracebacks), redacted."""
+        return self.logs / "tracker.log"
+
+    @property
+    def ui_log(self) -> Path:
+        """The output of the MLflow UI that ``mlrecipes ui`` starts."""
+        return self.state / "ui.log"
+
+    @property
+    def hash_cache(self) -> Path:
+        """File hashes by path, size and mtime, so an unchanged dep is not read again."""
+        return self.state / "hashes.json"
+
+    @property
+    def study_db(self) -> Path:
+        """Optuna's default study storage (sqlite)."""
+        return self.state / "optuna.db"
+
+    @property
+    def upstream_record(self) -> Path:
+        """What the last ``workspace status --fetch`` saw upstream."""
+        return self.state / "upstream.json"
+
+    @property
+    def pycache(self) -> Path:
+        """Bytecode of ``--dev`` checkouts, kept out of the user's folder."""
+        return self.state / "pycache"
+
+    @property
+    def debug(self) -> Path:
+        """Work folders of ``step run`` / ``step call``."""
+        return self.state / "debug"
+
+    @property
+    def reproduce(self) -> Path:
+        """The files ``reproduce`` downloads from the logged run."""
+        return self.state / "reproduce"
 
     def ensure(self) -> None:
         """Create the state folder, git-ignored so it is never committed by accident."""
@@ -57,3 +120,14 @@ class WorkspacePaths:
         ignore = self.state / ".gitignore"
         if not ignore.exists():
             ignore.write_text(_GITIGNORE)
+
+
+def runner_cache_dir() -> Path:
+    """The runner script compiled per interpreter: ``<cache>/runner``.
+
+    The cache folder itself is git_sources' :func:`default_cache_dir`
+    (``$MLRECIPES_CACHE_DIR``, ``~`` expanded, else ``~/.cache/mlrecipes``).
+    """
+    from mlrecipes.git_sources import default_cache_dir  # at use: a 0.3 s import
+
+    return default_cache_dir() / "runner"

@@ -19,12 +19,12 @@ from mlrecipes.git_sources.errors import (
     SubdirMissingError,
     UnsafeSourceError,
 )
-from mlrecipes.git_sources.mirror import default_cache_dir
+from mlrecipes.git_sources.mirror import default_cache_dir, mirrors_dir
 from mlrecipes.git_sources.spec import Resolved, SourceEvent, SourceSpec, check_safe
 from mlrecipes.git_sources.sync import resolve_rev, sync_sources
 from mlrecipes.git_sources.trees import folder_of, folder_tree
 from mlrecipes.git_sources.upstream import RemoteHead, commits_between, mirror_head, remote_heads
-from mlrecipes.git_sources.urls import normalize_url, redact_url
+from mlrecipes.git_sources.urls import normalize_url, redact_text, redact_url
 from mlrecipes.git_sources.worktree import dev_source
 
 __all__ = [
@@ -49,7 +49,9 @@ __all__ = [
     "folder_of",
     "folder_tree",
     "mirror_head",
+    "mirrors_dir",
     "normalize_url",
+    "redact_text",
     "redact_url",
     "remote_heads",
     "resolve_rev",

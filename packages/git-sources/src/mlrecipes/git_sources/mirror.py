@@ -94,12 +94,17 @@ def remote_of(spec: SourceSpec) -> Remote:
     return Remote(key=key, shown=redact_url(spec.url), fetch_url=fetch_url, creds=creds)
 
 
+def mirrors_dir(cache_dir: Path) -> Path:
+    """``<cache_dir>/git``: the folder of every bare mirror."""
+    return cache_dir / "git"
+
+
 def mirror_dir(cache_dir: Path, key: str) -> Path:
     """``<cache_dir>/git/<slug>-<hash>`` for a normalized URL ``key``."""
     tail = "-".join(key.rstrip("/").split("/")[-2:])
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", tail).strip("-.")[:48] or "repo"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return cache_dir / "git" / f"{slug}-{digest}"
+    return mirrors_dir(cache_dir) / f"{slug}-{digest}"
 
 
 @contextmanager

@@ -32,10 +32,15 @@ SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SCHEME_RE = SCHEME_RE
 # git's own rule: "host:path" is scp-like when a colon comes before any slash.
 _SCP_RE = re.compile(r"^(?:(?P<user>[^@/]+)@)?(?P<host>[^/:@]+):(?P<path>.*)$")
-# scheme://userinfo@ anywhere in free text (git's stderr, exception text). The
-# userinfo runs to the last '@' before a space or quote: a token holding '/', '#'
-# or '?' unencoded must go too (over-redacting a path with '@' is harmless).
-_TEXT_URL_RE = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"]*@")
+# A URL's start in free text (git's stderr, exception text, a log line); where its
+# userinfo ends is decided by :func:`_userinfo_end`, not by a regular expression.
+_TEXT_SCHEME_RE = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)")
+_URL_END = re.compile(r"[\s'\"<>`]")
+# Credentials carried as a query parameter or ``name=value`` (pre-signed URLs, tokens).
+_QUERY_RE = re.compile(
+    r"\?[^\s'\"]*(?:signature|token|password|secret|credential|key)[^\s'\"]*", re.IGNORECASE
+)
+_SECRET_ASSIGN_RE = re.compile(r"(?i)\b(token|password|secret|signature|credential)=[^\s&'\"]+")
 # user:secret@host: in scp-ish text.
 _TEXT_SCP_RE = re.compile(r"(?<![\w/])[\w.+%-]+:[^@\s/'\"]+@(?=[\w.-]+:)")
 
@@ -62,18 +67,42 @@ def classify(url: str) -> Kind | None:
 
 
 def userinfo_of(url: str) -> str | None:
-    """The userinfo of a ``scheme://`` URL, taken up to the LAST ``@``, or None.
-
-    Not :func:`urllib.parse.urlsplit`'s netloc: a token holding an unencoded
-    ``/``, ``#`` or ``?`` would end its netloc early and leave the rest of the
-    token in the "path" (or in a "port" that an error message then quotes).
-    """
+    """The userinfo of a ``scheme://`` URL, or None (see :func:`_userinfo_end`)."""
     match = _SCHEME_RE.match(url)
     if not match:
         return None
-    rest = url[match.end() :]
-    at = rest.rfind("@")
-    return rest[:at] if at >= 0 else None
+    end = _userinfo_end(url[match.end() :], match.group(1))
+    return url[match.end() : match.end() + end] if end is not None else None
+
+
+def _userinfo_end(rest: str, scheme: str) -> int | None:
+    """Where the userinfo of ``scheme://`` + ``rest`` ends (at an ``@``), or None.
+
+    Not :func:`urllib.parse.urlsplit`'s netloc: a token holding an unencoded
+    ``/``, ``#``, ``?`` or ``@`` would end its netloc early and leave the rest of
+    the token in the "path" (or in a "port" that an error message then quotes),
+    so the userinfo runs to the LAST ``@`` (over-redacting a path is harmless).
+    Except in pip's ``git+https://host/repo.git@rev``: there an ``@`` after a path
+    is a revision, so the userinfo ends at the first ``@`` with a credential
+    before it (``user:secret``, or a bare token without ``/?#``) and a host after
+    it; such a URL must percent-encode ``/?#@`` in its token (``validate`` asks
+    the same of every source URL).
+    """
+    if rest.startswith("/"):  # file:///path, git+file:///path@rev: no authority at all
+        return None
+    if not scheme.lower().startswith("git+"):
+        at = rest.rfind("@")
+        return at if at >= 0 else None
+    at = rest.find("@")
+    while at > 0:
+        user, colon, _ = rest[:at].partition(":")
+        credential = not any(c in (user if colon else rest[:at]) for c in "/?#")
+        host = re.match(r"[^/?#@]*", rest[at + 1 :])
+        followed_by_host = host is not None and not rest[at + 1 + host.end() :].startswith("@")
+        if credential and followed_by_host:
+            return at
+        at = rest.find("@", at + 1)
+    return None
 
 
 def redact_url(url: str) -> str:
@@ -106,8 +135,33 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
         pieces += [secret, *_credential_pieces(secret)]
     for piece in sorted({p for p in pieces if len(p) >= 3}, key=len, reverse=True):
         text = text.replace(piece, "***")
-    text = _TEXT_URL_RE.sub(r"\1", text)
+    text = _without_userinfo(text)
+    text = _SECRET_ASSIGN_RE.sub(r"\1=***", _QUERY_RE.sub("?***", text))
     return _TEXT_SCP_RE.sub("", text)
+
+
+def _without_userinfo(text: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for match in _TEXT_SCHEME_RE.finditer(text):
+        if match.start() < pos:  # inside a URL already handled
+            continue
+        start = match.end()
+        stop = _URL_END.search(text, start)
+        rest = text[start : stop.start() if stop else len(text)]
+        end = _userinfo_end(rest, match.group(1).removesuffix("://"))
+        out.append(text[pos:start])
+        pos = start + end + 1 if end is not None else start
+    return "".join(out) + text[pos:]
+
+
+def credential_pieces(url: str) -> tuple[str, ...]:
+    """The userinfo of ``url`` and each piece of it, raw and percent-decoded.
+
+    Give them to :func:`redact_text` as ``secrets`` to remove them wherever a
+    library quotes them alone, while the rest of the URL stays readable.
+    """
+    return tuple(p for p in dict.fromkeys(_credential_pieces(url)) if p)
 
 
 def _credential_pieces(url: str) -> list[str]:

@@ -18,11 +18,12 @@ from mlrecipes.cli.options import (
     ManifestOpt,
     TargetsArg,
     parse_dev,
+    sync_mode,
 )
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
-from mlrecipes.core import Plan, RunOptions, RunResult, Workspace, sync_mode
+from mlrecipes.core import Plan, RunOptions, RunResult, Workspace
 from mlrecipes.core.plan.labels import variant_label
 from mlrecipes.core.sync.upstream import known_upstream
 

@@ -16,14 +16,21 @@ from rich.table import Table
 from mlrecipes.cli.commands.run import ExecutorKind
 from mlrecipes.cli.completion import complete_overrides
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
-from mlrecipes.cli.options import DevOpt, FrozenOpt, LockedOpt, ManifestOpt, TargetsArg, parse_dev
+from mlrecipes.cli.options import (
+    DevOpt,
+    FrozenOpt,
+    LockedOpt,
+    ManifestOpt,
+    TargetsArg,
+    parse_dev,
+    sync_mode,
+)
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import (
     RunOptions,
     TuneOptions,
     TuneResult,
     Workspace,
-    sync_mode,
 )
 from mlrecipes.core.events import Event, TrialFinished, TrialsDraining, TrialStarted
 

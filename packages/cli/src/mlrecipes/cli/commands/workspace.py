@@ -9,10 +9,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlrecipes.cli.hints import change_line, update_hint, upstream_cell
-from mlrecipes.cli.options import DevOpt, FrozenOpt, JobsOpt, LockedOpt, ManifestOpt, parse_dev
+from mlrecipes.cli.options import (
+    DevOpt,
+    FrozenOpt,
+    JobsOpt,
+    LockedOpt,
+    ManifestOpt,
+    parse_dev,
+    sync_mode,
+)
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.state import get_state
-from mlrecipes.core import Workspace, sync_mode
+from mlrecipes.core import Workspace
 from mlrecipes.core.sync.upstream import check_upstream, commit_changes, locked_commits
 from mlrecipes.git_sources import short_commit
 

@@ -4,6 +4,8 @@ Works on a project folder (a checkout or its subdir); knows nothing of manifests
 or git. See :mod:`mlrecipes.core.envs.build` for the on-disk contract.
 """
 
+from mlrecipes.core.envs._gitrefs import moving_refs
+from mlrecipes.core.envs._layout import MARKER as ENV_MARKER
 from mlrecipes.core.envs._uv import find_uv
 from mlrecipes.core.envs.build import Environment, EnvStatus, ensure_environment, environment_status
 from mlrecipes.core.envs.key import environment_key
@@ -11,6 +13,7 @@ from mlrecipes.core.envs.parallel import BuildFailure, ensure_environments
 from mlrecipes.core.envs.spec import EnvSpec, InstallMode
 
 __all__ = [
+    "ENV_MARKER",
     "BuildFailure",
     "EnvSpec",
     "EnvStatus",
@@ -21,4 +24,5 @@ __all__ = [
     "environment_key",
     "environment_status",
     "find_uv",
+    "moving_refs",
 ]

@@ -31,6 +31,7 @@ from mlrecipes.core.executors._ray_node import PRELUDE
 from mlrecipes.core.executors.base import Outcome, read_outcome
 from mlrecipes.core.executors.runner import build_spec, runner_path, write_spec
 from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.paths import runner_cache_dir
 
 # Variables of the calling environment that would make the step's interpreter
 # import from, or behave like, another environment.
@@ -101,12 +102,6 @@ class _RunnerCache:
         return target
 
 
-def default_runner_cache() -> Path:
-    """``$MLRECIPES_CACHE_DIR/runner`` (default ``~/.cache/mlrecipes/runner``)."""
-    base = os.environ.get("MLRECIPES_CACHE_DIR") or Path.home() / ".cache" / "mlrecipes"
-    return Path(base) / "runner"
-
-
 @dataclass(eq=False)
 class _Job:
     task: StepTask
@@ -123,7 +118,7 @@ class LocalExecutor:
 
     ``grace`` is how long a cancelled step may take to exit after SIGTERM
     before SIGKILL; ``runner_cache`` holds the runner compiled per
-    interpreter (default :func:`default_runner_cache`).
+    interpreter (default :func:`~mlrecipes.core.paths.runner_cache_dir`).
     """
 
     def __init__(
@@ -135,7 +130,7 @@ class LocalExecutor:
         self._grace = grace
         self._lock = threading.Lock()
         self._jobs: set[_Job] = set()
-        self._runner = _RunnerCache(runner_cache or default_runner_cache())
+        self._runner = _RunnerCache(runner_cache or runner_cache_dir())
 
     def submit(self, task: StepTask, *, tmp_entry: Path, log_path: Path) -> Future[Outcome]:
         """Queue ``task``; the future resolves when its process has ended."""

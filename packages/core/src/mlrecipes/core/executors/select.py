@@ -37,7 +37,7 @@ def make_executor(
         from mlrecipes.core.executors.ray import RayExecutor
 
         return RayExecutor(address=address, resources_of=resources_of)
-    from mlrecipes.core._suggest import did_you_mean
+    from mlrecipes.core.suggest import did_you_mean
 
     raise UserError(f"unknown executor {kind!r}", hint=did_you_mean(kind, EXECUTOR_KINDS))
 

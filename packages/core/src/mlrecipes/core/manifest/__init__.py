@@ -1,5 +1,6 @@
 """The workspace manifest: loading, validation, JSON Schema, parameter resolution."""
 
+from mlrecipes.core.manifest._overrides import parse_value
 from mlrecipes.core.manifest.load import load_manifest, with_dev_paths
 from mlrecipes.core.manifest.model import (
     SUPPORTED_VERSIONS,
@@ -56,6 +57,7 @@ __all__ = [
     "apply_overrides",
     "load_manifest",
     "manifest_json_schema",
+    "parse_value",
     "public_params",
     "resolve_params",
     "with_dev_paths",

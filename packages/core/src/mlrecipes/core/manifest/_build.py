@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.manifest._cache import build_cache
 from mlrecipes.core.manifest._context import Context, describe
 from mlrecipes.core.manifest._formats import (
@@ -40,6 +39,7 @@ from mlrecipes.core.manifest.model import (
     StoreConfig,
     Value,
 )
+from mlrecipes.core.suggest import did_you_mean
 from mlrecipes.git_sources.rules import REV_HINT, URL_HINT
 
 # Top-level keys starting with `x-` are also accepted and ignored (anchors to reuse).

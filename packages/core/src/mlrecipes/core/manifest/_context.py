@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import Problem
 from mlrecipes.core.manifest._yaml import Broken, Entry, Tagged, YMap, YNode, YSeq
 from mlrecipes.core.manifest.model import Location
+from mlrecipes.core.suggest import did_you_mean
 
 
 def describe(value: YNode) -> str:

@@ -12,6 +12,7 @@ import re
 from pathlib import PurePosixPath
 
 from mlrecipes.core.manifest.model import FnRef
+from mlrecipes.core.paths import STATE_DIR
 from mlrecipes.git_sources import rules
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -58,7 +59,7 @@ def normalize_rel(text: str) -> tuple[str, str | None]:
     return ("" if norm == "." else norm), None
 
 
-RESERVED_PREFIX = ".mlrecipes"
+RESERVED_PREFIX = STATE_DIR
 """Names mlrecipes keeps for itself: its state folder, the store's completion marker
 (``.mlrecipes-complete.json``), copies' and links' temporary names."""
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import Problem
 from mlrecipes.core.manifest._context import Context
 from mlrecipes.core.manifest._yaml import Entry, parse_yaml
 from mlrecipes.core.manifest.model import Location
+from mlrecipes.core.suggest import did_you_mean
 
 
 def local_path(manifest: Path) -> Path:

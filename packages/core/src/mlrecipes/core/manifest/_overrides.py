@@ -15,13 +15,13 @@ from typing import Any
 
 import yaml
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import OverrideError
 from mlrecipes.core.manifest._formats import kwarg_problem
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._yaml import ScalarLoader
 from mlrecipes.core.manifest.mlflow_names import HINT, mlflow_name_problem
 from mlrecipes.core.manifest.model import Manifest, Value
+from mlrecipes.core.suggest import did_you_mean
 
 
 def apply_overrides(manifest: Manifest, overrides: Mapping[str, str]) -> Manifest:

@@ -1,27 +1,31 @@
 """The DAG of steps: edges come from ``!out`` dependencies.
 
 :class:`StepGraph` is data (the step names and an edge ``a -> b`` when ``b``
-reads an output of ``a``) with queries (order, closures, cycles) and renderers
-(text, Mermaid, Graphviz dot). Validation builds one to find cycles; a validated
-manifest's graph has none.
+reads an output of ``a``) with queries (order, closures, layers, cycles) and
+renderers (text, Mermaid, Graphviz dot). Validation builds one to find cycles;
+a validated manifest's graph has none.
 
-The algorithms are plain Python on adjacency dicts, not networkx: the graph
-needs a lexicographic topological sort, ancestors and descendants, and the
-strongly connected components that name a cycle, each a few lines, while
-``import networkx`` costs ~0.2 s that every ``run``, ``dag`` and ``validate``
-paid before it printed anything (issue 11: read-only commands stay fast).
-``graphlib.TopologicalSorter`` is not enough on its own: it orders by levels,
-and the order here must break ties by name so that it is stable.
+networkx answers the graph questions (ancestors, descendants, topological
+generations, strongly connected components, shortest paths). It is imported
+inside the functions that need it: ``import networkx`` costs 0.2-0.35 s, and
+loading a manifest (``--help`` aside, every command does) and a no-op ``run``
+need only two answers that the standard library's :mod:`graphlib` gives at no
+import cost: is there a cycle, and the order. A cycle found that way is named
+by networkx (an error path).
 """
 
 from __future__ import annotations
 
+import graphlib
 import heapq
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from mlrecipes.core.errors import UnknownStepError, UserError
 from mlrecipes.core.manifest.model import Manifest, OutRef, StepSpec
+
+if TYPE_CHECKING:  # imported at use (see the module doc)
+    import networkx as nx
 
 
 class CycleError(UserError):
@@ -43,6 +47,7 @@ class StepGraph:
         # successors[a][b]: the outputs of a that b reads, in the order of b's deps.
         self.successors: dict[str, dict[str, tuple[str, ...]]] = {n: {} for n in sorted(steps)}
         self.predecessors: dict[str, set[str]] = {n: set() for n in sorted(steps)}
+        self._nx: nx.DiGraph[str] | None = None  # built on first use
         for name in sorted(steps):
             for _, dep in sorted(steps[name].deps.items()):
                 if isinstance(dep, OutRef) and dep.step in steps:
@@ -56,22 +61,35 @@ class StepGraph:
         return cls(manifest.steps)
 
     def order(self) -> list[str]:
-        """Every step, upstream first; ties are broken by name so the order is stable."""
-        cycle = self.find_cycle()
-        if cycle is not None:
-            raise CycleError(cycle)
-        waiting = {name: len(ups) for name, ups in self.predecessors.items()}
-        ready = [name for name, count in waiting.items() if count == 0]
+        """Every step, upstream first; ties are broken by name so the order is stable.
+
+        :mod:`graphlib` gives the steps whose inputs are done; taking the smallest
+        name each time is networkx's ``lexicographical_topological_sort``, without
+        importing networkx on the way of every ``run``.
+        """
+        sorter = graphlib.TopologicalSorter({n: ups for n, ups in self.predecessors.items()})
+        try:
+            sorter.prepare()
+        except graphlib.CycleError:
+            raise CycleError(self.cycles()[0]) from None
+        ready = list(sorter.get_ready())
         heapq.heapify(ready)
         order: list[str] = []
         while ready:
             name = heapq.heappop(ready)
             order.append(name)
-            for down in self.successors[name]:
-                waiting[down] -= 1
-                if waiting[down] == 0:
-                    heapq.heappush(ready, down)
+            sorter.done(name)
+            for down in sorter.get_ready():
+                heapq.heappush(ready, down)
         return order
+
+    def layers(self) -> list[list[str]]:
+        """The steps by generation: those that read no other step's output, then those
+        that read only the first layer's, and so on; each layer sorted by name."""
+        import networkx as nx
+
+        self.order()  # a cycle raises CycleError, named
+        return [sorted(layer) for layer in nx.topological_generations(self._digraph())]
 
     def _check(self, names: Iterable[str]) -> list[str]:
         wanted = list(names)
@@ -82,12 +100,20 @@ class StepGraph:
 
     def upstream_closure(self, names: Iterable[str]) -> list[str]:
         """The steps needed to run ``names`` (them included), in order."""
-        needed = _reachable(self._check(names), lambda n: self.predecessors[n])
+        import networkx as nx
+
+        wanted = self._check(names)
+        graph = self._digraph()
+        needed = set(wanted).union(*(nx.ancestors(graph, name) for name in wanted))
         return [name for name in self.order() if name in needed]
 
     def downstream_closure(self, names: Iterable[str]) -> list[str]:
         """``names`` and every step that reads their outputs, directly or not, in order."""
-        affected = _reachable(self._check(names), lambda n: self.successors[n])
+        import networkx as nx
+
+        wanted = self._check(names)
+        graph = self._digraph()
+        affected = set(wanted).union(*(nx.descendants(graph, name) for name in wanted))
         return [name for name in self.order() if name in affected]
 
     def cycles(self) -> list[list[str]]:
@@ -95,36 +121,17 @@ class StepGraph:
 
         Each cycle starts at its smallest name; a step reading its own output is ``[a, a]``.
         """
-        found: list[list[str]] = []
-        for component in _strongly_connected(self.successors):
-            start = min(component)
-            if len(component) == 1 and start not in self.successors[start]:
-                continue
-            found.append(self._cycle_from(start, component))
-        return sorted(found)
-
-    def _cycle_from(self, start: str, component: set[str]) -> list[str]:
-        """A shortest way from ``start`` back to itself inside its component (BFS)."""
-        came_from: dict[str, str] = {}
-        queue = deque([start])
-        while queue:
-            node = queue.popleft()
-            for succ in sorted(self.successors[node]):
-                if succ == start:
-                    path = [start]
-                    while node != start:
-                        path.append(node)
-                        node = came_from[node]
-                    return [start, *reversed(path[1:]), start]
-                if succ in component and succ not in came_from:
-                    came_from[succ] = node
-                    queue.append(succ)
-        raise AssertionError(f"no cycle through {start}")  # a strongly connected component has one
+        return find_cycles(self.successors)
 
     def find_cycle(self) -> list[str] | None:
         """A cycle as ``[a, b, a]``, or None when the graph is a DAG."""
         cycles = self.cycles()
         return cycles[0] if cycles else None
+
+    def _digraph(self) -> nx.DiGraph[str]:
+        if self._nx is None:
+            self._nx = _digraph(self.successors)
+        return self._nx
 
     def _edges(self) -> list[tuple[str, str, tuple[str, ...]]]:
         edges = self.successors.items()
@@ -176,56 +183,41 @@ def _dot_text(text: str) -> str:
     return f'"{escaped}"'
 
 
-def _reachable(starts: Iterable[str], neighbours: Callable[[str], Iterable[str]]) -> set[str]:
-    """``starts`` and every node reachable from them through ``neighbours``."""
-    seen = set(starts)
-    todo = list(seen)
-    while todo:
-        for nxt in neighbours(todo.pop()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
+def find_cycles(successors: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """One cycle per strongly connected group of ``successors``, as ``[a, b, ..., a]``.
 
+    Each starts at the group's smallest name and is a shortest way back to it;
+    sorted. :mod:`graphlib` says at no cost that a DAG has none; only a graph
+    with a cycle imports networkx to name them.
+    """
+    try:
+        graphlib.TopologicalSorter({n: tuple(succ) for n, succ in successors.items()}).prepare()
+    except graphlib.CycleError:
+        pass
+    else:
+        return []
+    import networkx as nx
 
-def _strongly_connected(successors: Mapping[str, Mapping[str, object]]) -> list[set[str]]:
-    """Tarjan's strongly connected components, iterative (a long chain of steps would
-    exceed Python's recursion limit)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    components: list[set[str]] = []
-    for root in successors:
-        if root in index:
+    graph = _digraph(successors)
+    found: list[list[str]] = []
+    for component in nx.strongly_connected_components(graph):
+        start = min(component)
+        if len(component) == 1 and not graph.has_edge(start, start):
             continue
-        work = [(root, iter(successors[root]))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(successors[child])))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component: set[str] = set()
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.add(member)
-                    if member == node:
-                        break
-                components.append(component)
-    return components
+        if graph.has_edge(start, start):
+            found.append([start, start])
+            continue
+        inside = graph.subgraph(component)
+        back = sorted(p for p in inside.predecessors(start) if p != start)
+        ways: list[list[str]] = [nx.shortest_path(inside, start, p) for p in back]
+        found.append([*min(ways, key=lambda way: (len(way), way)), start])
+    return sorted(found)
+
+
+def _digraph(successors: Mapping[str, Iterable[str]]) -> nx.DiGraph[str]:
+    import networkx as nx
+
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(sorted(successors))
+    graph.add_edges_from((a, b) for a in sorted(successors) for b in sorted(successors[a]))
+    return graph

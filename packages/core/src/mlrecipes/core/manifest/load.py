@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import ManifestError, Problem, UserError
 from mlrecipes.core.manifest._build import build
 from mlrecipes.core.manifest._context import Context
@@ -21,6 +20,7 @@ from mlrecipes.core.manifest._local import local_path, read_local
 from mlrecipes.core.manifest._yaml import Broken, parse_yaml
 from mlrecipes.core.manifest.model import Manifest
 from mlrecipes.core.manifest.validate import validate
+from mlrecipes.core.suggest import did_you_mean
 
 
 def load_manifest(path: Path | str, *, local: bool = True) -> Manifest:

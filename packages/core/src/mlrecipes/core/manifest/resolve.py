@@ -22,10 +22,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Literal, TypeAlias
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import OverrideError, UnknownStepError, UserError
 from mlrecipes.core.manifest._overrides import apply_overrides
 from mlrecipes.core.manifest.model import EnvRef, Manifest, ParamRef, SecretRef, Value
+from mlrecipes.core.suggest import did_you_mean
 
 JSON: TypeAlias = str | int | float | bool | list["JSON"] | dict[str, "JSON"] | None
 View: TypeAlias = Literal["clear", "public", "fingerprint"]

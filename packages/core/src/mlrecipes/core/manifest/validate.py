@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import Problem
 from mlrecipes.core.manifest._build import Draft
 from mlrecipes.core.manifest._steps import BROKEN_FN
@@ -26,6 +25,7 @@ from mlrecipes.core.manifest.model import (
     StepSpec,
     Value,
 )
+from mlrecipes.core.suggest import did_you_mean
 
 
 @dataclass
@@ -81,8 +81,10 @@ def _check_uses(checker: _Checker) -> None:
                 )
             elif used in repos:
                 edges.setdefault(repo.name, []).append(used)
-    cycle = _find_cycle(edges)
-    if cycle:
+    # Imported here: graph imports the manifest package, which imports this module.
+    from mlrecipes.core.manifest.graph import find_cycles
+
+    for cycle in find_cycles(edges)[:1]:
         user, used = cycle[-2], cycle[-1]
         index = repos[user].uses.index(used)
         checker.report(
@@ -91,26 +93,6 @@ def _check_uses(checker: _Checker) -> None:
             f"repos.{user}.uses[{index}]",
             "a repo cannot use, even indirectly, a repo that uses it",
         )
-
-
-def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
-    """One cycle of the ``uses`` graph as a path ``a -> b -> a``, or None."""
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-
-    def visit(node: str, path: list[str]) -> list[str] | None:
-        state[node] = 1
-        for nxt in edges.get(node, []):
-            if state.get(nxt) == 1:
-                return [*path[path.index(nxt) :], nxt]
-            if nxt not in state and (found := visit(nxt, [*path, nxt])):
-                return found
-        state[node] = 2
-        return None
-
-    for start in sorted(edges):
-        if start not in state and (found := visit(start, [start])):
-            return found
-    return None
 
 
 def _check_fn(checker: _Checker, step: StepSpec) -> None:

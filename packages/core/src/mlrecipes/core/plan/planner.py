@@ -372,7 +372,7 @@ def make_plan(
     order = graph.upstream_closure(targets) if targets else graph.order()
     if force:
         graph.upstream_closure(list(force))  # unknown names raise with did-you-mean
-    planner = _Planner(repos, Store(paths.store), force, paths.state / "hashes.json", failed or {})
+    planner = _Planner(repos, Store(paths.store), force, paths.hash_cache, failed or {})
     planned = [
         planner.plan_variant(i, overrides, apply_overrides(manifest, overrides), order)
         for i, overrides in enumerate(variants)

@@ -8,9 +8,8 @@
   hashed; ``.mlrecipes/store/<step>/.executions/<hash>.json``: the same for every
   distinct execution, so the next plan can say *why* a step reruns against the
   execution nearest to it (after a sweep, the latest one is some variant).
-* ``.mlrecipes/runs/usage/<time>-<rand>.json``: the store entries and
-  environments one pipeline run used (finished or not), newest last by name;
-  ``mlrecipes store gc --keep-last N`` keeps what the last N used.
+
+(What each run used, for ``store gc``, is :mod:`mlrecipes.core.store.usage`.)
 """
 
 from __future__ import annotations
@@ -18,17 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import tempfile
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlrecipes.git_sources.urls import redact_url
-
-USAGE_DIR = "usage"
 
 
 def fingerprints_hash(fingerprints: Iterable[str]) -> str:
@@ -115,34 +109,3 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
-
-
-@dataclass(frozen=True)
-class Usage:
-    """What one pipeline run used: ``entries`` as (step, fingerprint), environment keys."""
-
-    entries: frozenset[tuple[str, str]]
-    envs: frozenset[str]
-    at: float
-
-
-def write_usage(runs_dir: Path, entries: Iterable[tuple[str, str]], envs: Iterable[str]) -> None:
-    now = time.time()
-    name = f"{int(now * 1e6):020d}-{secrets.token_hex(3)}.json"
-    data = {"at": now, "entries": sorted(set(entries)), "envs": sorted(set(envs))}
-    _write_json(runs_dir / USAGE_DIR / name, data)
-
-
-def recent_usage(runs_dir: Path, count: int) -> list[Usage]:
-    """The usage records of the last ``count`` pipeline runs, newest first."""
-    folder = runs_dir / USAGE_DIR
-    names = sorted((p.name for p in folder.glob("*.json")), reverse=True) if folder.is_dir() else []
-    found: list[Usage] = []
-    for name in names[: max(count, 0)]:
-        try:
-            data = json.loads((folder / name).read_text())
-            entries = frozenset((str(s), str(f)) for s, f in data["entries"])
-            found.append(Usage(entries, frozenset(map(str, data["envs"])), float(data["at"])))
-        except (ValueError, KeyError, TypeError):
-            continue  # a damaged record keeps nothing: gc errs on the side of older records
-    return found

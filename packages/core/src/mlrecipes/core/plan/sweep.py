@@ -73,7 +73,6 @@ def expand_overrides(
         raise OverrideError(
             f"this sweep has {count:,} variants, more than {max_variants:,}",
             key=keys[0],
-            hint="check the -S lists; to run them all, confirm with --yes "
-            "(API: RunOptions(large_sweep=True))",
+            hint="check the lists of values; to run them all, confirm with `large_sweep=True`",
         )
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*choices)]

@@ -133,7 +133,7 @@ def write_workspace(logged: LoggedRun, workdir: Path) -> Path:
         raise ReproduceError(
             f"{target} already holds another manifest",
             run_id=logged.run_id,
-            hint="give an empty --workdir, or the folder of an earlier reproduction of this run",
+            hint="give an empty `workdir`, or the folder of an earlier reproduction of this run",
         )
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / REPRODUCTION_MARKER).write_text(

@@ -24,12 +24,13 @@ from mlrecipes.core.tracking import (
 from mlrecipes.core.tracking.base import (
     TAG_MANIFEST,
     TAG_OVERRIDES,
-    TAG_REPO_PREFIX,
     TAG_REPRODUCES,
     TAG_WORKSPACE_ROOT,
+    RepoRef,
+    decode_overrides,
+    decode_repo_tags,
 )
 
-_REPO_PREFIX = TAG_REPO_PREFIX
 __all__ = ["TAG_REPRODUCES", "LoggedRun", "read_logged_run", "refuse_dirty", "step_metrics"]
 
 
@@ -46,14 +47,9 @@ class LoggedRun:
     overrides: Mapping[str, str]
     steps: tuple[str, ...]  # the steps the run planned (its targets' closure)
 
-    def repo_tags(self) -> dict[str, dict[str, str]]:
-        """``{repo: {commit, url, subdir, tree, dirty}}`` from the ``mlrecipes.repo.*`` tags."""
-        repos: dict[str, dict[str, str]] = {}
-        for key, value in self.tags.items():
-            if key.startswith(_REPO_PREFIX):
-                repo, _, attribute = key.removeprefix(_REPO_PREFIX).rpartition(".")
-                repos.setdefault(repo, {})[attribute] = value
-        return repos
+    def repos(self) -> dict[str, RepoRef]:
+        """The repos the run recorded (``mlrecipes.repo.*`` tags), by name."""
+        return decode_repo_tags(self.tags)
 
 
 def read_logged_run(tracking_uri: str, run_id: str, dest: Path) -> LoggedRun:
@@ -89,17 +85,13 @@ def read_logged_run(tracking_uri: str, run_id: str, dest: Path) -> LoggedRun:
 
 def refuse_dirty(run_id: str, tags: Mapping[str, str]) -> None:
     """A run whose code came from a dirty working copy is in no commit: refuse it."""
-    dirty = sorted(
-        key.removeprefix(_REPO_PREFIX).removesuffix(".dirty")
-        for key, value in tags.items()
-        if key.startswith(_REPO_PREFIX) and key.endswith(".dirty") and value.lower() == "true"
-    )
+    dirty = [name for name, repo in decode_repo_tags(tags).items() if repo.dirty]
     if dirty:
         raise ReproduceError(
             f"run {run_id} ran the code of a dirty local working copy of repo(s) "
             f"{', '.join(dirty)}: that code is in no commit, so it cannot be fetched again",
             run_id=run_id,
-            hint="commit the changes, run the pipeline again without --dev or "
+            hint="commit the changes, run the pipeline again without `dev` or "
             "workspace.local.yaml, and reproduce that run",
         )
 
@@ -137,14 +129,10 @@ def _read_json(path: Path, run_id: str) -> dict[str, Any]:
 
 
 def _overrides(text: str | None, run_id: str) -> dict[str, str]:
-    if not text:
-        return {}
     try:
-        value = json.loads(text)
+        value = decode_overrides(text)
     except ValueError:
-        value = None
-    if not isinstance(value, dict):
         raise ReproduceError(
             f"run {run_id}: tag {TAG_OVERRIDES} is not a JSON mapping: {text!r}", run_id=run_id
-        )
+        ) from None
     return {str(k): str(v) for k, v in value.items()}

@@ -22,6 +22,7 @@ from pathlib import Path
 from mlrecipes.core.errors import DriftDetected, LockError, ReproduceError, StepFailed
 from mlrecipes.core.events import EventHandler, ignore
 from mlrecipes.core.manifest import Manifest, MlflowConfig, load_manifest
+from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan.records import fingerprints_hash
 from mlrecipes.core.reproduce.compare import MetricComparison, compare_metrics
 from mlrecipes.core.reproduce.materialize import check_workdir, link_inputs, write_workspace
@@ -112,7 +113,7 @@ def reproduce_run(
     if workdir is not None:
         check_workdir(run_id, workdir.expanduser().resolve())
     with _work_folder(workdir) as (folder, keep):
-        logged = read_logged_run(tracking_uri, run_id, folder / ".mlrecipes" / "reproduce")
+        logged = read_logged_run(tracking_uri, run_id, WorkspacePaths(folder).reproduce)
         ws = _workspace(logged, folder, tracking_uri)
         _, logged_metrics = step_metrics(tracking_uri, ws.manifest.experiment, run_id)
         run = _rerun(ws, logged, no_cache=no_cache, jobs=jobs, on_event=on_event)
@@ -171,10 +172,10 @@ def _check_lock(logged: LoggedRun, lock_file: Path) -> None:
     """The logged lock must pin the commits the run's tags say it ran."""
     lock = read_lock(lock_file)
     pinned = {name: entry.commit for name, entry in (lock.repos if lock else {}).items()}
-    for name, attrs in logged.repo_tags().items():
-        if pinned.get(name) != attrs.get("commit"):
+    for name, repo in logged.repos().items():
+        if pinned.get(name) != repo.commit:
             raise ReproduceError(
-                f"run {logged.run_id}: repo {name!r} ran at commit {attrs.get('commit')} "
+                f"run {logged.run_id}: repo {name!r} ran at commit {repo.commit or None} "
                 f"but the logged lock pins {pinned.get(name)}",
                 run_id=logged.run_id,
                 hint="the run's lock artifact does not match its tags; it cannot be trusted",
@@ -225,12 +226,12 @@ def _unreproducible(logged: LoggedRun) -> Iterator[None]:
 
 def _record(tracking_uri: str, result: ReproduceResult) -> None:
     """Attach the comparison to the reproduction run (it has ended: tags and artifacts only)."""
-    from mlrecipes.core.tracking import _client
+    from mlrecipes.core.tracking import make_client, translate_errors
 
-    client = _client.make_client(tracking_uri)
+    client = make_client(tracking_uri)
     run_id = result.reproduction_run_id
     with (
-        _client.translate_errors(tracking_uri, f"record the comparison on run {run_id}"),
+        translate_errors(tracking_uri, f"record the comparison on run {run_id}"),
         tempfile.TemporaryDirectory(prefix="mlrecipes-comparison-") as tmp,
     ):
         path = Path(tmp) / Path(COMPARISON_ARTIFACT).name

@@ -9,8 +9,6 @@ from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import load_manifest
 from mlrecipes.core.tracking.uri import tracking_uri
 
-MANIFEST_NAME = "workspace.yaml"
-
 
 def reproduce_tracking_uri(explicit: str | None = None, *, manifest: Path | None = None) -> str:
     """``explicit`` (``--tracking-uri``), else ``MLFLOW_TRACKING_URI``, else the store of
@@ -28,7 +26,7 @@ def reproduce_tracking_uri(explicit: str | None = None, *, manifest: Path | None
     except UserError:
         raise UserError(
             "no tracking URI: reproduce needs the MLflow store that holds the run",
-            hint="pass --tracking-uri, set MLFLOW_TRACKING_URI, or run it in the workspace "
+            hint="pass `tracking_uri`, set MLFLOW_TRACKING_URI, or run it in the workspace "
             "folder whose store logged the run",
         ) from None
     return tracking_uri(load_manifest(path, local=False))

@@ -58,8 +58,8 @@ def default_services(manifest: Manifest, paths: WorkspacePaths, options: RunOpti
             lambda: ProcessTracker(
                 uri,
                 artifact_root=paths.mlflow_artifacts,
-                live_dir=paths.state / "live",
-                log_file=paths.state / "logs" / "tracker.log",
+                live_dir=paths.live,
+                log_file=paths.tracker_log,
             )
         )
 

@@ -60,7 +60,7 @@ def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> Deb
             step=first,
             hint=f"run `mlrecipes run {first}` first",
         )
-    scratch = ws.paths.state / "debug" / step
+    scratch = ws.paths.debug / step
     task = build_task(target, synced, running=())
     return DebugTarget(task, scratch, target.public_params)
 

@@ -38,7 +38,7 @@ from mlrecipes.core.run.scheduler import SchedulerEvent, TaskFinished, TaskStart
 from mlrecipes.core.run.tasks import build_task
 from mlrecipes.core.store.local import Store
 from mlrecipes.core.sync.workspace_sync import SyncResult
-from mlrecipes.core.tracking import _limits
+from mlrecipes.core.tracking import sanitize_metrics
 from mlrecipes.core.tracking.background import BackgroundTracker
 from mlrecipes.core.tracking.base import TAG_SKIPPED, CacheStatus, StepOutcome
 
@@ -94,7 +94,7 @@ class PipelineExecution:
         return self.tracker
 
     def _scratch(self, variant: Variant) -> Path:
-        return self.paths.state / "tmp" / f"variant-{variant.index}"
+        return self.paths.tmp / f"variant-{variant.index}"
 
     def _start_runs(self) -> None:
         now = time.time()
@@ -141,7 +141,7 @@ class PipelineExecution:
             self._finished(event.result)
 
     def _outcome(self, result: StepResult) -> StepOutcome:
-        metrics, renamed = _limits.sanitize_metrics(result.metrics)
+        metrics, renamed = sanitize_metrics(result.metrics)
         if renamed and result.log_path is not None:
             _note_renamed(result.log_path, renamed)
         record = self.store.read_record(result.step, result.key) if result.ok else None

@@ -17,7 +17,7 @@ from mlrecipes.core.plan.planner import PlannedStep, Variant
 from mlrecipes.core.plan.records import fingerprints_hash
 from mlrecipes.core.sync.lock import lock_path_for
 from mlrecipes.core.sync.workspace_sync import RepoContext, SyncResult, lock_url
-from mlrecipes.core.tracking import _limits
+from mlrecipes.core.tracking import sanitize_metric_key
 from mlrecipes.core.tracking.base import (
     STEPS_ARTIFACT,
     CacheStatus,
@@ -178,7 +178,7 @@ def variant_summary(records: Sequence[StepRecord], artifacts_dir: Path) -> Pipel
                 step_summary_tags(record.step, record.fingerprint, record.cache, record.source_run)
             )
         for name, value in record.metrics.items():
-            metrics[f"{record.step}.{_limits.sanitize_metric_key(name)}"] = value
+            metrics[f"{record.step}.{sanitize_metric_key(name)}"] = value
         rows.append(
             {
                 "step": record.step,

@@ -19,13 +19,14 @@ from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan.labels import execution_labels
 from mlrecipes.core.plan.planner import Plan, make_plan
-from mlrecipes.core.plan.records import fingerprints_hash, read_finished_run, write_usage
+from mlrecipes.core.plan.records import fingerprints_hash, read_finished_run
 from mlrecipes.core.plan.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.run.compose import RunServices, default_services
 from mlrecipes.core.run.execute import PipelineExecution
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run.outputs import link_declared_outputs
 from mlrecipes.core.store.local import Store
+from mlrecipes.core.store.usage import write_usage
 from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.git_sources import short_commit
@@ -143,7 +144,7 @@ def _open_team_store(
     settings = share_settings(manifest.store, uri, enabled=options.share)
     if settings is None:
         return None
-    return TeamStore(settings, manifest.experiment, on_event, paths.state / "tmp")
+    return TeamStore(settings, manifest.experiment, on_event, paths.tmp)
 
 
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:

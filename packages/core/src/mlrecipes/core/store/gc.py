@@ -3,7 +3,7 @@
 Kept, always:
 
 * store entries and environments used by the last ``keep_last`` pipeline runs
-  of this workspace (its usage records, :func:`~mlrecipes.core.plan.records.recent_usage`:
+  of this workspace (its usage records, :func:`~mlrecipes.core.store.usage.recent_usage`:
   no MLflow needed);
 * store entries a declared ``!path`` output links to (what users see);
 * the environment each current checkout would use (its key, computed from files);
@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from mlrecipes.core.envs._layout import MARKER as ENV_MARKER
+from mlrecipes.core.envs import ENV_MARKER
 from mlrecipes.core.manifest import Manifest, PathRef
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.plan.records import recent_usage
 from mlrecipes.core.store.local import MARKER, Store
+from mlrecipes.core.store.usage import recent_usage
 
 DEFAULT_KEEP_LAST = 5
 _DAY = 86400.0
@@ -182,9 +182,9 @@ def _environments(envs_dir: Path) -> Iterator[GcItem]:
 def _mirrors(cache_dir: Path | None, *, include: bool) -> Iterator[GcItem]:
     if not include:
         return
-    from mlrecipes.git_sources import default_cache_dir
+    from mlrecipes.git_sources import default_cache_dir, mirrors_dir
 
-    git_dir = (cache_dir or default_cache_dir()) / "git"
+    git_dir = mirrors_dir(cache_dir or default_cache_dir())
     if not git_dir.is_dir():
         return
     for mirror in sorted(p for p in git_dir.iterdir() if p.is_dir()):

@@ -5,7 +5,7 @@ Layout of one step's folder::
     <step>/<fp>/                      a complete entry: the outputs and the marker
     <step>/<fp>/.mlrecipes-complete.json   metrics, outputs, run id, timestamps
     <step>/.tmp-<fp>-<rand>/          an entry being written (never counts as done)
-    <step>/.tmp-<fp>-<rand>.lock      held (flock) by the process writing that temp
+    <step>/.tmp-<fp>-<rand>.lock      held (a file lock) by the process writing that temp
     <step>/.logs/<fp>-<time>-<rand>.log   the step's stdout and stderr, kept on failure
     <step>/.bycode/<code key>/<fp>    an empty file: entry <fp> was made with this key
                                       without code (function, params, inputs,
@@ -15,15 +15,15 @@ A step writes into a temp folder; :meth:`Store.publish` writes the marker and
 renames the folder into place with :func:`os.replace`, so a crash or a kill
 never leaves a half output that counts as complete. Logs live outside the temp
 folder so that the log of a failed step survives :meth:`Store.discard`.
-Locks are POSIX ``flock`` locks, released by the OS when a process dies, which
-is how :meth:`Store.clean_partial` tells a stale temp from a live one.
+Locks are ``filelock`` locks (``flock`` on POSIX), released by the OS when a
+process dies, which is how :meth:`Store.clean_partial` tells a stale temp from a
+live one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -35,9 +35,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlrecipes.core.errors import StoreError
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 MARKER = ".mlrecipes-complete.json"
 RECORD_VERSION = 1
@@ -106,7 +109,7 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._locks: dict[Path, int] = {}  # temp folder -> fd holding its flock
+        self._locks: dict[Path, BaseFileLock] = {}  # temp folder -> the lock held on it
         self._mutex = threading.Lock()
         self._verified: set[tuple[str, str]] = set()  # entries checked intact by this instance
 
@@ -148,11 +151,13 @@ class Store:
         step_dir.mkdir(parents=True, exist_ok=True)
         tmp = step_dir / f"{_TMP}{fingerprint}-{secrets.token_hex(4)}"
         # Lock before mkdir: clean_partial never sees this temp unlocked.
-        fd = os.open(_lock_path(tmp), os.O_CREAT | os.O_RDWR, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        from filelock import FileLock  # at first write: a run with nothing to do skips it
+
+        lock = FileLock(_lock_path(tmp), mode=0o644)
+        lock.acquire()
         tmp.mkdir()
         with self._mutex:
-            self._locks[tmp] = fd
+            self._locks[tmp] = lock
         return tmp
 
     def publish(self, tmp: Path, step: str, fingerprint: str, record: EntryRecord) -> Path:
@@ -166,7 +171,7 @@ class Store:
         # entry is immutable, and one changed anyway is not served (read_record).
         _protect(tmp)
         record = replace(record, files=_file_stamps(tmp))
-        _write_json_atomic(tmp / MARKER, record.to_json())
+        write_json_atomic(tmp / MARKER, record.to_json())
         try:
             tmp.replace(final)
         except OSError as exc:
@@ -220,7 +225,7 @@ class Store:
         marker = self.entry(step, fingerprint) / MARKER
         data = json.loads(marker.read_text(encoding="utf-8"))
         data["run_id"] = run_id
-        _write_json_atomic(marker, data)
+        write_json_atomic(marker, data)
 
     def log_path(self, step: str, fingerprint: str) -> Path:
         """A new log file path for one execution of ``step`` (its folder is created)."""
@@ -294,10 +299,10 @@ class Store:
 
     def _release(self, tmp: Path) -> None:
         with self._mutex:
-            fd = self._locks.pop(tmp, None)
-        if fd is not None:
+            lock = self._locks.pop(tmp, None)
+        if lock is not None:
             _lock_path(tmp).unlink(missing_ok=True)
-            os.close(fd)
+            lock.release()
 
     def _trash(self, path: Path) -> None:
         trash = path.parent / f"{_TMP}trash-{secrets.token_hex(4)}"
@@ -348,24 +353,19 @@ def _lock_path(tmp: Path) -> Path:
 
 def _remove_if_stale(tmp: Path) -> bool:
     """Remove ``tmp`` and its lock when no live process holds the lock."""
-    lock = _lock_path(tmp)
+    from filelock import FileLock, Timeout
+
+    path = _lock_path(tmp)
+    # No lock file: the writer released it, the folder is leftover.
+    lock = FileLock(path, timeout=0) if path.exists() else contextlib.nullcontext()
     try:
-        fd = os.open(lock, os.O_RDWR)
-    except FileNotFoundError:
-        fd = None  # no lock file: the writer released it, the folder is leftover
-    try:
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-        existed = tmp.exists()
-        _rmtree(tmp)
-        lock.unlink(missing_ok=True)
-        return existed
-    finally:
-        if fd is not None:
-            os.close(fd)
+        with lock:
+            existed = tmp.exists()
+            _rmtree(tmp)
+            path.unlink(missing_ok=True)
+            return existed
+    except Timeout:
+        return False
 
 
 def _inside_entry(entry_path: Path, rel: str, step: str) -> Path:
@@ -446,7 +446,7 @@ def _rmtree(path: Path) -> None:
     shutil.rmtree(path, onerror=writable_then_retry)
 
 
-def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     tmp.replace(path)

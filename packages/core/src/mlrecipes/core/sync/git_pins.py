@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlrecipes.core.envs._gitrefs import moving_refs
+from mlrecipes.core.envs import moving_refs
 from mlrecipes.core.envs.spec import EnvSpec, GitPin, GitRef, detect
 from mlrecipes.git_sources import SourceSpec, redact_url, resolve_rev
 

@@ -30,7 +30,6 @@ from mlrecipes.git_sources import (
     remote_heads,
 )
 
-RECORD = "upstream.json"
 DEFAULT_TIMEOUT = 3.0  # seconds per remote; they are asked side by side
 
 
@@ -119,7 +118,7 @@ def _row(
 
 
 def _record_path(manifest: Manifest) -> Path:
-    return WorkspacePaths.for_manifest(manifest).state / RECORD
+    return WorkspacePaths.for_manifest(manifest).upstream_record
 
 
 def _read_record(manifest: Manifest) -> dict[str, tuple[str, str]]:
@@ -144,7 +143,7 @@ def _record(manifest: Manifest, heads: Mapping[str, tuple[str, str | None]]) -> 
             data.pop(name, None)
         else:
             data[name] = {"rev": rev, "head": head}
-    fd, tmp = tempfile.mkstemp(prefix=f".{RECORD}.", dir=path.parent)  # two statuses may race
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # two statuses may race
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, sort_keys=True, indent=1)
     Path(tmp).replace(path)

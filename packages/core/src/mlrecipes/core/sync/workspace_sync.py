@@ -207,7 +207,7 @@ def sync_workspace(
         (set(dev_paths) | set(reinstall)) - set(manifest.repos)
     )
     if unknown:
-        from mlrecipes.core._suggest import did_you_mean
+        from mlrecipes.core.suggest import did_you_mean
 
         raise UserError(
             f"unknown repo {unknown[0]!r}", hint=did_you_mean(unknown[0], manifest.repos)
@@ -262,7 +262,7 @@ def sync_workspace(
         written = write_lock(lock_path, new)
         on_event(LockWritten(str(lock_path), written))
     final = new if mode != "frozen" and not failed else (old or new)
-    repos = _contexts(sources, envs, paths.state / "pycache", dev_paths)
+    repos = _contexts(sources, envs, paths.pycache, dev_paths)
     return SyncResult(repos=repos, lock=final, lock_changed=written, failed=failed)
 
 
@@ -287,10 +287,3 @@ def _wanted(manifest: Manifest, only: Collection[str] | None) -> set[str]:
     if only is None:
         return set(manifest.repos)
     return {used for name in only for used in manifest.code_repos(name)}
-
-
-def sync_mode(*, locked: bool = False, frozen: bool = False) -> SyncMode:
-    """The mode that ``--locked`` / ``--frozen`` ask for (they exclude each other)."""
-    if locked and frozen:
-        raise UserError("--locked and --frozen exclude each other", hint="give one of them")
-    return "frozen" if frozen else "locked" if locked else "resolve"

@@ -41,6 +41,7 @@ from mlrecipes.core.team_store.publish import (
     read_results,
 )
 from mlrecipes.core.tracking.base import PostRunJob
+from mlrecipes.git_sources import redact_text
 
 PARALLEL = 4  # searches and downloads at once: I/O-bound, and kind to the server
 
@@ -91,7 +92,7 @@ class TeamStore:
         try:
             found = self._search(wanted)
         except Exception as exc:
-            where = _mlflow.redact(self.settings.tracking_uri)
+            where = redact_text(self.settings.tracking_uri)
             self._notice(f"cannot search the team store at {where}: {_mlflow.safe_reason(exc)}")
             return plan
         self.found = {entry.fingerprint: entry for entry in found if entry is not None}
@@ -186,7 +187,7 @@ class TeamStore:
             self._notice(f"{result.step}: {result.reason}", step=result.step)
 
     def _no_artifact_serving(self) -> None:
-        where = _mlflow.redact(self.settings.tracking_uri)
+        where = redact_text(self.settings.tracking_uri)
         self._notice(
             f"the MLflow server at {where} keeps artifacts on its own disk (started "
             "without --serve-artifacts): steps are cached locally only",

@@ -6,6 +6,8 @@ A ``run`` uses it from a separate process (:mod:`.process`), so MLflow is never
 imported by the orchestrator at all.
 """
 
+from mlrecipes.core.tracking._client import check_connection, make_client, translate_errors
+from mlrecipes.core.tracking._limits import sanitize_metric_key, sanitize_metrics
 from mlrecipes.core.tracking.background import BackgroundTracker, RunRef
 from mlrecipes.core.tracking.base import (
     ARTIFACTS_DIR,
@@ -55,7 +57,12 @@ __all__ = [
     "StepInfo",
     "StepOutcome",
     "Tracker",
+    "check_connection",
     "download_pipeline_artifacts",
     "get_run_tags",
     "list_pipeline_runs",
+    "make_client",
+    "sanitize_metric_key",
+    "sanitize_metrics",
+    "translate_errors",
 ]

@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from mlrecipes.core.errors import TrackingError
+from mlrecipes.git_sources import redact_text
+from mlrecipes.git_sources.urls import split_credentials
 
 REMOTE_SCHEMES = frozenset({"http", "https", "databricks", "databricks-uc", "uc"})
 # The connection probe must fail in seconds, not after MLflow's default of
@@ -23,15 +25,24 @@ REMOTE_SCHEMES = frozenset({"http", "https", "databricks", "databricks-uc", "uc"
 PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
 
 
-def redact(uri: str) -> str:
-    """``uri`` without a password or token in its userinfo, fit for messages."""
-    parts = urlsplit(uri)
-    if parts.password is None and not (parts.username and parts.scheme in REMOTE_SCHEMES):
-        return uri
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+def step_tracking_env(uri: str, run_id: str) -> dict[str, str]:
+    """What a step needs to log to ``run_id``, with no credential inside the URI.
+
+    ``http://user:secret@host`` becomes ``MLFLOW_TRACKING_URI=http://host`` plus
+    ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` (MLflow's own
+    variables for basic auth), so MLflow's "View run ... at: <uri>" line in the
+    step's log holds no secret. A token alone (``http://token@host``) stays in
+    the URI: MLflow sends basic auth only with both a user and a password.
+    """
+    clean, creds = split_credentials(uri)
+    if creds is None or not creds.username or not creds.password:
+        return {"MLFLOW_TRACKING_URI": uri, "MLFLOW_RUN_ID": run_id}
+    return {
+        "MLFLOW_TRACKING_URI": clean,
+        "MLFLOW_TRACKING_USERNAME": creds.username,
+        "MLFLOW_TRACKING_PASSWORD": creds.password,
+        "MLFLOW_RUN_ID": run_id,
+    }
 
 
 def is_remote(uri: str) -> bool:
@@ -85,7 +96,7 @@ def check_connection(client: Any, uri: str) -> None:
 def unreachable_hint(uri: str) -> str:
     if is_remote(uri):
         return (
-            f"is `mlflow server` running at {redact(uri)}? Start it, or point "
+            f"is `mlflow server` running at {redact_text(uri)}? Start it, or point "
             "mlflow.tracking_uri in workspace.yaml (or MLFLOW_TRACKING_URI) elsewhere"
         )
     db = sqlite_path(uri)
@@ -104,14 +115,13 @@ def translate_errors(uri: str, doing: str) -> Iterator[None]:
     except Exception as exc:
         if not _is_store_error(exc):
             raise
-        reason = _USERINFO.sub("//***@", _first_line(str(exc)))
-        safe = redact(uri)
+        reason = redact_text(_first_line(str(exc)))
+        safe = redact_text(uri)
         unreachable = isinstance(exc, OSError) or _UNREACHABLE.search(str(exc)) is not None
         hint = unreachable_hint(uri) if unreachable else None
         raise TrackingError(f"cannot {doing} at {safe}: {reason}", uri=safe, hint=hint) from exc
 
 
-_USERINFO = re.compile(r"//[^/@\s]+@")
 # What requests and sqlite say when the store is not there (as opposed to a bad request).
 _UNREACHABLE = re.compile(
     r"Max retries exceeded|Connection refused|Failed to establish|timed out|"

@@ -16,6 +16,7 @@ import traceback
 from typing import IO, Any
 
 from mlrecipes.core.errors import TrackingError
+from mlrecipes.core.tracking.log_redaction import RedactingStream, redact_process_output
 
 DIED_NOTE = "ended by mlrecipes: the command that ran it stopped before ending it"
 
@@ -24,6 +25,8 @@ def _open(config: Any) -> Any:
     from mlrecipes.core.tracking.live import LiveRuns, end_dead_runs
     from mlrecipes.core.tracking.mlflow_tracker import MlflowTracker
 
+    if isinstance(sys.stderr, RedactingStream):  # MLflow quotes the URI, token and all
+        sys.stderr.add_url_credentials(config.tracking_uri)
     live = None
     if config.live_dir is not None:
         live = LiveRuns.for_process(config.live_dir, config.tracking_uri, config.owner_pid)
@@ -89,8 +92,12 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # it ends on EOF, when its caller does
     inp, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing printed by a library may corrupt the protocol
-    serve(inp, out)
+    # Nothing printed by a library may corrupt the protocol, nor reach the log with a token.
+    log = redact_process_output()
+    try:
+        serve(inp, out)
+    finally:
+        log.close()
 
 
 if __name__ == "__main__":

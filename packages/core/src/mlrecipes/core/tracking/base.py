@@ -110,6 +110,45 @@ def repo_tags(repos: Iterable[RepoRef]) -> dict[str, str]:
     return tags
 
 
+def decode_repo_tags(tags: Mapping[str, str]) -> dict[str, RepoRef]:
+    """The repos a run recorded with :func:`repo_tags`, by name (the inverse)."""
+    fields: dict[str, dict[str, str]] = {}
+    for key, value in tags.items():
+        if key.startswith(TAG_REPO_PREFIX):
+            repo, _, attribute = key.removeprefix(TAG_REPO_PREFIX).rpartition(".")
+            fields.setdefault(repo, {})[attribute] = value
+    return {
+        name: RepoRef(
+            name,
+            url=got.get("url", ""),
+            commit=got.get("commit", ""),
+            tree=got.get("tree", ""),
+            subdir=got.get("subdir", ""),
+            dirty=got.get("dirty", "").lower() == "true",
+        )
+        for name, got in sorted(fields.items())
+    }
+
+
+def decode_overrides(text: str | None) -> dict[str, Any]:
+    """The ``mlrecipes.overrides`` tag as a mapping; ValueError when it is not JSON of one."""
+    if not text:
+        return {}
+    value = json.loads(text)  # json.JSONDecodeError is a ValueError
+    if not isinstance(value, dict):
+        raise ValueError(f"not a JSON mapping: {text!r}")
+    return value
+
+
+def summary_steps(tags: Mapping[str, str]) -> set[str]:
+    """The steps a parent run records with :func:`step_summary_tags`."""
+    return {
+        key.removeprefix(TAG_STEPS_PREFIX).rpartition(".")[0]
+        for key in tags
+        if key.startswith(TAG_STEPS_PREFIX)
+    }
+
+
 def pipeline_tags(
     repos: Iterable[RepoRef],
     *,

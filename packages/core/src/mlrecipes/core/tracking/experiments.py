@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest
+from mlrecipes.core.suggest import did_you_mean
 from mlrecipes.core.tracking import PipelineRunRow, list_pipeline_runs
 from mlrecipes.core.tracking.base import TAG_STUDY, TERMINAL_STATUSES
 from mlrecipes.core.tracking.sqlite_listing import list_pipeline_stamps

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.errors import TrackingError
+from mlrecipes.core.paths import MLFLOW_ARTIFACTS
 from mlrecipes.core.tracking import _client, _limits
 from mlrecipes.core.tracking.base import (
     ARTIFACTS_DIR,
@@ -43,6 +44,7 @@ from mlrecipes.core.tracking.base import (
     StepOutcome,
 )
 from mlrecipes.core.tracking.live import LiveRuns
+from mlrecipes.git_sources import redact_text
 
 
 class MlflowTracker:
@@ -164,7 +166,7 @@ class MlflowTracker:
             return str(found[0].info.run_id) if found else None
 
     def step_env(self, run_id: str) -> dict[str, str]:
-        env = {"MLFLOW_TRACKING_URI": self.tracking_uri, "MLFLOW_RUN_ID": run_id}
+        env = _client.step_tracking_env(self.tracking_uri, run_id)
         # The id, not the name: steps creating an experiment by name in parallel race.
         experiment_id = self._experiment_of_run.get(run_id)
         if experiment_id is not None:
@@ -192,7 +194,7 @@ class MlflowTracker:
         if experiment.lifecycle_stage == "deleted":
             raise TrackingError(
                 f"MLflow experiment {name!r} is deleted",
-                uri=_client.redact(self.tracking_uri),
+                uri=redact_text(self.tracking_uri),
                 hint=f"restore it (`mlflow experiments restore --experiment-id "
                 f"{experiment.experiment_id}`) or set mlflow.experiment in workspace.yaml",
             )
@@ -204,7 +206,7 @@ class MlflowTracker:
         if experiment_id is None:
             raise TrackingError(
                 f"could not create MLflow experiment {name!r}",
-                uri=_client.redact(self.tracking_uri),
+                uri=redact_text(self.tracking_uri),
             )
         return experiment_id
 
@@ -232,7 +234,7 @@ class MlflowTracker:
         root = self._artifact_root
         db = _client.sqlite_path(self.tracking_uri)
         if root is None and db is not None:
-            root = db.parent / "mlartifacts"
+            root = db.parent / MLFLOW_ARTIFACTS
         return root.resolve().as_uri() if root is not None else None
 
     def _create_run(

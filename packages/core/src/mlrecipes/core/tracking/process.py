@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mlrecipes.core.errors import TrackingError
-from mlrecipes.core.tracking._client import redact
+from mlrecipes.core.tracking._client import step_tracking_env
 from mlrecipes.core.tracking.base import (
     PipelineInfo,
     PipelineSummary,
@@ -37,6 +37,7 @@ from mlrecipes.core.tracking.base import (
     StepInfo,
     StepOutcome,
 )
+from mlrecipes.git_sources import redact_text
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class ProcessTracker:
     def step_env(self, run_id: str) -> dict[str, str]:
         env = self._envs.get(run_id)
         if env is None:
-            return {"MLFLOW_TRACKING_URI": self.tracking_uri, "MLFLOW_RUN_ID": run_id}
+            return step_tracking_env(self.tracking_uri, run_id)
         return dict(env)
 
     def close(self) -> None:
@@ -134,7 +135,7 @@ class ProcessTracker:
         where = f"; its log is {self.log_file}" if self.log_file else ""
         return TrackingError(
             f"the MLflow tracking process stopped (exit code {code}): {exc.__class__.__name__}",
-            uri=redact(self.tracking_uri),
+            uri=redact_text(self.tracking_uri),
             hint=f"run again with -v for details{where}",
         )
 

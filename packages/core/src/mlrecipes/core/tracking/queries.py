@@ -6,7 +6,6 @@ parents costs one more search for their children's metrics, not one per parent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,11 +22,12 @@ from mlrecipes.core.tracking.base import (
     TAG_KIND,
     TAG_OVERRIDES,
     TAG_PARENT,
-    TAG_REPO_PREFIX,
     TAG_STEP,
-    TAG_STEPS_PREFIX,
+    decode_overrides,
+    decode_repo_tags,
+    summary_steps,
 )
-from mlrecipes.git_sources import short_commit
+from mlrecipes.git_sources import redact_text, short_commit
 
 PAGE_SIZE = 1000  # MLflow's default and the most a sqlite store gives per page anyway
 DEFAULT_ORDER = ("attributes.start_time DESC",)
@@ -107,7 +107,7 @@ def download_pipeline_artifacts(tracking_uri: str, run_id: str, dest: Path) -> d
         if not client.list_artifacts(run_id, ARTIFACTS_DIR):
             raise TrackingError(
                 f"run {run_id} has no {ARTIFACTS_DIR}/ artifacts",
-                uri=_client.redact(tracking_uri),
+                uri=redact_text(tracking_uri),
                 hint="only runs logged by `mlrecipes run` can be reproduced",
             )
         dest.mkdir(parents=True, exist_ok=True)
@@ -149,7 +149,7 @@ def _bad_filter(
         raise TrackingError(
             f"MLflow rejected the search (filter {filter!r}, order by {order_by!r}): "
             f"{exc.message.splitlines()[0]}",
-            uri=_client.redact(tracking_uri),
+            uri=redact_text(tracking_uri),
             hint="use MLflow search syntax, e.g. params.`train.lr` = '0.1' AND metrics.auc > 0.8",
         ) from None
 
@@ -169,8 +169,8 @@ def _get_run(client: Any, tracking_uri: str, run_id: str) -> Any:
         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
         raise TrackingError(
-            f"no MLflow run {run_id!r} at {_client.redact(tracking_uri)}",
-            uri=_client.redact(tracking_uri),
+            f"no MLflow run {run_id!r} at {redact_text(tracking_uri)}",
+            uri=redact_text(tracking_uri),
             hint="list pipeline runs with `mlrecipes exp show`",
         ) from None
 
@@ -181,7 +181,7 @@ def _pipeline_run(client: Any, tracking_uri: str, run_id: str) -> Any:
     if tags.get(TAG_KIND) == KIND_STEP:
         raise TrackingError(
             f"run {run_id} is the run of step {tags.get(TAG_STEP)!r}, not of a pipeline",
-            uri=_client.redact(tracking_uri),
+            uri=redact_text(tracking_uri),
             hint=f"use its parent run {tags.get(TAG_PARENT)}",
         )
     return run
@@ -223,16 +223,9 @@ def _children_metrics(
 
 def _row(run: Any, step_metrics: dict[str, dict[str, float]]) -> PipelineRunRow:
     tags: dict[str, str] = dict(run.data.tags)
-    commits: dict[str, str] = {}
-    dirty: list[str] = []
-    for key, value in tags.items():
-        if not key.startswith(TAG_REPO_PREFIX):
-            continue
-        repo, _, attribute = key.removeprefix(TAG_REPO_PREFIX).rpartition(".")
-        if attribute == "commit":
-            commits[repo] = short_commit(value)
-        elif attribute == "dirty" and value.lower() == "true":
-            dirty.append(repo)
+    repos = decode_repo_tags(tags)
+    commits = {name: short_commit(r.commit) for name, r in repos.items() if r.commit}
+    dirty = [name for name, r in repos.items() if r.dirty]
     return PipelineRunRow(
         run_id=run.info.run_id,
         run_name=run.info.run_name or "",
@@ -255,11 +248,7 @@ def _step_metrics(
     """Each step's metrics: from the parent's ``<step>.<metric>`` for every step it records
     (``mlrecipes.steps.<step>.*`` tags: cache hits have no child run), then from the
     child runs (runs logged before the parent recorded every step)."""
-    steps = {
-        key.removeprefix(TAG_STEPS_PREFIX).rpartition(".")[0]
-        for key in tags
-        if key.startswith(TAG_STEPS_PREFIX)
-    }
+    steps = summary_steps(tags)
     found: dict[str, dict[str, float]] = {}
     for key, value in metrics.items():
         step, dot, name = key.partition(".")  # step names have no dots; metric names may
@@ -275,10 +264,7 @@ def _time(ms: int | None) -> datetime | None:
 
 
 def _overrides(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
+        return decode_overrides(text)
+    except ValueError:
         return {"?": text}  # a tag edited by hand: show it rather than fail the table
-    return dict(value) if isinstance(value, dict) else {"?": value}

@@ -72,7 +72,7 @@ def plan_ui(manifest: Manifest, *, host: str = "127.0.0.1", port: int | None = N
         *("--default-artifact-root", paths.mlflow_artifacts.as_uri(), "--no-serve-artifacts"),
         *("--host", host, "--port", str(port), "--workers", "1"),
     ]
-    return UiPlan(_experiment_url(base, found), command, base, paths.state / "ui.log")
+    return UiPlan(_experiment_url(base, found), command, base, paths.ui_log)
 
 
 def serve(plan: UiPlan, on_ready: Callable[[str], None], timeout: float = READY_TIMEOUT) -> None:

@@ -67,8 +67,8 @@ def study_tracker(uri: str, paths: WorkspacePaths) -> Tracker:
     return ProcessTracker(
         uri,
         artifact_root=paths.mlflow_artifacts,
-        live_dir=paths.state / "live",
-        log_file=paths.state / "logs" / "tracker.log",
+        live_dir=paths.live,
+        log_file=paths.tracker_log,
     )
 
 

@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import StepFailed, UnknownStepError, UserError
 from mlrecipes.core.events import EventHandler
 from mlrecipes.core.manifest import Manifest
@@ -16,6 +15,7 @@ from mlrecipes.core.run.compose import RunServices
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run.pipeline import run_pipeline
 from mlrecipes.core.store.local import Store
+from mlrecipes.core.suggest import did_you_mean
 from mlrecipes.core.sync.workspace_sync import SyncResult
 
 
@@ -33,7 +33,7 @@ def parse_objective(text: str, manifest: Manifest, targets: Sequence[str]) -> Ob
     step, dot, metric = text.partition(".")
     if not dot or not step or not metric:
         raise UserError(
-            f"objective {text!r} is not STEP.METRIC", hint="e.g. --objective evaluate.auc"
+            f"objective {text!r} is not STEP.METRIC", hint="e.g. `objective` evaluate.auc"
         )
     if step not in manifest.steps:
         raise UnknownStepError(step, known=list(manifest.steps))

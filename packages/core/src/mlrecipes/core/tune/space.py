@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlrecipes.core._suggest import did_you_mean
 from mlrecipes.core.errors import UserError
-from mlrecipes.core.manifest import Manifest
-from mlrecipes.core.manifest._overrides import apply_overrides, parse_value
+from mlrecipes.core.manifest import Manifest, apply_overrides, parse_value
+from mlrecipes.core.suggest import did_you_mean
 from mlrecipes.core.tune.grammar import Call, Node, Override, Text, fail, parse
 
 if TYPE_CHECKING:
@@ -127,7 +126,7 @@ class SearchSpace:
             if isinstance(d, FloatDim) or (isinstance(d, IntDim) and d.log):
                 raise UserError(
                     f"the grid sampler cannot search {d.key}={d.describe()}",
-                    hint="give it choice(...) or range(...), or use --sampler tpe or random",
+                    hint="give it choice(...) or range(...), or use the `sampler` tpe or random",
                 )
             grid[d.key] = list(d.values()) if isinstance(d, IntDim) else list(d.choices)
         return grid

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from mlrecipes.core.tracking._client import redact
-
-STUDY_DB = "optuna.db"
+from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.git_sources import redact_text
 
 
-def default_storage(state: Path) -> str:
+def default_storage(paths: WorkspacePaths) -> str:
     """Optuna's RDB storage in the workspace's state folder (git-ignored)."""
-    state.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(state / STUDY_DB).resolve()}"
+    paths.state.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{paths.study_db.resolve()}"
 
 
 def redact_storage(url: str) -> str:
     """``url`` without a password, fit for messages and MLflow."""
-    return redact(url)
+    return redact_text(url)

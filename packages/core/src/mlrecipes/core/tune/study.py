@@ -81,7 +81,7 @@ def tune(
     direction: Direction = "maximize" if options.direction.startswith("max") else "minimize"
     import_optuna()
     name = options.study or default_study_name(space, objective, direction, targets)
-    storage = options.storage or default_storage(paths.state)
+    storage = options.storage or default_storage(paths)
     study = open_study(
         name=name, storage=storage, direction=direction, objective=str(objective), space=space
     )

@@ -26,7 +26,7 @@ def log_summary(result: TuneResult, paths: WorkspacePaths) -> str:
     Its params are the search space as written, its metric the best value (named
     after the objective), its artifact ``study.json`` every trial of the study.
     """
-    scratch = paths.state / "tmp" / f"study-{result.study}"
+    scratch = paths.tmp / f"study-{result.study}"
     scratch.mkdir(parents=True, exist_ok=True)
     trials = scratch / "study.json"
     trials.write_text(json.dumps([asdict(t) for t in result.trials], indent=2, default=str))
