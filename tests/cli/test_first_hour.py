@@ -125,6 +125,7 @@ def test_dry_run_names_commits_and_labels_trees(ws: Path, tmp_path: Path) -> Non
     work = tmp_path / "mywork"
     git(tmp_path, "clone", "-q", str(tmp_path / "up" / "a"), str(work))
     (work / "moda.py").write_text(STEP + "# edited\n")
+    ok("workspace", "sync", "-f", str(ws), "--dev", "a=../mywork")  # a dry run builds nothing
     dev = ok("run", "-f", str(ws), "--dry-run", "--dev", "a=../mywork")  # from the manifest
     assert f"a@{new[:7]} (tree " in dev and "with uncommitted changes (tree " in dev
 
@@ -273,3 +274,26 @@ def test_dev_path_is_relative_to_the_manifest_not_the_cwd(
     monkeypatch.chdir(elsewhere)
     out = ok("run", "-f", str(ws), "--dev", "a=../mywork")  # ws/../mywork, like `url: ../up/a`
     assert "v=102" in out
+
+
+def test_a_failed_step_names_itself_twice_and_points_at_its_log(ws: Path) -> None:
+    """Issue 25 item 8: its ✗ line and one error line, and a hint naming the log's path."""
+    ws.write_text(ws.read_text() + "  fitmodel: {fn: 'a:moda.f', params: {x: 3, q: 1}}\n")
+    result = invoke("run", "fitmodel", "-f", str(ws))
+    assert result.exit_code == 4, result.output
+    lines = result.output.splitlines()
+    logs = [ln.split("log: ", 1)[1].strip() for ln in lines if ln.startswith("  log: ")]
+    assert len(logs) == 1 and Path(logs[0]).is_file(), result.output
+    said = "\n".join(ln for ln in lines if not ln.startswith("  log: "))
+    assert said.count("fitmodel") == 2, result.output  # its ✗ line and the error
+    assert "log above" not in result.output, result.output  # only the log's path was shown
+    assert "log file named above" in result.output, result.output
+
+
+def test_run_says_once_that_steps_do_not_see_pythonpath(ws: Path) -> None:
+    """Issue 25 item 5: PYTHONPATH is dropped for steps; a note says so when it is set."""
+    noted = CliRunner().invoke(app, ["run", "--dry-run", "-f", str(ws)], env={"PYTHONPATH": "/x"})
+    assert noted.exit_code == 0, noted.output
+    assert noted.output.count("PYTHONPATH is set but not passed to steps") == 1, noted.output
+    plain = CliRunner().invoke(app, ["run", "--dry-run", "-f", str(ws)], env={"PYTHONPATH": ""})
+    assert "PYTHONPATH" not in plain.output, plain.output

@@ -3,6 +3,7 @@ execution a dry-run explains against, and how sweep variants are named."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -39,7 +40,9 @@ def test_init_writes_a_manifest_that_validates(tmp_path: Path, repos: list[NewRe
 def test_init_never_overwrites_and_keeps_the_gitignore(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("*.pyc\noutputs")  # no final newline
     init_workspace(tmp_path / "workspace.yaml")
-    assert (tmp_path / ".gitignore").read_text() == "*.pyc\noutputs\n.mlrecipes/\n"
+    assert (
+        tmp_path / ".gitignore"
+    ).read_text() == "*.pyc\noutputs\n.mlrecipes/\nworkspace.local.yaml\n"
     with pytest.raises(UserError, match="already exists"):
         init_workspace(tmp_path / "workspace.yaml")
     with pytest.raises(UserError, match="twice"):
@@ -98,3 +101,16 @@ def test_variants_are_named_by_what_varies() -> None:
         "fp-1": "variant 1: train.lr=0.5",
     }
     assert execution_labels(_plan({})) == {}
+
+
+def test_init_ignores_the_local_overlay_with_real_git(tmp_path: Path) -> None:
+    """The README calls ``workspace.local.yaml`` git-ignored: init makes it so."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    init_workspace(tmp_path / "workspace.yaml")
+    init_workspace(tmp_path / "other.yaml")  # the overlay's name follows the manifest's
+    lines = (tmp_path / ".gitignore").read_text().splitlines()
+    assert lines == [".mlrecipes/", "outputs/", "workspace.local.yaml", "other.local.yaml"]
+    for name in ("workspace.local.yaml", "other.local.yaml"):
+        (tmp_path / name).write_text("repos: {}\n")
+        ignored = subprocess.run(["git", "-C", str(tmp_path), "check-ignore", "-q", name])
+        assert ignored.returncode == 0, name

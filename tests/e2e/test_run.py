@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.helpers.mlflow_server import MlflowServer, mlflow_server_fixture
-from tests.helpers.workspaces import executions, make_workspace
+from tests.helpers.workspaces import (
+    cli,
+    commit,
+    executions,
+    git,
+    make_repo,
+    make_workspace,
+    write_manifest,
+)
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
@@ -232,3 +243,98 @@ def test_verbose_run_streams_step_output(manifest: Path) -> None:
     result = CliRunner().invoke(app, ["-v", "run", "make", "-f", str(manifest)])
     assert result.exit_code == 0, result.output
     assert "make | hello from make" in result.output
+
+
+def _disk(ws: Path) -> dict[str, int]:
+    """Every file and folder of the workspace with its size, but the caches a plan may
+    keep (file hashes) and the tracking store (a dry run never opens it)."""
+    skip = {"hashes.json", "mlflow.db", "mlflow.db-journal"}
+    return {
+        str(p.relative_to(ws)): p.stat().st_size if p.is_file() else -1
+        for p in ws.rglob("*")
+        if p.name not in skip
+    }
+
+
+def test_a_dry_run_changes_nothing_on_disk(manifest: Path) -> None:
+    """Issue 25 item 6: on a fresh clone (no checkouts, no environments, with or
+    without a lock) `run --dry-run` writes no lock, checks nothing out, builds
+    nothing; it says what a sync would do."""
+    ws = manifest.parent
+    lock = ws / "workspace.lock"
+    before = _disk(ws)
+    fresh = cli("run", "--dry-run", cwd=ws)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert _disk(ws) == before and not lock.exists()
+    assert "a run would check out" in fresh.stdout, fresh.stdout
+    Workspace.load(manifest).run()
+    shutil.rmtree(ws / ".mlrecipes" / "checkouts")
+    shutil.rmtree(ws / ".mlrecipes" / "envs")
+    text = lock.read_bytes()
+    before = _disk(ws)
+    cloned = cli("run", "--dry-run", "-S", "fit.lr=0.3", cwd=ws)
+    assert cloned.returncode == 0, cloned.stdout + cloned.stderr
+    assert _disk(ws) == before and lock.read_bytes() == text
+    assert "a run would check out" in cloned.stdout, cloned.stdout
+
+
+_WAITING_STEP = """\
+import importlib
+import time
+from pathlib import Path
+
+
+def wait(out: Path, started: str, go: str) -> dict:
+    Path(started).write_text("started")
+    while not Path(go).exists():  # the test says when
+        time.sleep(0.02)
+    value = importlib.import_module("fx_value").VALUE  # read after the update was tried
+    out.write_text(str(value))
+    return {"value": value}
+"""
+
+
+def test_update_never_moves_a_checkout_under_a_running_step(tmp_path: Path) -> None:
+    """Issue 25 item 11: `workspace update` while a step runs fails and moves nothing;
+    the step reads the code of the commit its run records; update works afterwards."""
+    fx = make_repo(
+        tmp_path / "up" / "fx", {"fx_step.py": _WAITING_STEP, "fx_value.py": "VALUE = 1\n"}
+    )
+    old = git(fx, "rev-parse", "HEAD")
+    started, go = tmp_path / "started", tmp_path / "go"
+    manifest = write_manifest(
+        tmp_path / "ws",
+        f"""
+        version: 1
+        name: e2e
+        repos:
+          fx: {{url: ../up/fx, rev: main}}
+        steps:
+          s:
+            fn: fx:fx_step.wait
+            params: {{started: "{started}", go: "{go}"}}
+            outs: {{out: v.txt}}
+        """,
+    )
+    ws = Workspace.load(manifest)
+    ws.sync()
+    results: list[Any] = []
+    runner = threading.Thread(target=lambda: results.append(ws.run()))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():  # the step is running
+            assert time.monotonic() < deadline and runner.is_alive()
+            time.sleep(0.02)
+        new = commit(fx, {"fx_value.py": "VALUE = 2\n"})
+        update = cli("workspace", "update", "fx", cwd=manifest.parent)
+        assert update.returncode == 1, update.stdout + update.stderr
+        assert "in use by a running pipeline" in update.stderr, update.stderr
+    finally:
+        go.write_text("go")
+        runner.join()
+    (result,) = results
+    assert result.results and [r.metrics["value"] for r in result.results.values()] == [1.0]
+    assert git(manifest.parent / ".mlrecipes" / "checkouts" / "fx", "rev-parse", "HEAD") == old
+    after = cli("workspace", "update", "fx", cwd=manifest.parent)
+    assert after.returncode == 0 and f"{old[:7]} -> {new[:7]}" in after.stdout, after.stdout

@@ -79,6 +79,8 @@ def test_second_machine_runs_nothing_and_gets_the_same_results(
     executed = _step_runs(mlflow_server.url, name, first.run_ids[0])
     assert all("mlrecipes.outputs.sha256" in r.data.tags for r in executed.values())
 
+    with on_machine(m2):  # a dry run checks nothing out and builds nothing (issue 25 item 6)
+        Workspace.load(m2).sync()
     dry, _ = _run(m2, dry_run=True)
     assert set(dry.plan.remote.values()) == {r.info.run_id for r in executed.values()}
     with on_machine(m2):

@@ -12,6 +12,7 @@ from tests.helpers.uses_repos import (
     LIB_FILES,
     PLAIN_FILES,
     make_mono_workspace,
+    make_path_install_workspace,
     make_uses_workspace,
     seed_db,
 )
@@ -164,7 +165,14 @@ def test_moving_git_dependency_is_pinned_until_update(tmp_path: Path) -> None:
     second = commit(dep, {"gradlib/__init__.py": "VALUE = 4\n"})
     assert [r.environment for r in ws.status()] == ["stale"]  # its branch moved
     assert _statuses(ws)["combo"][0] == "cached"  # the lock still pins the first commit
-    ws.sync(update=["app"])
+    locked = git(tmp_path / "upstream" / "app", "rev-parse", "HEAD")
+    updated = cli("workspace", "update", "app", cwd=manifest.parent)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    # The repo's commit stayed, its dependency moved: never "(unchanged)" (issue 25 item 5).
+    assert "unchanged" not in updated.stdout, updated.stdout
+    assert f"app: {locked[:7]}; dependency file://{dep}@main: {first[:7]} -> {second[:7]}" in (
+        updated.stdout
+    ), updated.stdout
     lock = read_lock(lock_path_for(manifest))
     assert lock is not None and lock.repos["app"].git_refs == {f"file://{dep}@main": second}
     status, reasons = _statuses(ws)["combo"]
@@ -215,6 +223,7 @@ def test_a_broken_environment_fails_only_its_steps(tmp_path: Path) -> None:
     assert done.returncode == 4, done.stdout + done.stderr
     output = done.stdout + done.stderr
     assert "bad" in output and "does-not-exist" in output  # the build log's tail
+    assert "above" not in output and "no step ran" in output, output  # no step log exists
     assert executions(manifest) == ["solo"]  # independent steps ran; `after` was skipped
     alone = cli("run", "solo", cwd=ws_dir)
     assert alone.returncode == 0, alone.stdout + alone.stderr
@@ -248,3 +257,63 @@ def test_reproduce_a_run_that_used_other_repos_on_a_fresh_cache(
     )
     # Another folder, another cache: the same code, so the same fingerprints.
     assert json.loads(Path(local).read_text())["same_fingerprints"] is True
+
+
+def test_a_subset_of_targets_keeps_identities_and_the_lock(tmp_path: Path) -> None:
+    """Issue 25 item 2: a path install into another workspace checkout (`-e ../gradlib`)
+    is named by repo and tree in every sync, not by absolute path when that repo was
+    not synced this time; `run fit --dry-run` and `step run fit` change no identity
+    and leave the lock as the full run wrote it."""
+    manifest = make_path_install_workspace(tmp_path)
+    ws_dir = manifest.parent
+    full = cli("run", cwd=ws_dir)
+    assert full.returncode == 0, full.stdout + full.stderr
+    lock_file = lock_path_for(manifest)
+    written = lock_file.read_bytes()
+    assert str(ws_dir) not in written.decode()
+    dry = cli("run", "fit", "--dry-run", cwd=ws_dir)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    said = dry.stdout + dry.stderr
+    assert "package changed" not in said and "cached fit" in said and "0 to run" in said, said
+    assert lock_file.read_bytes() == written
+    debug = cli("step", "run", "fit", cwd=ws_dir)
+    assert debug.returncode == 0, debug.stdout + debug.stderr
+    assert lock_file.read_bytes() == written
+    assert _statuses(Workspace.load(manifest))["fit"][0] == "cached"
+
+
+def test_reproduce_checks_out_a_repo_reached_by_a_path_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25 item 3: gradlib has no step, trainer installs `-e ../gradlib`."""
+    manifest = make_path_install_workspace(tmp_path)
+    result = Workspace.load(manifest).run()
+    monkeypatch.setenv("MLRECIPES_CACHE_DIR", str(tmp_path / "new-machine-cache"))
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(
+        app, ["reproduce", result.run_ids[0], "--tracking-uri", result.tracking_uri]
+    )
+    assert done.exit_code == 0, done.output
+    assert "matches" in done.output
+
+
+@pytest.mark.parametrize("own_ref", ["0" * 40, "no-such-branch"])
+def test_the_workspace_pin_wins_before_a_broken_own_pin_is_tried(
+    tmp_path: Path, own_ref: str
+) -> None:
+    """Issue 25 item 4: the repo's own requirements pin the used repo at a commit or
+    branch that does not exist; the environment builds from the workspace's checkout."""
+    lib = make_repo(tmp_path / "upstream" / "lib", LIB_FILES)
+    new = commit(lib, {"gradlib/__init__.py": "VALUE = 7\n"})
+    manifest = make_uses_workspace(
+        tmp_path,
+        app_files={"requirements.txt": f"gradlib @ git+file://{lib}@{own_ref}\n"},
+        lib_exists=True,
+    )
+    notes: list[RepoNote] = []
+    ws = Workspace.load(manifest)
+    ws.sync(on_event=lambda e: notes.append(e) if isinstance(e, RepoNote) else None)
+    assert len(notes) == 1 and own_ref in notes[0].message and new[:12] in notes[0].message
+    result = ws.run(["combo"])
+    assert result.results
+    assert [r.metrics["value"] for r in result.results.values()] == [14.0]

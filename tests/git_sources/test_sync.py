@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 
 from mlrecipes.git_sources import (
     DirtyCheckoutError,
+    DiskFaultError,
     NotARepositoryError,
     Resolved,
     SourceEvent,
@@ -193,3 +196,34 @@ def test_failures_are_reported_per_source(upstreams: Upstreams, tmp_path: Path) 
         _sync(specs, tmp_path, on_event=events.append)
     phases = {(e.name, e.phase) for e in events}
     assert ("good", "ready") in phases and ("bad", "failed") in phases
+
+
+def _git_failing_on(bin_dir: Path, command: str, message: str) -> None:
+    """A ``git`` first on PATH that says ``message`` and exits 128 for ``command``."""
+    real = shutil.which("git")
+    assert real is not None
+    bin_dir.mkdir()
+    script = bin_dir / "git"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'for a in "$@"; do [ "$a" = {command} ] && {{ echo "{message}" >&2; exit 128; }}; done\n'
+        f'exec {real} "$@"\n'
+    )
+    script.chmod(0o755)
+
+
+def test_a_full_disk_in_git_s_own_words_is_no_local_change(
+    upstreams: Upstreams, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25 item 18: git says ``... index.lock write error. Out of diskspace`` (no
+    strerror) when the index cannot be written; that is a full disk, not an edit."""
+    spec = SourceSpec("app", str(upstreams.app), "v1.0")
+    (res,) = _sync([spec], tmp_path)
+    said = f"fatal: sha1 file '{res.path}/.git/index.lock' write error. Out of diskspace"
+    _git_failing_on(tmp_path / "bin", "status", said)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(DiskFaultError) as info:
+        _sync([spec], tmp_path, pinned={"app": upstreams.v1_1})
+    text = f"{info.value.message} (hint: {info.value.hint})"
+    assert "the disk is full" in text and "Out of diskspace" in text, text
+    assert "local changes" not in text and "df -h" in text, text

@@ -181,3 +181,39 @@ def make_mono_workspace(root: Path) -> Path:
     ws.mkdir()
     seed_db(ws)
     return write_manifest(ws, textwrap.dedent(MONO_MANIFEST.format(counter=ws / "counter.log")))
+
+
+# `trainer` installs its sibling checkout `-e ../gradlib` (a path install, no `uses:`);
+# `data` is a repo of its own, so `run fit` syncs a subset of the workspace.
+PATH_INSTALL_MANIFEST = """
+    version: 1
+    name: e2e
+    params:
+      counter: {counter}
+    repos:
+      gradlib: {{url: ../upstream/gradlib, rev: main}}
+      data: {{url: ../upstream/data, rev: main}}
+      trainer: {{url: ../upstream/trainer, rev: main}}
+    steps:
+      prep:
+        fn: data:plainlib.solo
+        params: {{counter: !param counter}}
+        outs: {{out: factor.txt}}
+      fit:
+        fn: trainer:app.steps.combo
+        params: {{counter: !param counter}}
+        outs: {{out: value.txt}}
+"""
+
+
+def make_path_install_workspace(root: Path) -> Path:
+    """gradlib (packaged), data and trainer (``-e ../gradlib``); the manifest's path."""
+    make_repo(root / "upstream" / "gradlib", LIB_FILES)
+    make_repo(root / "upstream" / "data", PLAIN_FILES)
+    trainer = {**APP_FILES, "requirements.txt": "-e ../gradlib\n", **PLAIN_FILES}
+    make_repo(root / "upstream" / "trainer", trainer)
+    ws = root / "ws"
+    ws.mkdir()
+    seed_db(ws)
+    text = PATH_INSTALL_MANIFEST.format(counter=str(ws / "counter.log"))
+    return write_manifest(ws, textwrap.dedent(text))

@@ -200,3 +200,23 @@ def test_call_snippet_literals() -> None:
     for value in [{"a": [1, 2.5, None, True]}, "x'y\"", float("inf"), -float("inf")]:
         assert eval(runner._py_literal(value)) == value  # noqa: S307 (the point of the test)
     assert math.isnan(eval(runner._py_literal(float("nan"))))  # noqa: S307
+
+
+def test_a_repo_folder_shadowed_by_an_installed_package_is_named(
+    make_task: TaskFactory, repo: Path, tmp_path: Path
+) -> None:
+    """Issue 25 item 5: `test/` without `__init__.py` is a namespace package; the
+    standard library's regular `test` package wins, and the message says so."""
+    stdlib_test = subprocess.run(
+        [sys.executable, "-c", "import test; print(test.__file__)"], capture_output=True, text=True
+    )
+    if stdlib_test.returncode != 0:
+        pytest.skip("this Python has no standard-library `test` package")
+    (repo / "test").mkdir()
+    (repo / "test" / "steps.py").write_text("def step() -> dict:\n    return {}\n")
+    task = StepTask(**{**make_task("step").__dict__, "module": "test.steps"})
+    code, data, _ = run_spec(task, tmp_path)
+    assert code == runner.EXIT_CALL_ERROR and data["kind"] == "import"
+    error = data["error"]
+    assert "'test' is " + stdlib_test.stdout.strip() in error, error
+    assert "test/__init__.py" in error and "namespace package" in error, error

@@ -48,7 +48,23 @@ def change_line(change: CommitChange) -> str:
     new = short_commit(change.new)
     if change.old is None:
         return f"{escape(change.repo)}: {new} (newly locked)"
+    deps = "".join(
+        f"; dependency {escape(key)}: {short_commit(was) if was else 'new'} -> {short_commit(now)}"
+        for key, was, now in change.refs
+    )
     if change.old == change.new:
-        return f"{escape(change.repo)}: {new} (unchanged)"
+        return f"{escape(change.repo)}: {new}{deps or ' (unchanged)'}"
     count = f" ({_commits(change.commits)})" if change.commits is not None else ""
-    return f"{escape(change.repo)}: {short_commit(change.old)} -> {new}{count}"
+    return f"{escape(change.repo)}: {short_commit(change.old)} -> {new}{count}{deps}"
+
+
+def pythonpath_note() -> str | None:
+    """One line when ``PYTHONPATH`` is set: steps run without it, and the user should know."""
+    from mlrecipes.core.executors import dropped_search_path
+
+    if dropped_search_path() is None:
+        return None
+    return (
+        "[dim]note: PYTHONPATH is set but not passed to steps: each step imports only "
+        "from its repo's environment (use `uses:` or the repo's own dependencies)[/]"
+    )

@@ -175,12 +175,18 @@ class ReproduceError(UserError):
 
 
 class StepFailed(MlrecipesError):
-    """One or more steps failed; ``failures`` maps step name to a short reason."""
+    """One or more steps failed; ``failures`` maps step name to a short reason
+    (``(repo@sha): last lines of its error``)."""
 
     def __init__(self, failures: dict[str, str], *, hint: str | None = None) -> None:
-        names = ", ".join(sorted(failures))
-        body = "\n".join(f"{name}: {why}" for name, why in sorted(failures.items()))
-        super().__init__(f"step failed: {names}\n{body}", hint=hint)
+        # Each name once: the progress lines above already showed every failed step.
+        if len(failures) == 1:
+            ((name, why),) = failures.items()
+            message = f"step {name} failed {why}"
+        else:
+            body = "\n".join(f"  {name} {why}" for name, why in sorted(failures.items()))
+            message = f"{len(failures)} steps failed:\n{body}"
+        super().__init__(message, hint=hint)
         self.failures = failures
 
 

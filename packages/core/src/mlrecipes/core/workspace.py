@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Literal
 
@@ -64,6 +65,7 @@ class Workspace:
         only: Collection[str] | None = None,
         keep_going: bool = False,
         reinstall: Collection[str] = (),
+        dry_run: bool = False,
     ) -> SyncResult:
         """See :func:`~mlrecipes.core.sync.workspace_sync.sync_workspace`."""
         return sync_workspace(
@@ -77,6 +79,7 @@ class Workspace:
             only=only,
             keep_going=keep_going,
             reinstall=reinstall,
+            dry_run=dry_run,
         )
 
     def status(self) -> list[RepoStatus]:
@@ -145,16 +148,20 @@ class Workspace:
                 on_event=on_event,
                 only=needed_repos(self.manifest, targets),
                 keep_going=True,
+                dry_run=options.dry_run,
             )
-            return run_pipeline(
-                self.manifest,
-                self.paths,
-                synced,
-                targets,
-                options,
-                services=services,
-                on_event=on_event,
-            )
+            # No update moves the checkouts under a step (a dry run runs none).
+            held = nullcontext() if options.dry_run else synced.held(self.paths.checkouts)
+            with held:
+                return run_pipeline(
+                    self.manifest,
+                    self.paths,
+                    synced,
+                    targets,
+                    options,
+                    services=services,
+                    on_event=on_event,
+                )
         finally:
             if early is not None and not early.closed:
                 early.abort()  # the run failed before it logged anything

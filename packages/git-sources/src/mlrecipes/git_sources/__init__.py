@@ -10,6 +10,8 @@ nothing of steps, manifests, uv or MLflow.
 from mlrecipes.git_sources.checkout import checkout_state
 from mlrecipes.git_sources.commits import SHORT_LENGTH, short_commit
 from mlrecipes.git_sources.errors import (
+    CheckoutInUseError,
+    CheckoutMovedError,
     DirtyCheckoutError,
     DiskFaultError,
     GitSourceError,
@@ -19,6 +21,7 @@ from mlrecipes.git_sources.errors import (
     SubdirMissingError,
     UnsafeSourceError,
 )
+from mlrecipes.git_sources.in_use import hold_checkouts
 from mlrecipes.git_sources.mirror import default_cache_dir, mirrors_dir
 from mlrecipes.git_sources.spec import Resolved, SourceEvent, SourceSpec, check_safe
 from mlrecipes.git_sources.sync import resolve_rev, sync_sources
@@ -29,6 +32,8 @@ from mlrecipes.git_sources.worktree import dev_source
 
 __all__ = [
     "SHORT_LENGTH",
+    "CheckoutInUseError",
+    "CheckoutMovedError",
     "DirtyCheckoutError",
     "DiskFaultError",
     "GitSourceError",
@@ -48,6 +53,7 @@ __all__ = [
     "dev_source",
     "folder_of",
     "folder_tree",
+    "hold_checkouts",
     "mirror_head",
     "mirrors_dir",
     "normalize_url",

@@ -81,8 +81,11 @@ class GitFailed(Exception):
 
 
 # git prints strerror(); these are the faults of the machine, not of the repository.
+# Where a write() returns short, git says it in its own words instead
+# ("sha1 file '.git/index.lock' write error. Out of diskspace", csum-file.c).
 _DISK_FAULTS = (
     ("No space left on device", "the disk is full"),
+    ("Out of diskspace", "the disk is full"),
     ("Disk quota exceeded", "the disk quota is exceeded"),
     ("Read-only file system", "the file system is read-only"),
     ("Permission denied", "permission denied"),

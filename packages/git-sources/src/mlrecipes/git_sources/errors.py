@@ -11,7 +11,9 @@ credential: URLs and git's own output are redacted before they reach an error::
     ├── NotARepositoryError         a local path that is not a git repository
     ├── SubdirMissingError          ``subdir`` does not exist at that commit
     ├── DirtyCheckoutError          a checkout edited by hand; ``force=True`` discards the edits
-    └── DiskFaultError              git could not write: a full disk, a read-only mount
+    ├── DiskFaultError              git could not write: a full disk, a read-only mount
+    ├── CheckoutInUseError          a sync would move a checkout a running pipeline holds
+    └── CheckoutMovedError          a checkout left its commit before a run could hold it
 
 This package is a leaf (it must not import :mod:`mlrecipes.core`), so the tree
 has its own base; the CLI maps every ``GitSourceError`` to a user error (exit 1).
@@ -136,4 +138,30 @@ class DiskFaultError(GitSourceError):
             f"{name}: {what} ({path}): {detail.strip().splitlines()[-1] if detail.strip() else ''}",
             hint="free space on that disk (see `df -h`) or make the folder writable, "
             "then sync again",
+        )
+
+
+class CheckoutInUseError(GitSourceError):
+    """A checkout that a running pipeline uses would have been moved to another commit."""
+
+    def __init__(self, *, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+        super().__init__(
+            f"{name}: checkout {path} is in use by a running pipeline; it was not moved",
+            hint="wait for that run to finish (or stop it), then sync or update again",
+        )
+
+
+class CheckoutMovedError(GitSourceError):
+    """A checkout left the commit a run synced it to before the run could hold it."""
+
+    def __init__(self, *, name: str, path: Path, commit: str, head: str | None) -> None:
+        self.name = name
+        self.path = path
+        now = short_commit(head) if head else "no commit"
+        super().__init__(
+            f"{name}: checkout {path} moved to {now} while this run started "
+            f"(it synced {short_commit(commit)}); nothing ran",
+            hint="another sync or update moved it; run again",
         )

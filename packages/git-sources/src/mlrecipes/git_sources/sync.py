@@ -33,6 +33,7 @@ from mlrecipes.git_sources.errors import (
     SubdirMissingError,
     UnsafeSourceError,
 )
+from mlrecipes.git_sources.in_use import moving_checkout
 from mlrecipes.git_sources.spec import Phase, Resolved, SourceEvent, SourceSpec, is_full_sha
 from mlrecipes.git_sources.urls import redact_text
 
@@ -163,7 +164,9 @@ def _locked_sync(spec: SourceSpec, remote: mirror.Remote, pin: str | None, job: 
                 raise DirtyCheckoutError(name=spec.name, path=final)
             if state != "clean":
                 _emit(job, spec.name, "checking-out", short_commit(commit))
-                checkout.materialize(repo, commit, final, remote.shown)
+                # Never under a running pipeline's steps (in_use module doc).
+                with moving_checkout(job.checkouts_dir, spec.name):
+                    checkout.materialize(repo, commit, final, remote.shown)
         checkout.remember_tree(final, commit, subdir, resolved.tree)
         return resolved
 

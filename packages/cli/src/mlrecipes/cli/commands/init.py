@@ -63,6 +63,7 @@ def init(
     console = get_state(ctx).console
     console.print(f"[green]wrote[/] {escape(str(result.manifest))}")
     if result.gitignore_changed:
-        console.print(f"[green]updated[/] {escape(str(result.gitignore))} (.mlrecipes/, outputs/)")
+        ignored = f".mlrecipes/, outputs/, {result.manifest.stem}.local.yaml"
+        console.print(f"[green]updated[/] {escape(str(result.gitignore))} ({escape(ignored)})")
     follow = "mlrecipes validate, then mlrecipes run" if repos else "add your repos and steps"
     console.print(f"next: {follow} (the comments in the file say how)")

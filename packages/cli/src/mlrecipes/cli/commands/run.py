@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from mlrecipes.cli.completion import complete_overrides, complete_steps
-from mlrecipes.cli.hints import update_hint
+from mlrecipes.cli.hints import pythonpath_note, update_hint
 from mlrecipes.cli.options import (
     DevOpt,
     FrozenOpt,
@@ -50,7 +50,8 @@ def _print_plan(console: Console, plan: Plan) -> None:
                     f"  [cyan]cached[/] {escape(step.step)} [dim]{step.fingerprint[:12]}[/]{why}"
                 )
             else:
-                why = "; ".join(step.reasons)
+                # A repo not synced (dry run) or not buildable: say that, not a diff.
+                why = step.unavailable or "; ".join(step.reasons)
                 console.print(f"  [yellow]run[/]    {escape(step.step)}: {escape(why)}")
 
 
@@ -136,6 +137,9 @@ def run(
         large_sweep=yes,
         share=not no_share,
     )
+    note = pythonpath_note()
+    if note:
+        state.err.print(note)
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.run(tuple(steps or ()), options=options, on_event=printer)
     hint = update_hint(known_upstream(ws.manifest))  # no network: what the last fetch saw

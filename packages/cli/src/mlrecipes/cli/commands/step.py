@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from mlrecipes.cli.completion import complete_overrides, complete_steps
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
+from mlrecipes.cli.hints import pythonpath_note
 from mlrecipes.cli.options import ManifestOpt
 from mlrecipes.cli.sanitize import clean
 from mlrecipes.cli.state import get_state
@@ -44,6 +45,9 @@ def run(
 ) -> None:
     """Run STEP in the foreground with inputs from the store (outputs go to a scratch folder)."""
     ws = Workspace.load(file)
+    note = pythonpath_note()
+    if note:
+        get_state(ctx).err.print(note)
     result = run_step_foreground(ws, step, pdb=pdb, overrides=tuple(set_ or ()))
     if result.code != 0:
         raise typer.Exit(EXIT_STEP_FAILED)

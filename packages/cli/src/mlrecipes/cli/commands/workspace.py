@@ -21,7 +21,12 @@ from mlrecipes.cli.options import (
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Workspace
-from mlrecipes.core.sync.upstream import check_upstream, commit_changes, locked_commits
+from mlrecipes.core.sync.upstream import (
+    check_upstream,
+    commit_changes,
+    locked_commits,
+    locked_git_refs,
+)
 from mlrecipes.git_sources import short_commit
 
 app = typer.Typer(help="Check out repos, build environments, write workspace.lock.")
@@ -72,11 +77,12 @@ def update(
     state = get_state(ctx)
     ws = Workspace.load(file)
     names = repos or list(ws.manifest.repos)
-    before = locked_commits(ws.manifest)
+    before, refs_before = locked_commits(ws.manifest), locked_git_refs(ws.manifest)
     with EventPrinter(state.err, verbose=state.verbose) as printer:
         result = ws.sync(update=names, jobs=jobs, on_event=printer)
     after = {name: result.repos[name].source.commit for name in names}
-    for change in commit_changes(ws.manifest, before, after):
+    refs_after = locked_git_refs(ws.manifest)
+    for change in commit_changes(ws.manifest, before, after, refs_before, refs_after):
         state.console.print(change_line(change))
 
 

@@ -6,6 +6,7 @@ or git. See :mod:`mlrecipes.core.envs.build` for the on-disk contract.
 
 from mlrecipes.core.envs._gitrefs import moving_refs
 from mlrecipes.core.envs._layout import MARKER as ENV_MARKER
+from mlrecipes.core.envs._uses import used_names
 from mlrecipes.core.envs._uv import find_uv
 from mlrecipes.core.envs.build import Environment, EnvStatus, ensure_environment, environment_status
 from mlrecipes.core.envs.key import environment_key
@@ -25,4 +26,5 @@ __all__ = [
     "environment_status",
     "find_uv",
     "moving_refs",
+    "used_names",
 ]

@@ -18,6 +18,7 @@ _GIT_REQ = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*@\s*git\+(?P<url>[^\s#;]+)"
 )
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 OVERRIDES_FILE = "git-pins.txt"
 
 
@@ -27,19 +28,34 @@ def moving_refs(detected: Detected) -> list[GitRef]:
     Read from ``requirements.txt`` (requirements mode) or ``[project].dependencies``
     (pyproject mode); a uv.lock already pins its git dependencies to commits.
     """
-    lines: list[str] = []
-    if detected.mode == "requirements":
-        lines = _requirement_lines(detected.project_dir / "requirements.txt")
-    elif detected.mode == "pyproject":
-        project = (detected.pyproject or {}).get("project")
-        deps = project.get("dependencies") if isinstance(project, dict) else None
-        lines = [d for d in deps or [] if isinstance(d, str)]
     found: dict[str, GitRef] = {}
-    for line in lines:
+    for line in _own_lines(detected):
         ref = parse_git_requirement(line)
         if ref is not None:
             found.setdefault(ref.key, ref)
     return [found[k] for k in sorted(found)]
+
+
+def _own_lines(detected: Detected) -> list[str]:
+    """The requirement lines of ``requirements.txt`` or ``[project].dependencies``."""
+    if detected.mode == "requirements":
+        return _requirement_lines(detected.project_dir / "requirements.txt")
+    if detected.mode == "pyproject":
+        project = (detected.pyproject or {}).get("project")
+        deps = project.get("dependencies") if isinstance(project, dict) else None
+        return [d for d in deps or [] if isinstance(d, str)]
+    return []
+
+
+def declared_requirements(detected: Detected) -> dict[str, str]:
+    """Normalized distribution name -> the project's own requirement line naming it
+    (options such as ``-e PATH`` or ``-r FILE`` name none)."""
+    found: dict[str, str] = {}
+    for line in _own_lines(detected):
+        match = _NAME.match(line)
+        if match is not None:
+            found.setdefault(re.sub(r"[-_.]+", "-", match[1]).lower(), line)
+    return found
 
 
 def parse_git_requirement(line: str) -> GitRef | None:
@@ -59,9 +75,12 @@ def parse_git_requirement(line: str) -> GitRef | None:
     return GitRef(name=match["name"], url=url, ref=ref)
 
 
-def overrides_text(pins: tuple[GitPin, ...]) -> str:
-    """The ``--overrides`` file that makes uv install exactly the resolved commits."""
-    return "".join(f"{p.ref.name} @ git+{p.ref.url}@{p.commit}\n" for p in pins)
+def overrides_text(pins: tuple[GitPin, ...], extra: tuple[str, ...] = ()) -> str:
+    """The ``--overrides`` file that makes uv install exactly the resolved commits,
+    and the ``extra`` lines (the workspace's used repos, which win over any own pin)."""
+    return "".join(f"{p.ref.name} @ git+{p.ref.url}@{p.commit}\n" for p in pins) + "".join(
+        f"{line}\n" for line in extra
+    )
 
 
 def _requirement_lines(path: Path) -> list[str]:

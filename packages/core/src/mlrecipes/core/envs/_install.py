@@ -40,17 +40,20 @@ def install(
     env: dict[str, str],
     out: OutputFn,
     pins: tuple[GitPin, ...] = (),
+    uses: tuple[str, ...] = (),
 ) -> None:
     """Install the project into ``venv`` the way its mode says.
 
-    ``pins`` fix the commit of the project's moving git dependencies (uv's
-    ``--overrides``); only the pyproject and requirements modes have them.
+    ``pins`` fix the commit of the project's moving git dependencies and ``uses``
+    (``name @ file:///checkout`` lines) put the used repos in place of any own pin
+    of the same distribution (uv's ``--overrides``, so that pin is never even
+    tried); only the pyproject and requirements modes have them.
     """
-    if not pins:
+    if not pins and not uses:
         _install(detected, venv, env, out, [])
         return
     pin_file = venv / OVERRIDES_FILE
-    pin_file.write_text(overrides_text(pins))
+    pin_file.write_text(overrides_text(pins, uses))
     try:
         _install(detected, venv, env, out, ["--overrides", str(pin_file)])
     finally:

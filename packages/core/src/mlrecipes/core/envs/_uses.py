@@ -7,21 +7,24 @@ if any, installed), so repos that were never packaged work too. Both point at
 the checkout: the code that runs is the locked commit, and the environment's
 identity (:mod:`mlrecipes.core.envs.installed`) sees its tree.
 
-The workspace pin wins: when the repo's own dependencies already installed the
-same distribution from elsewhere (another git commit, a package index), it is
-replaced, and a note says so, naming both.
+The workspace pin wins: the repo's own install is told (uv's ``--overrides``)
+to take a used repo's distribution from its checkout, so an own pin of it
+(another git commit, a URL that cannot be built, an index version) is never
+tried, and a note names both. A distribution of that name that came in
+otherwise (a dependency's dependency) is replaced, with a note too.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.envs._uv import run_uv
 from mlrecipes.core.envs.installed import Installed, normalize, read_installed, site_packages
 from mlrecipes.core.envs.spec import UsedRepo, read_pyproject
+from mlrecipes.git_sources.urls import redact_text
 
 OutputFn = Callable[[str], None] | None
 USES_PTH = "_mlrecipes_uses.pth"
@@ -65,18 +68,36 @@ def uses_inputs(uses: tuple[UsedRepo, ...]) -> list[dict[str, Any]]:
     ]
 
 
+def workspace_overrides(uses: tuple[UsedRepo, ...]) -> tuple[str, ...]:
+    """``name @ file:///checkout`` for each packaged used repo: the overrides of the
+    repo's own install, so the workspace pin wins before an own pin is tried."""
+    return tuple(
+        f"{dist_name(u)} @ {u.project_dir.resolve().as_uri()}"
+        for u in uses
+        if is_packaged(u.project_dir)
+    )
+
+
+def used_names(uses: tuple[UsedRepo, ...]) -> set[str]:
+    """The distribution names the used repos install as."""
+    return {dist_name(u) for u in uses}
+
+
 def install_uses(
     repo: str, uses: tuple[UsedRepo, ...], venv: Path, python: str, env: dict[str, str],
-    out: OutputFn,
+    out: OutputFn, declared: Mapping[str, str] | None = None,
 ) -> list[str]:  # fmt: skip
-    """Install ``uses`` into ``venv``; returns the notes on replaced pins."""
+    """Install ``uses`` into ``venv``; returns the notes on replaced pins (``declared``:
+    the repo's own requirement lines by distribution, overridden before install)."""
     if not uses:
         return []
     before = {i.name: i for i in read_installed(venv) if i.kind != "pth"}
-    notes = [
+    own = declared or {}
+    notes = [_declared_note(repo, u, own[dist_name(u)]) for u in uses if dist_name(u) in own]
+    notes += [
         _note(repo, u, before[dist_name(u)])
         for u in uses
-        if dist_name(u) in before and _differs(before[dist_name(u)], u)
+        if dist_name(u) not in own and dist_name(u) in before and _differs(before[dist_name(u)], u)
     ]
     packaged = [u for u in uses if is_packaged(u.project_dir)]
     plain = [u for u in uses if not is_packaged(u.project_dir)]
@@ -116,6 +137,14 @@ def _note(repo: str, used: UsedRepo, own: Installed) -> str:
         theirs = f"{own.name}=={own.version} from a package index"
     return (
         f"repo {repo!r}: its own dependencies pin {theirs}; the workspace pin wins: "
+        f"repo {used.repo!r} at {used.commit[:12] or 'its checkout'} is installed instead"
+    )
+
+
+def _declared_note(repo: str, used: UsedRepo, line: str) -> str:
+    shown = redact_text(line.strip())
+    return (
+        f"repo {repo!r}: its own dependencies pin `{shown}`; the workspace pin wins: "
         f"repo {used.repo!r} at {used.commit[:12] or 'its checkout'} is installed instead"
     )
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Literal, cast
 
 from mlrecipes.core.envs import _install, _layout
+from mlrecipes.core.envs._gitrefs import declared_requirements
 from mlrecipes.core.envs._python import Interpreter, base_interpreter, check_python
-from mlrecipes.core.envs._uses import install_uses
+from mlrecipes.core.envs._uses import install_uses, workspace_overrides
 from mlrecipes.core.envs._uv import UvFailed, UvNotFound, relevant_output, uv_environ
 from mlrecipes.core.envs.key import KEY_LENGTH, environment_key, key_for
 from mlrecipes.core.envs.spec import Detected, EnvSpec, InstallMode, detect, python_request
@@ -123,9 +124,11 @@ def _build(
     env = uv_environ(uv_cache_dir)
     try:
         _install.create_venv(tmp, interpreter, env, on_output)
-        _install.install(detected, tmp, env, on_output, spec.git_pins)
+        overrides = workspace_overrides(spec.uses)
+        _install.install(detected, tmp, env, on_output, spec.git_pins, overrides)
         python_text = str(_install.venv_python(tmp))
-        notes = install_uses(spec.repo, spec.uses, tmp, python_text, env, on_output)
+        declared = declared_requirements(detected)
+        notes = install_uses(spec.repo, spec.uses, tmp, python_text, env, on_output, declared)
         _install.check(tmp, detected)
         python = _install.venv_python(tmp).relative_to(tmp)
         marker = _layout.Marker(

@@ -38,6 +38,12 @@ from mlrecipes.core.paths import runner_cache_dir
 _DROPPED = frozenset({"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__"})
 
 
+def dropped_search_path() -> str | None:
+    """``PYTHONPATH`` of the caller when set: steps never see it (each step imports from
+    its repo's environment only), so callers can say so."""
+    return os.environ.get("PYTHONPATH") or None
+
+
 def subprocess_env(python: Path, extra: Mapping[str, str]) -> dict[str, str]:
     """The environment of a step process: ours, cleaned, plus ``extra``.
 

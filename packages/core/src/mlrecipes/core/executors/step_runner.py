@@ -51,7 +51,7 @@ plain functions through their code object; ``json``, ``inspect``,
 """
 
 # pathlib costs start-up time (see above): the script uses os.path on purpose.
-# ruff: noqa: PTH100, PTH103, PTH105, PTH109, PTH117, PTH118, PTH120, PTH123
+# ruff: noqa: PTH100, PTH103, PTH105, PTH109, PTH112, PTH117, PTH118, PTH120, PTH123
 from __future__ import annotations
 
 import os
@@ -403,7 +403,8 @@ def _load_function(spec: dict[str, Any]) -> Any:
         raise CallError(
             "import",
             f"step {spec['label']!r}: cannot import module {module_name!r} "
-            f"(from {spec['cwd']}): {type(exc).__name__}: {exc}",
+            f"(from {spec['cwd']}): {type(exc).__name__}: {exc}"
+            + _shadowed(module_name, spec["cwd"]),
             _format_tb(),
         ) from exc
     fn = getattr(module, func_name, None)
@@ -413,6 +414,24 @@ def _load_function(spec: dict[str, Any]) -> Any:
             "import", f"step {spec['label']!r}: module {module_name!r} {what} {func_name!r}"
         )
     return fn
+
+
+def _shadowed(module_name: str, cwd: str) -> str:
+    """Why the repo's own folder was not imported, when another package of its name was:
+    a folder without ``__init__.py`` is a namespace package, which any regular
+    package of that name on ``sys.path`` wins over (the standard library's ``test``)."""
+    top = module_name.split(".")[0]
+    folder = os.path.realpath(os.path.join(cwd, top))
+    found = getattr(sys.modules.get(top), "__file__", None)
+    if not found or not os.path.isdir(folder):
+        return ""
+    if os.path.realpath(found).startswith(folder + os.sep):
+        return ""
+    return (
+        f"; {top!r} is {found}, not the repo's folder {top}/ (a folder without "
+        f"__init__.py is a namespace package, which that package shadows): add "
+        f"{top}/__init__.py or rename the folder"
+    )
 
 
 def _function_shape(fn: Any) -> tuple[list[str], list[str], list[str], bool]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,11 +81,13 @@ class Context:
         required: Sequence[str] = (),
         owner: Location | None = None,
         extensions: bool = False,
+        hints: Mapping[str, str] | None = None,
     ) -> None:
         """Report unknown keys (with did-you-mean) and missing required ones.
 
         With ``extensions``, keys starting with ``x-`` are ignored: like in
-        docker-compose, they hold YAML anchors to reuse elsewhere.
+        docker-compose, they hold YAML anchors to reuse elsewhere. ``hints`` name
+        the place of a key users put here by mistake, instead of a did-you-mean.
         """
         prefix = f"{key_path}." if key_path else ""
         for entry in ymap.entries.values():
@@ -97,7 +99,7 @@ class Context:
                     entry.key_loc,
                     f"unknown key {entry.key!r}",
                     prefix + entry.key,
-                    did_you_mean(entry.key, allowed),
+                    (hints or {}).get(entry.key) or did_you_mean(entry.key, allowed),
                 )
         for key in required:
             if key not in ymap.entries:

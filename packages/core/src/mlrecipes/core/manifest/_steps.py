@@ -30,6 +30,12 @@ from mlrecipes.core.manifest.model import (
 )
 
 STEP_KEYS = ("fn", "params", "deps", "outs", "resources", "cache")
+# Other repos' code reaches a step through its repo's environment, not the step.
+_USES_HINT = (
+    "a step runs in its repo's environment: to install other repos into it, "
+    "give that repo `uses: [OTHER]` under `repos:`"
+)
+MISPLACED_STEP_KEYS = {"repos": _USES_HINT, "uses": _USES_HINT}
 RESOURCE_KEYS = ("cpus", "gpus", "memory")
 # Stands for an `fn` that has a problem already reported; meaning checks skip it.
 BROKEN_FN = FnRef("", "", "")
@@ -57,7 +63,7 @@ def _build_step(ctx: Context, name: str, entry: Entry) -> StepSpec | None:
     ymap = ctx.mapping(entry.value, entry.value_loc, path)
     if ymap is None:
         return None
-    ctx.keys(ymap, path, STEP_KEYS, ("fn",), owner=entry.key_loc)
+    ctx.keys(ymap, path, STEP_KEYS, ("fn",), owner=entry.key_loc, hints=MISPLACED_STEP_KEYS)
     parts = ymap.entries
     fn = _fn(ctx, parts["fn"], f"{path}.fn") if "fn" in parts else BROKEN_FN
     params: dict[str, Value] = _section(ctx, parts.get("params"), f"{path}.params", _param)

@@ -3,7 +3,8 @@
 The manifest names the repos given (``NewRepo``), one example step in the first
 of them with its function in a comment, and the embedded MLflow store; it
 passes ``validate`` as written. ``.mlrecipes/`` (and ``outputs/``, whose files are
-links into it) go into the folder's ``.gitignore``. An existing manifest is never overwritten.
+links into it) and the manifest's local overlay (``workspace.local.yaml``) go into the
+folder's ``.gitignore``. An existing manifest is never overwritten.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest._formats import name_problem
+from mlrecipes.core.manifest._local import local_path
 
 # The state folder, and the output root of the template whose files are links into it.
 IGNORED = (".mlrecipes/", "outputs/")
@@ -132,11 +134,12 @@ def _check(repos: Sequence[NewRepo]) -> None:
         seen.add(repo.name)
 
 
-def _ignore(folder: Path) -> tuple[Path, bool]:
-    path = folder / ".gitignore"
+def _ignore(manifest: Path) -> tuple[Path, bool]:
+    path = manifest.parent / ".gitignore"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     present = {line.strip().rstrip("/") for line in text.splitlines()}
-    missing = [entry for entry in IGNORED if entry.rstrip("/") not in present]
+    wanted = (*IGNORED, local_path(manifest).name)  # the README calls the overlay git-ignored
+    missing = [entry for entry in wanted if entry.rstrip("/") not in present]
     if not missing:
         return path, False
     sep = "" if not text or text.endswith("\n") else "\n"
@@ -160,5 +163,5 @@ def init_workspace(manifest: Path, repos: Sequence[NewRepo] = ()) -> InitResult:
             fh.write(text)
     except FileExistsError:
         raise UserError(f"{manifest} already exists; init never overwrites a manifest") from None
-    gitignore, changed = _ignore(manifest.parent)
+    gitignore, changed = _ignore(manifest)
     return InitResult(manifest, gitignore, changed)

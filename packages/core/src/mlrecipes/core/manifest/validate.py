@@ -240,7 +240,7 @@ class _PlaceIndex:
 
 
 def _check_overlaps(checker: _Checker) -> None:
-    """Two outputs at one place, or a ``!path`` dep on another step's output."""
+    """Two outputs at one place, or a ``!path`` dep on a step's output."""
     outs = sorted(_places(checker, "outs"), key=_order)
     rank = {id(place): index for index, place in enumerate(outs)}
     index = _PlaceIndex()
@@ -257,9 +257,24 @@ def _check_overlaps(checker: _Checker) -> None:
             later.key_path,
             "each output needs its own place: two steps would overwrite each other",
         )
+    _check_dep_places(checker, index, rank)
+
+
+def _check_dep_places(checker: _Checker, index: _PlaceIndex, rank: dict[int, int]) -> None:
+    """A ``!path`` dep on a place some step writes, the step itself included."""
     for dep in _places(checker, "deps"):
-        writers = [o for o in index.overlapping(dep.path) if o.step != dep.step]
-        if writers:
+        found = index.overlapping(dep.path)
+        own = [o for o in found if o.step == dep.step]
+        writers = [o for o in found if o.step != dep.step]
+        if own:  # it would read its previous output on every run: never up to date
+            out_name = min(own, key=lambda place: rank[id(place)]).key_path.rsplit(".", 1)[-1]
+            checker.report(
+                dep.loc,
+                f"dep {str(dep.path)!r} is the step's own output {out_name!r}",
+                dep.key_path,
+                "a step cannot read what it writes: split it into two steps",
+            )
+        elif writers:
             writer = min(writers, key=lambda place: rank[id(place)])
             out_name = writer.key_path.rsplit(".", 1)[-1]
             checker.report(

@@ -13,7 +13,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from mlrecipes.core.plan.planner import make_plan, needed_repos
 from mlrecipes.core.plan.sweep import expand_overrides
 from mlrecipes.core.run.tasks import build_task
 from mlrecipes.core.store.local import Store
+from mlrecipes.git_sources import hold_checkouts
 
 if TYPE_CHECKING:
     from mlrecipes.core.workspace import Workspace
@@ -35,6 +36,7 @@ class DebugTarget:
     task: StepTask
     scratch: Path
     public_params: Mapping[str, Any]  # what may be printed (secrets masked)
+    checkouts: Mapping[str, str] = field(default_factory=dict)  # held while the step runs
 
 
 def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> DebugTarget:
@@ -62,7 +64,7 @@ def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> Deb
         )
     scratch = ws.paths.debug / step
     task = build_task(target, synced, running=())
-    return DebugTarget(task, scratch, target.public_params)
+    return DebugTarget(task, scratch, target.public_params, synced.checkouts)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ def run_step_foreground(
     write_spec(spec_path, spec)
     argv = runner_argv(target.task.python, spec_path, pdb=pdb)
     env = subprocess_env(target.task.python, target.task.env)
-    code = subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
+    with hold_checkouts(ws.paths.checkouts, target.checkouts):  # no update moves them
+        code = subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
     return ForegroundResult(code, _returned_metrics(result) if code == 0 else {}, target.scratch)
 
 

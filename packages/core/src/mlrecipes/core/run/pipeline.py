@@ -9,6 +9,7 @@ to do never starts the tracker. Every run ends FINISHED, FAILED or KILLED.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -70,16 +71,16 @@ def run_pipeline(
     )
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
-    # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
-    Store(paths.store).clean_partial()
     team = _open_team_store(manifest, paths, uri, options, on_event)
     if team is not None:  # --- team store: which steps to run another machine ran ---
         plan = team.lookup(plan)
     cached, remote = len(plan.unique()) - len(plan.to_run), len(plan.remote)
     to_run = len(plan.to_run) - remote
     on_event(PlanReady(len(plan.variants), to_run, cached, execution_labels(plan), remote))
-    if options.dry_run:
+    if options.dry_run:  # changes nothing on disk
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
+    # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
+    Store(paths.store).clean_partial()
     if team is not None:  # --- team store: download them into the local store ---
         plan = team.fetch(plan, Store(paths.store))
     _record_usage(paths, plan, sync)
@@ -113,11 +114,15 @@ def run_pipeline(
     if done_run.status == "KILLED":
         raise KeyboardInterrupt
     results = done_run.results
-    failed = {
-        r.step: _failure_text(r, plan, sync) for r in results.values() if r.status == "failed"
-    }
+    failures = [r for r in results.values() if r.status == "failed"]
+    failed = {r.step: _failure_text(r, plan, sync) for r in failures}
     if failed:  # a step's failure (exit 4) outranks a tracking failure (exit 1)
-        hint = "see the step's log above; fix it and run again"
+        # Only the log's path was printed (its lines too with -v): say so. A step
+        # whose environment could not be built never ran: it has no log.
+        if any(r.log_path is not None for r in failures):
+            hint = "the full output is in the log file named above; fix it and run again"
+        else:
+            hint = "no step ran: fix what the error names and run again"
         if done_run.tracking_error is not None:
             hint += f" (MLflow logging failed too: {done_run.tracking_error.message})"
         raise StepFailed(failed, hint=hint)
@@ -148,9 +153,12 @@ def _open_team_store(
 
 
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:
-    """``repo@sha: last lines of the traceback``."""
+    """``(repo@sha): last lines of the traceback``, without the runner's own
+    ``step 'name (repo@sha)': `` prefix (written for the log, which stands alone)."""
     step = plan.unique()[result.key]
+    error = (result.error or "failed").strip()
+    error = re.sub(rf"^step '{re.escape(result.step)}(?: \([^)]*\))?': ", "", error)
     ctx = sync.repos.get(step.repo)
     if ctx is None:
-        return f"{step.repo} (no environment): {(result.error or 'failed').strip()}"
-    return f"{step.repo}@{short_commit(ctx.source.commit)}: {(result.error or 'failed').strip()}"
+        return f"({step.repo}, no environment): {error}"
+    return f"({step.repo}@{short_commit(ctx.source.commit)}): {error}"

@@ -14,14 +14,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlrecipes.core.envs import moving_refs
-from mlrecipes.core.envs.spec import EnvSpec, GitPin, GitRef, detect
+from mlrecipes.core.envs import moving_refs, used_names
+from mlrecipes.core.envs.installed import normalize
+from mlrecipes.core.envs.spec import EnvSpec, GitPin, GitRef, UsedRepo, detect
 from mlrecipes.git_sources import SourceSpec, redact_url, resolve_rev
 
 
-def refs_of(repo: str, project_dir: Path) -> list[GitRef]:
-    """The moving git references of the project at ``project_dir``."""
-    return moving_refs(detect(EnvSpec(repo=repo, project_dir=project_dir)))
+def refs_of(repo: str, project_dir: Path, uses: tuple[UsedRepo, ...] = ()) -> list[GitRef]:
+    """The moving git references of the project at ``project_dir``, but those naming a
+    used repo's distribution: the workspace pin replaces them, they are never resolved."""
+    skip = used_names(uses)
+    refs = moving_refs(detect(EnvSpec(repo=repo, project_dir=project_dir)))
+    return [r for r in refs if normalize(r.name) not in skip]
 
 
 def lock_key(ref: GitRef) -> str:

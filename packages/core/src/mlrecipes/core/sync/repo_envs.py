@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrecipes.core.envs import Environment, EnvSpec, ensure_environments
+from mlrecipes.core.envs import Environment, EnvSpec, ensure_environments, environment_status
 from mlrecipes.core.envs.parallel import BuildFailure
 from mlrecipes.core.envs.spec import GitPin, UsedRepo
 from mlrecipes.core.errors import EnvironmentBuildError, LockError
@@ -51,15 +51,27 @@ def build_envs(
     old: Lock | None,
     options: EnvOptions,
     on_event: EventHandler,
+    *,
+    roots: Mapping[str, Resolved] | None = None,
+    dry_run: bool = False,
 ) -> tuple[dict[str, BuiltEnv], dict[str, BuildFailure]]:
-    """Build (or reuse) the environment of every repo in ``sources``."""
+    """Build (or reuse) the environment of every repo in ``sources``; ``roots`` (default:
+    ``sources``) are every checkout a path install may point into, for identities.
+    With ``dry_run`` nothing is built: an environment that is not ready is returned
+    as failed, with what a sync would do."""
     specs: list[EnvSpec] = []
     failed: dict[str, BuildFailure] = {}
+    not_built: dict[str, BuildFailure] = {}  # dry run: said by the plan, not as a failure
     for name in sources:
         try:
-            specs.append(_spec(manifest, name, sources, old, options))
+            spec = _spec(manifest, name, sources, old, options)
         except EnvironmentBuildError as exc:
             failed[name] = exc
+            continue
+        if dry_run and (why := _not_ready(spec, envs_dir)) is not None:
+            not_built[name] = why
+            continue
+        specs.append(spec)
     for spec in specs:
         on_event(RepoProgress(spec.repo, "building-env"))
     built = ensure_environments(
@@ -71,13 +83,25 @@ def build_envs(
         if isinstance(value, Environment):
             for note in value.notes:
                 on_event(RepoNote(spec.repo, note))
-            result[spec.repo] = BuiltEnv(value, env_identity(value, sources), spec.git_pins)
+            identity = env_identity(value, roots if roots is not None else sources)
+            result[spec.repo] = BuiltEnv(value, identity, spec.git_pins)
             on_event(RepoProgress(spec.repo, "ready"))
         else:
             failed[spec.repo] = value
     for name, failure in failed.items():
         on_event(RepoProgress(name, "failed", failure.message))
-    return result, failed
+    return result, {**not_built, **failed}
+
+
+def _not_ready(spec: EnvSpec, envs_dir: Path) -> EnvironmentBuildError | None:
+    """For a dry run: why ``spec``'s environment cannot be used without building it."""
+    if environment_status(spec, envs_dir=envs_dir) == "ready":
+        return None
+    return EnvironmentBuildError(
+        f"repo {spec.repo!r}: its environment is not built (dry run: nothing is built)",
+        repo=spec.repo,
+        hint="a run (or `mlrecipes workspace sync`) builds it",
+    )
 
 
 def _spec(
@@ -88,11 +112,18 @@ def _spec(
     options: EnvOptions,
 ) -> EnvSpec:
     src = sources[name]
+    absent = [u for u in manifest.code_repos(name)[1:] if u not in sources]
+    if absent:  # a dry run leaves out what is not checked out yet
+        raise EnvironmentBuildError(
+            f"repo {name!r}: its used repo {absent[0]!r} is not checked out yet",
+            repo=name,
+            hint="a run (or `mlrecipes workspace sync`) checks it out",
+        )
     uses = tuple(
         UsedRepo(used, sources[used].project_dir, sources[used].commit)
         for used in manifest.code_repos(name)[1:]
     )
-    refs = refs_of(name, src.project_dir)
+    refs = refs_of(name, src.project_dir, uses)
     locked = dict(old.repos[name].git_refs) if old and name in old.repos else {}
     if options.frozen and (missing := [r for r in refs if lock_key(r) not in locked]):
         raise LockError(

@@ -47,7 +47,7 @@ def _env_state(
     )
     project = _project_dir(manifest, paths, name)
     try:
-        refs = refs_of(name, project)
+        refs = refs_of(name, project, uses)
     except EnvironmentBuildError:
         return "failed"
     locked = dict(entry.git_refs) if entry else {}

@@ -58,6 +58,8 @@ class CommitChange:
     old: str | None
     new: str
     commits: int | None  # commits from old to new, when known
+    refs: tuple[tuple[str, str | None, str], ...] = ()
+    """Moved git references of the repo's own dependencies: (``URL@ref``, old, new)."""
 
 
 def _candidates(manifest: Manifest) -> dict[str, tuple[SourceSpec, str]]:
@@ -155,10 +157,29 @@ def locked_commits(manifest: Manifest) -> dict[str, str]:
     return {name: entry.commit for name, entry in (lock.repos.items() if lock else ())}
 
 
+def locked_git_refs(manifest: Manifest) -> dict[str, Mapping[str, str]]:
+    """Repo -> the commits the lock pins for its own moving git dependencies."""
+    lock = read_lock(lock_path_for(manifest.path))
+    return {name: entry.git_refs for name, entry in (lock.repos.items() if lock else ())}
+
+
+def _moved_refs(
+    old: Mapping[str, str], new: Mapping[str, str]
+) -> tuple[tuple[str, str | None, str], ...]:
+    return tuple(
+        (key, old.get(key), commit) for key, commit in sorted(new.items()) if old.get(key) != commit
+    )
+
+
 def commit_changes(
-    manifest: Manifest, old: Mapping[str, str], new: Mapping[str, str]
+    manifest: Manifest,
+    old: Mapping[str, str],
+    new: Mapping[str, str],
+    old_refs: Mapping[str, Mapping[str, str]] | None = None,
+    new_refs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[CommitChange]:
-    """``old -> new`` per repo in ``new``, with the number of commits between."""
+    """``old -> new`` per repo in ``new``, with the number of commits between and the
+    moved git references of its own dependencies (from the locks before and after)."""
     cache = default_cache_dir()
     changes = []
     for name, commit in new.items():
@@ -171,5 +192,6 @@ def commit_changes(
                 spec = None
             if spec is not None:
                 count = commits_between(spec, before, commit, cache_dir=cache)
-        changes.append(CommitChange(name, before, commit, 0 if before == commit else count))
+        refs = _moved_refs((old_refs or {}).get(name, {}), (new_refs or {}).get(name, {}))
+        changes.append(CommitChange(name, before, commit, 0 if before == commit else count, refs))
     return changes

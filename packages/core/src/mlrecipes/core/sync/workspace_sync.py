@@ -16,14 +16,15 @@ used as they are and never written to the lock: their lock entry, if any, stays.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from mlrecipes.core.envs import Environment
 from mlrecipes.core.envs.parallel import BuildFailure
-from mlrecipes.core.errors import LockError, UserError
+from mlrecipes.core.errors import EnvironmentBuildError, LockError, UserError
 from mlrecipes.core.events import EventHandler, LockWritten, RepoProgress, ignore
 from mlrecipes.core.manifest import EnvRef, Manifest, RepoSpec
 from mlrecipes.core.paths import WorkspacePaths
@@ -32,12 +33,16 @@ from mlrecipes.core.sync.git_pins import pins_record
 from mlrecipes.core.sync.lock import Lock, LockedRepo, lock_path_for, read_lock, write_lock
 from mlrecipes.core.sync.repo_envs import BuiltEnv, EnvOptions, build_envs
 from mlrecipes.git_sources import (
+    GitSourceError,
     Resolved,
     SourceEvent,
     SourceSpec,
+    checkout_state,
     default_cache_dir,
     dev_source,
+    hold_checkouts,
     redact_url,
+    short_commit,
     sync_sources,
 )
 
@@ -69,6 +74,15 @@ class SyncResult:
     lock_changed: bool
     failed: Mapping[str, BuildFailure] = field(default_factory=dict)
     """Repos whose environment could not be built (with ``keep_going``)."""
+    checkouts: Mapping[str, str] = field(default_factory=dict)
+    """Every checkout under ``.mlrecipes/checkouts`` this sync vouched for -> its commit:
+    what a run holds while its steps run (:func:`hold_checkouts`)."""
+
+    @contextmanager
+    def held(self, checkouts_dir: Path) -> Iterator[None]:
+        """Hold the checkouts for a run: no sync moves them meanwhile (git_sources.in_use)."""
+        with hold_checkouts(checkouts_dir, self.checkouts):
+            yield
 
 
 def source_spec(manifest: Manifest, repo: RepoSpec) -> SourceSpec:
@@ -191,8 +205,13 @@ def sync_workspace(
     only: Collection[str] | None = None,
     keep_going: bool = False,
     reinstall: Collection[str] = (),
+    dry_run: bool = False,
 ) -> SyncResult:
     """Check out every repo at its commit, build its environment, write the lock.
+
+    ``dry_run`` changes nothing on disk: only checkouts already clean at their
+    locked commits and environments already built are used; every other repo is
+    returned in ``failed`` with what a sync would do, and no lock is written.
 
     ``only`` limits the work to these repos and the repos they use (``run STEP``
     needs no more). A repo whose environment fails is raised once every build
@@ -201,7 +220,8 @@ def sync_workspace(
     repos whose environments are rebuilt even when ready.
     """
     paths = WorkspacePaths.for_manifest(manifest)
-    paths.ensure()
+    if not dry_run:
+        paths.ensure()
     dev_paths = {**manifest.dev_paths, **(dev or {})}
     unknown = sorted(set(update) - set(manifest.repos)) + sorted(
         (set(dev_paths) | set(reinstall)) - set(manifest.repos)
@@ -226,6 +246,9 @@ def sync_workspace(
         on_event(RepoProgress(event.name, event.phase, event.message))
 
     remote = [spec for name, spec in specs.items() if name not in dev_paths]
+    pending: dict[str, BuildFailure] = {}
+    if dry_run:
+        remote, pending = _checked_out(remote, pins, paths.checkouts)
     cache = cache_dir or default_cache_dir()
     resolved = sync_sources(
         remote,
@@ -245,7 +268,13 @@ def sync_workspace(
     env_options = EnvOptions(
         update=update, reinstall=reinstall, frozen=mode == "frozen", cache_dir=cache, jobs=jobs
     )
-    envs, failed = build_envs(manifest, sources, paths.envs, old, env_options, on_event)
+    # Path installs (`-e ../other`) may reach any checkout: a subset has them all.
+    others = _other_checkouts(manifest, wanted, old, dev_paths, paths, cache, relay, dry_run)
+    roots = {**others, **sources}
+    envs, failed = build_envs(
+        manifest, sources, paths.envs, old, env_options, on_event, roots=roots, dry_run=dry_run
+    )
+    failed = {**pending, **failed}
     if failed and not keep_going:
         raise next(iter(failed.values()))
     new = _new_lock(manifest, old, sources, envs, dev_paths)
@@ -258,12 +287,75 @@ def sync_workspace(
         )
     written = False
     # The lock records what environments were built from: not after a failed build.
-    if mode != "frozen" and not failed:
+    if mode != "frozen" and not failed and not dry_run:
         written = write_lock(lock_path, new)
         on_event(LockWritten(str(lock_path), written))
-    final = new if mode != "frozen" and not failed else (old or new)
+    final = new if mode != "frozen" and not failed and not dry_run else (old or new)
     repos = _contexts(sources, envs, paths.pycache, dev_paths)
-    return SyncResult(repos=repos, lock=final, lock_changed=written, failed=failed)
+    held = {n: src.commit for n, src in roots.items() if n not in dev_paths}
+    return SyncResult(repos=repos, lock=final, lock_changed=written, failed=failed, checkouts=held)
+
+
+def _other_checkouts(
+    manifest: Manifest,
+    wanted: Collection[str],
+    old: Lock | None,
+    dev: Collection[str],
+    paths: WorkspacePaths,
+    cache: Path,
+    relay: Callable[[SourceEvent], None],
+    dry_run: bool = False,
+) -> dict[str, Resolved]:
+    """The locked repos a subset sync (``run STEP``) leaves out, checked out at their
+    locked commits all the same (no network when that commit is cached): an
+    environment may install one by path (``-e ../micrograd``), and its identity
+    names it by repo and tree only when that checkout is known. Without this, a
+    subset would change identities and the lock, and a fresh folder (``reproduce``)
+    would lack the checkout. Each is best effort: its own steps do not run now."""
+    found: dict[str, Resolved] = {}
+    left_out = set(manifest.repos) - set(wanted) - set(dev)
+    specs = {name: source_spec(manifest, manifest.repos[name]) for name in sorted(left_out)}
+    pins = _pins(manifest, specs, old, "resolve", ())  # only those the lock covers
+    if dry_run:
+        ready, _ = _checked_out(list(specs.values()), pins, paths.checkouts)
+        specs = {spec.name: spec for spec in ready}
+    for name, spec in specs.items():
+        if name not in pins:
+            continue
+        try:
+            (src,) = sync_sources(
+                [spec],
+                checkouts_dir=paths.checkouts,
+                cache_dir=cache,
+                pinned={name: pins[name]},
+                on_event=relay,
+            )
+        except GitSourceError:
+            continue  # unreachable or edited: only a path install into it could need it
+        found[name] = src
+    return found
+
+
+def _checked_out(
+    specs: list[SourceSpec], pins: Mapping[str, str], checkouts: Path
+) -> tuple[list[SourceSpec], dict[str, BuildFailure]]:
+    """For a dry run: the repos already clean at their locked commits, and for every
+    other one what a sync would do (as the reason its steps cannot be planned)."""
+    ready: list[SourceSpec] = []
+    pending: dict[str, BuildFailure] = {}
+    for spec in specs:
+        pin = pins.get(spec.name)
+        if pin is not None and checkout_state(checkouts / spec.name, pin) == "clean":
+            ready.append(spec)
+            continue
+        at = f"its locked commit {short_commit(pin)}" if pin else "the commit it resolves to"
+        pending[spec.name] = EnvironmentBuildError(
+            f"repo {spec.name!r} is not checked out yet: a run would check out {spec.rev} "
+            f"at {at} and build its environment (dry run: nothing changes)",
+            repo=spec.name,
+            hint="`mlrecipes workspace sync` does it without running a step",
+        )
+    return ready, pending
 
 
 def _contexts(

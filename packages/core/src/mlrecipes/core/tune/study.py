@@ -181,7 +181,8 @@ class _TrialLoop:
         shared = study_tracker(tracking_uri(self.manifest), self.paths)
         try:
             self.services = trial_services(self.manifest, self.paths, options.run, shared)
-            return self.run(budget, options.jobs)
+            with self.synced.held(self.paths.checkouts):  # no update moves them under a trial
+                return self.run(budget, options.jobs)
         finally:
             shared.close()
 
