@@ -70,3 +70,60 @@ def test_added_override_keys_are_identifiers(manifest: Path, key: str) -> None:
 def test_an_added_identifier_is_fine(manifest: Path) -> None:
     changed = apply_overrides(load_manifest(manifest), {"+a.y": "2"})
     assert dict(changed.params["a"]) == {"x": 1, "y": 2}  # type: ignore[arg-type]
+
+
+TUNE = ("tune", "--objective", "s.loss", "--direction", "min")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--seed", "-5", "--trials", "1"), "--seed -5 is out of range"),
+        (("--seed", "99999999999999999999999", "--trials", "1"), "is out of range"),
+        (("--trials", "99999999999999999999999"), "more than 100,000"),
+        (("--trials", "1", "--study", "x" * 600), "600 characters long"),
+        (("--trials", "1", "--study", "a\x1b[2Jb"), "control character"),
+        (("--trials", "1", "--storage", "sqlite:///"), "in-memory database"),
+        (("--trials", "1", "--storage", "sqlite://"), "in-memory database"),
+        (
+            ("--trials", "1", "-S", "s.lr=range(0, 1000000000000)", "--sampler", "grid"),
+            "the grid has 1,000,000,000,000 points, more than 100,000",
+        ),
+    ],
+)
+def test_tune_input_is_a_user_error(manifest: Path, args: tuple[str, ...], said: str) -> None:
+    """Issue 25 item 19: each of these was an internal error (exit 3) or ran forever."""
+    space = () if "-S" in args else ("-S", "s.lr=interval(0.01, 0.1)")
+    code, out = invoke(*TUNE, *space, *args, "-f", str(manifest))
+    assert code == 1, out
+    assert said in " ".join(out.split())
+
+
+def test_a_huge_range_is_a_search_space_for_tpe() -> None:
+    """Issue 25 item 19: a range is never materialized (range(0, 10**12) was a MemoryError)."""
+    from mlrecipes.core.tune.space import parse_space
+
+    space = parse_space(["s.lr=range(0, 1000000000000)"])
+    assert space.describe() == {"s.lr": "range(0, 1000000000000)"}
+
+
+@pytest.mark.parametrize("kind", ["folder", "loop"])
+def test_a_manifest_that_is_a_folder_or_a_loop_says_so(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25 item 21: both were reported as a missing workspace.yaml."""
+    place = tmp_path / "workspace.yaml"
+    if kind == "folder":
+        place.mkdir()
+    else:
+        place.symlink_to("workspace.yaml")
+    said = {"folder": "is a folder, not a file", "loop": "is a symbolic link loop"}[kind]
+    monkeypatch.chdir(tmp_path)  # found by looking up from here, as `run` does
+    code, out = invoke("validate")
+    assert code == 1 and said in " ".join(out.split()), out
+
+
+def test_init_with_a_name_too_long_is_a_user_error(tmp_path: Path) -> None:
+    """Issue 25 item 19: `init -f` with a 300-character name was an internal error."""
+    code, out = invoke("init", "-f", str(tmp_path / ("x" * 300 + ".yaml")))
+    assert code == 1 and "file name too long" in out, out

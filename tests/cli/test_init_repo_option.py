@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import typer
+from typer.testing import CliRunner
 
 from mlrecipes.cli.commands.init import parse_repo
+from mlrecipes.cli.main import app
 from mlrecipes.core.manifest.template import NewRepo
 
 
@@ -29,3 +33,31 @@ def test_repo_option_parses(value: str, expected: NewRepo) -> None:
 def test_repo_option_without_name_or_url_is_a_usage_error(value: str) -> None:
     with pytest.raises(typer.BadParameter):
         parse_repo(value)
+
+
+@pytest.mark.parametrize(
+    ("repo", "said"),
+    [
+        ("a=../a@-rf", "rev must not start with '-'"),
+        ("b=ext::sh -c touch% /tmp/x", "'transport::' remote helper"),
+    ],
+)
+def test_init_never_writes_what_validate_refuses(tmp_path: Path, repo: str, said: str) -> None:
+    """Issue 25 item 21: init wrote manifests its own validate refused."""
+    folder = tmp_path / "new"
+    result = CliRunner().invoke(app, ["init", "-f", str(folder / "w.yaml"), "--repo", repo])
+    assert result.exit_code == 1, result.output
+    assert "validate refuses" in " ".join(result.output.split())
+    assert said in " ".join(result.output.split())
+    assert list(folder.iterdir()) == []  # nothing written, no draft left
+
+
+def test_init_writes_credentials_as_env(tmp_path: Path) -> None:
+    """Issue 25 item 21: a token URL was written in clear into workspace.yaml."""
+    manifest = tmp_path / "w.yaml"
+    repo = "my-lib=https://alice:s3cr%2Ft@host/x.git"
+    result = CliRunner().invoke(app, ["init", "-f", str(manifest), "--repo", repo])
+    assert result.exit_code == 0, result.output
+    text = manifest.read_text()
+    assert "s3cr" not in text
+    assert 'url: !env "https://alice:${MY_LIB_TOKEN}@host/x.git"' in text

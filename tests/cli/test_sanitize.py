@@ -47,3 +47,25 @@ def test_internal_error_hint_does_not_ask_for_secrets(monkeypatch: pytest.Monkey
     assert result.exit_code == 3, result.output
     assert "Zq1" not in result.output and "\x1b[2J" not in result.output
     assert "output of the same command run with -v" not in result.output
+
+
+ESCAPE_METRIC = "\x1b[2J\x1b[31mFAKE"
+
+
+def test_every_event_is_cleaned_before_it_is_shown() -> None:
+    """Issue 25 item 16: metric names from a step or a team-store manifest, log lines, labels."""
+    import io
+
+    from rich.console import Console
+
+    from mlrecipes.cli.render import EventPrinter
+    from mlrecipes.core.events import PlanReady, StepFinished, StepLog
+
+    out = io.StringIO()
+    printer = EventPrinter(Console(file=out, width=200), verbose=True)
+    printer(PlanReady(1, 1, 0, {"k": "\x1b]0;title\x07"}))
+    printer(StepFinished("s", "k", "cached", 0.1, ((ESCAPE_METRIC, 1.0),), source_run="r1"))
+    printer(StepLog("s", "\x1b[2Jline", "k"))
+    shown = out.getvalue()
+    assert "\x1b" not in shown and "\x07" not in shown, repr(shown)
+    assert "\\x1b[2J\\x1b[31mFAKE=1" in shown and "from team store: run r1" in shown

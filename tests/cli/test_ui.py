@@ -79,3 +79,45 @@ def test_ui_with_a_server_store_prints_its_page_and_starts_nothing(
     assert done.stdout.split()[-1] == f"{mlflow_server.url}/#/experiments/{exp_id}/runs"
     assert "s3cret" not in done.stdout + done.stderr and "alice" not in done.stdout
     assert not (tmp_path / "ws" / ".mlrecipes" / "ui.log").exists()
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_kill_9_of_ui_takes_the_server_down(tmp_path: Path, blank_mlflow_db: Path) -> None:
+    """Issue 25 item 21: after kill -9 of `mlrecipes ui` MLflow kept listening."""
+    ws = tmp_path / "ws"
+    manifest = write_manifest(ws, "version: 1\nname: k9\n")
+    seed_mlflow_db(blank_mlflow_db, ws)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    command = [sys.executable, "-m", "mlrecipes.cli", "ui", "-f", str(manifest), "-p", str(port)]
+    ui = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # not our group
+    )
+    try:
+        deadline = time.monotonic() + READY
+        while _get(f"http://127.0.0.1:{port}/health") is None:
+            assert ui.poll() is None, "mlrecipes ui exited"
+            assert time.monotonic() < deadline, "the UI did not answer"
+            time.sleep(0.5)
+        taken = cli("ui", "-f", str(manifest), "-p", str(port), cwd=ws)
+        assert taken.returncode == 1, taken.stdout + taken.stderr
+        assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in taken.stderr
+        os.kill(ui.pid, signal.SIGKILL)
+        ui.wait(30)
+        deadline = time.monotonic() + 30
+        while _listening(port):
+            assert time.monotonic() < deadline, "MLflow still listens after kill -9 of ui"
+            time.sleep(0.2)
+    finally:
+        if ui.poll() is None:
+            ui.kill()
+            ui.wait(30)

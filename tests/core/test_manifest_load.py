@@ -264,3 +264,24 @@ def test_every_problem_is_reported_once_across_sections(tmp_path: Path) -> None:
         "steps.s.fn",
         "steps.s.deps.x",
     ]
+
+
+def test_an_output_root_that_links_out_of_the_workspace_is_refused(tmp_path: Path) -> None:
+    """Issue 25 item 21: it passed `validate` and was refused only after the step ran."""
+    from mlrecipes.core.errors import ManifestError
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (ws / "outputs").symlink_to(tmp_path / "elsewhere")
+    (ws / "workspace.yaml").write_text(
+        "version: 1\nname: t\npaths: {out: outputs}\n"
+        "repos: {r: {url: ../r, rev: main}}\n"
+        "steps:\n  s:\n    fn: r:m.f\n    outs: {o: !path out/o.txt}\n"
+    )
+    with pytest.raises(ManifestError) as info:
+        load_manifest(ws / "workspace.yaml")
+    assert len(info.value.problems) == 1, [p.message for p in info.value.problems]
+    (problem,) = info.value.problems
+    assert "resolves to" in problem.message and "outside the workspace" in problem.message
+    assert (problem.line, problem.key_path) == (8, "steps.s.outs.o")

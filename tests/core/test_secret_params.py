@@ -67,3 +67,23 @@ def test_the_logged_manifest_masks_secret_values() -> None:
     text = 'a: !secret "hunter2"\nb: !secret |\n  multi\n  line\nc: 1\n'
     assert redact_secrets(text) == 'a: !secret "<secret>"\nb: !secret "<secret>"\nc: 1\n'
     assert redact_secrets("a: 1\n") is None
+
+
+def test_an_override_of_a_secret_stays_a_secret(tmp_path: Path) -> None:
+    """Issue 25 item 14: `-S` on a `!secret`/`!env` value reaches the step, and only it."""
+    from mlrecipes.core.manifest import apply_overrides, public_overrides
+
+    manifest = load_manifest(_manifest(tmp_path))
+    overrides = {"key": "new/token#2", "s.word": "hunter3", "s.via_global": "direct-3", "s.lr": "1"}
+    applied = apply_overrides(manifest, overrides)
+    clear = resolve_params(applied, "s", environ=ENV)
+    assert (clear["via_global"], clear["word"], clear["lr"]) == ("direct-3", "hunter3", 1)
+    assert resolve_params(applied, "s", environ=ENV, view="clear")["direct"] == "tok/en#1"
+    shown = public_params(applied, "s", environ=ENV)
+    assert (shown["via_global"], shown["word"], shown["lr"]) == ("<secret>", "<secret>", 1)
+    assert public_overrides(manifest, overrides) == {
+        "key": "<secret>",
+        "s.word": "<secret>",
+        "s.via_global": "<secret>",
+        "s.lr": "1",
+    }

@@ -74,3 +74,80 @@ def test_kill_9_takes_the_step_down_and_the_next_run_recovers(tmp_path: Path) ->
     assert executions(manifest).count("fit") == 2  # the step ran again, to completion
     entries = [p for p in fit_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(entries) == 1 and (entries[0] / ".mlrecipes-complete.json").is_file()
+
+
+SLEEPER = {
+    "k.py": """
+import subprocess
+import time
+from pathlib import Path
+
+
+def spawn(pidfile: str, seconds: str) -> dict:
+    child = subprocess.Popen(["sleep", seconds])  # stays in the step's process group
+    Path(pidfile).write_text(str(child.pid))
+    time.sleep(600)
+    return {}
+
+
+def quick() -> dict:
+    return {"ok": 1.0}
+"""
+}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG and /proc are Linux-only")
+def test_the_next_command_ends_what_a_killed_step_left_in_its_group(
+    tmp_path: Path, blank_mlflow_db: Path
+) -> None:
+    """Issue 25 item 13: a step's child (its group) survived kill -9 of `run`."""
+    from tests.helpers.mlflow_db import seed_mlflow_db
+    from tests.helpers.workspaces import make_repo, write_manifest
+
+    make_repo(tmp_path / "up" / "k", SLEEPER)
+    pidfile = tmp_path / "child.pid"
+    seconds = "1234.5"  # a value no other sleep on the machine has
+    manifest = write_manifest(
+        tmp_path / "ws",
+        f"""
+        version: 1
+        name: orphans
+        repos: {{k: {{url: ../up/k, rev: main}}}}
+        steps:
+          spawn: {{fn: "k:k.spawn", params: {{pidfile: "{pidfile}", seconds: "{seconds}"}}}}
+          quick: {{fn: "k:k.quick"}}
+        """,
+    )
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)  # no migration cut short by the kill
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlrecipes.cli", "run", "spawn", "-f", str(manifest)],
+        cwd=manifest.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own group: the test never signals its own
+    )
+    try:
+        _wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+        child = int(pidfile.read_text())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        spawn_logs = str(manifest.parent / ".mlrecipes" / "store" / "spawn" / ".logs")
+        _wait_for(lambda: not _step_pids(spawn_logs), timeout=20)  # the step itself died
+        assert _alive(child), "the step's child outlives the killed run (the defect's setup)"
+
+        again = cli("run", "quick", "-f", str(manifest), cwd=manifest.parent)
+        assert again.returncode == 0, again.stdout + again.stderr
+        _wait_for(lambda: not _alive(child), timeout=20)
+        logs = manifest.parent / ".mlrecipes" / "store" / "spawn" / ".logs"
+        assert not list(logs.glob("*.group.json"))  # the record goes with the group
+    finally:
+        if pidfile.exists() and _alive(int(pidfile.read_text())):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)

@@ -338,3 +338,30 @@ def test_update_never_moves_a_checkout_under_a_running_step(tmp_path: Path) -> N
     assert git(manifest.parent / ".mlrecipes" / "checkouts" / "fx", "rev-parse", "HEAD") == old
     after = cli("workspace", "update", "fx", cwd=manifest.parent)
     assert after.returncode == 0 and f"{old[:7]} -> {new[:7]}" in after.stdout, after.stdout
+
+
+def test_output_conflicts_are_found_before_any_step_runs(manifest: Path) -> None:
+    """Issue 25 item 15: conflicts were found after the steps ran, and stopped other links."""
+    out = manifest.parent / "outputs"
+    out.mkdir()
+    (out / "model.json").write_text("mine")
+    (out / "note.txt").write_text("mine too")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["run", "-f", str(manifest)])
+    assert refused.exit_code == 1, refused.output
+    said = " ".join(refused.output.split())
+    assert "model.json already exists" in said and "note.txt already exists" in said
+    assert executions(manifest) == []  # nothing ran, so no run is logged FINISHED
+    assert (out / "model.json").read_text() == "mine"
+
+    (out / "note.txt").unlink()
+    (out / "model.json").unlink()
+    assert runner.invoke(app, ["run", "-f", str(manifest)]).exit_code == 0
+    (out / "model.json").unlink()
+    (out / "model.json").write_text("mine")  # an unrelated file where one output goes
+    (out / "note.txt").unlink()
+    (out / "report").unlink()
+    again = runner.invoke(app, ["run", "-f", str(manifest)])
+    assert again.exit_code == 1, again.output
+    assert (out / "note.txt").is_symlink() and (out / "report").is_symlink()  # the rest linked
+    assert (out / "model.json").read_text() == "mine"

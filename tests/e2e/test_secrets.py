@@ -72,7 +72,9 @@ def test_env_and_secret_params_are_masked_everywhere(
     assert "api_key: <from env API_KEY> (value changed)" in dry.output
     call = runner.invoke(app, ["step", "call", "s", "-f", str(manifest)])
     assert call.exit_code == 0, call.output
-    assert "'<from env API_KEY>'" in call.output and "'<secret>'" in call.output
+    # issue 25 item 20: the snippet reads the environment instead of pasting the mask
+    assert "api_key=os.environ['API_KEY']" in call.output and "'<secret>'" in call.output
+    assert "url=''.join(['https://ci:', os.environ['API_KEY'], '@host/x.git'])" in call.output
     second = runner.invoke(app, ["run", "-f", str(manifest)])
     assert second.exit_code == 0, second.output  # a new token reruns the step
 
@@ -84,3 +86,87 @@ def test_env_and_secret_params_are_masked_everywhere(
     assert leaks == [], "\n".join(leaks)
     latest = json.loads((manifest.parent / ".mlrecipes/store/s/latest.json").read_text())
     assert latest["params"]["tok"].startswith("<secret> sha256:")
+
+
+def test_an_overridden_secret_stays_masked_everywhere(
+    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25 item 14: `-S tok=...` on a `!secret` is logged nowhere in clear."""
+    make_repo(tmp_path / "up" / "a", STEP)
+    manifest = write_manifest(tmp_path / "ws", MANIFEST)
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    monkeypatch.setenv("API_KEY", TOKEN)
+    new = "overridden-secret-value-42"  # the step checks it ends with 42
+    runner = CliRunner()
+    ran = runner.invoke(app, ["-v", "run", "-f", str(manifest), "-S", f"s.tok={new}"])
+    assert ran.exit_code == 0, ran.output
+    assert (manifest.parent / "outputs" / "o.txt").read_text() == "ok"
+    shown = runner.invoke(app, ["exp", "show", "--json", "-f", str(manifest)])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)[0]["overrides"] == "s.tok=<secret>"
+    for out in (ran.output, shown.output):
+        assert new not in out
+    leaks = _files_holding(manifest.parent, [new.encode(), TOKEN.encode()])
+    assert leaks == [], "\n".join(leaks)
+
+
+def test_metric_names_cannot_drive_the_terminal(tmp_path: Path, blank_mlflow_db: Path) -> None:
+    """Issue 25 item 16: a metric named with escapes cleared the screen (run, -v run, step run)."""
+    step = {"m.py": 'def f() -> dict:\n    return {"\\x1b[2J\\x1b[31mFAKE": 1.0}\n'}
+    make_repo(tmp_path / "up" / "m", step)
+    repos = "repos: {m: {url: ../up/m, rev: main}}\n"
+    text = f"version: 1\nname: esc\n{repos}steps: {{s: {{fn: 'm:m.f'}}}}\n"
+    manifest = write_manifest(tmp_path / "ws", text)
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    runner = CliRunner()
+    for args in (["run"], ["-v", "run", "--force", "s"], ["step", "run", "s"]):
+        result = runner.invoke(app, [*args, "-f", str(manifest)])
+        assert result.exit_code == 0, (args, result.output)
+        assert "\x1b" not in result.output and "FAKE" in result.output, (args, result.output)
+
+
+def test_a_failed_step_and_step_run_leave_no_secret_on_disk(
+    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25 item 20: the runner spec (secrets in clear) outlived failed steps and `step run`."""
+    failing = {
+        "w.py": STEP["w.py"]
+        + "\n\ndef g(api_key: str, tok: str) -> None:\n    raise ValueError('no')\n"
+    }
+    make_repo(tmp_path / "up" / "a", failing)
+    params = "{api_key: !env API_KEY, tok: !secret plain-secret-value-42}"
+    text = MANIFEST + f"  bad:\n    fn: 'a:w.g'\n    params: {params}\n"
+    manifest = write_manifest(tmp_path / "ws", text)
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    monkeypatch.setenv("API_KEY", TOKEN)
+    runner = CliRunner()
+    failed = runner.invoke(app, ["run", "-f", str(manifest)])
+    assert failed.exit_code == 4, failed.output
+    foreground = runner.invoke(app, ["step", "run", "s", "-f", str(manifest)])
+    assert foreground.exit_code == 0, foreground.output
+    (manifest.parent / "workspace.yaml").unlink()  # the only place it was written
+    leaks = _files_holding(manifest.parent, [TOKEN.encode(), PLAIN.encode()])
+    assert leaks == [], "\n".join(leaks)
+
+
+def test_reproduce_never_passes_a_mask_to_the_step(
+    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25 item 20: reproduce passed `<secret>` to the step and then reported drift."""
+    make_repo(tmp_path / "up" / "a", STEP)
+    manifest = write_manifest(tmp_path / "ws", MANIFEST)
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    monkeypatch.setenv("API_KEY", TOKEN)
+    runner = CliRunner()
+    ran = runner.invoke(app, ["run", "-f", str(manifest)])
+    assert ran.exit_code == 0, ran.output
+    run_id = next(x.split()[-1] for x in ran.output.splitlines() if x.startswith("finished run"))
+    args = ["reproduce", run_id, "-f", str(manifest), "--workdir", str(tmp_path / "rep")]
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1, again.output
+    said = " ".join(again.output.split())
+    assert "secret value(s) that were never logged: s.tok" in said
+    assert not (tmp_path / "rep" / "outputs" / "o.txt").exists()  # the step never ran
+    monkeypatch.delenv("API_KEY")
+    unset = runner.invoke(app, [*args[:-2], "--workdir", str(tmp_path / "rep2")])
+    assert unset.exit_code == 1 and "'API_KEY', which is not set" in unset.output, unset.output

@@ -313,3 +313,17 @@ def test_sigint_during_parallel_trials_lets_them_finish(manifest: Path) -> None:
         study_name="par", storage=f"sqlite:///{manifest.parent / '.mlrecipes' / 'optuna.db'}"
     )
     assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "COMPLETE"]
+
+
+def test_a_study_name_never_becomes_a_path(manifest: Path, tmp_path: Path) -> None:
+    """Issue 25 item 12: `--study '/../../victim'` wrote `victim/study.json` outside."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    name = "/.." * 30 + str(victim)
+    before = {p for p in tmp_path.rglob("*") if ".mlrecipes" not in p.parts}
+    result = Workspace.load(manifest).tune(options=_options(trials=1, study=name))
+    assert result.ran == 1 and result.study == name and result.summary_run_id
+    assert list(victim.iterdir()) == []
+    made = {p for p in tmp_path.rglob("*") if ".mlrecipes" not in p.parts} - before
+    assert not [p for p in made if "study" in p.name], made
+    assert list((Workspace.load(manifest).paths.state / "tmp").glob("study-*")) == []

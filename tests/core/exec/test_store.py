@@ -187,3 +187,20 @@ def test_link_output_copy_fallback(store: Store, ws: Path, monkeypatch: pytest.M
 
 def test_marker_name_is_stable() -> None:
     assert MARKER == ".mlrecipes-complete.json"
+
+
+def test_clean_partial_removes_runner_specs_a_killed_run_left(store: Store) -> None:
+    """Issue 25 item 20: a spec (secrets in clear) left by kill -9 goes at the next command."""
+    import os
+    import time
+
+    from mlrecipes.core.store.local import SPEC_LEFTOVER_AGE
+
+    log = store.log_path("train", "fp")
+    old, fresh = log.with_suffix(".spec.json"), log.with_name("other.spec.json")
+    for spec in (old, fresh):
+        spec.write_text('{"params": {"token": "s3cret"}}')
+    past = time.time() - SPEC_LEFTOVER_AGE - 1
+    os.utime(old, (past, past))
+    store.clean_partial()
+    assert not old.exists() and fresh.exists()  # a live run's spec is about to be read

@@ -73,3 +73,41 @@ def test_ranked_best_first(direction: str, best: int) -> None:
     )  # fmt: skip
     assert result.best is not None and result.best.number == best
     assert len(result.ranked()) == 3 and [t.number for t in result.failed] == [1]
+
+
+_ASKER = """
+import sys, time
+import optuna
+from mlrecipes.core.tune.stale import mark_owner
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+study = optuna.load_study(study_name="s", storage=sys.argv[1])
+mark_owner(study.ask())
+print("asked", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_trial_of_a_killed_tune_is_ended_by_the_next(tmp_path: Path) -> None:
+    """Issue 25 item 21: after kill -9 a trial stayed RUNNING forever."""
+    import signal
+    import subprocess
+    import sys
+
+    from mlrecipes.core.tune.stale import end_dead_trials, mark_owner
+
+    storage = f"sqlite:///{tmp_path / 'o.db'}"
+    study = optuna.create_study(study_name="s", storage=storage)
+    mine = study.ask()
+    mark_owner(mine)  # this process is alive: its trial is left alone
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _ASKER, storage], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "asked"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    assert end_dead_trials(study) == [1]
+    states = {t.number: t for t in study.get_trials()}
+    assert states[0].state == TrialState.RUNNING
+    assert states[1].state == TrialState.FAIL and states[1].user_attrs[ATTR_INTERRUPTED]
+    assert Trial.from_optuna(states[1]).state == "INTERRUPTED"  # it runs again

@@ -101,6 +101,10 @@ _DISK_FAULTS: Final[dict[int, tuple[str, str]]] = {
     ),
     errno.EACCES: ("permission denied", "check the owner and permissions of that path"),
     errno.EPERM: ("operation not permitted", "check the owner and permissions of that path"),
+    errno.ENAMETOOLONG: (
+        "file name too long",
+        "give a shorter name (most file systems take 255 bytes per name)",
+    ),
 }
 
 

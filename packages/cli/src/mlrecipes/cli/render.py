@@ -7,7 +7,7 @@ import threading
 from rich.console import Console
 from rich.status import Status
 
-from mlrecipes.cli.sanitize import escape
+from mlrecipes.cli.sanitize import clean_event, escape
 from mlrecipes.core.events import (
     Event,
     LockWritten,
@@ -72,6 +72,7 @@ class EventPrinter:
                 self.console.print(line)
 
     def __call__(self, event: Event) -> None:
+        event = clean_event(event)  # what steps and stores said, made safe once
         line = self._format(event)
         with self._lock:
             self._track(event)
@@ -143,7 +144,7 @@ class EventPrinter:
 
     def _step_line(self, event: StepFinished) -> str:
         mark = _STEP_MARK[event.status]
-        metrics = " ".join(f"{k}={v:.4g}" for k, v in event.metrics)
+        metrics = escape(" ".join(f"{k}={v:.4g}" for k, v in event.metrics))
         name = escape(self._named(event.step, event.key))
         text = f"{mark} {name:<20} {event.status:<8} {event.duration:6.2f}s {metrics}"
         # The error itself is said once, by the final error (with the traceback's tail).

@@ -10,13 +10,17 @@ or hide text. Newlines and tabs stay.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from rich.markup import escape as _markup_escape
 
 from mlrecipes.git_sources.urls import redact_text
 
+_E = TypeVar("_E")
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
@@ -33,6 +37,32 @@ def clean(text: str) -> str:
 def escape(text: str) -> str:
     """:func:`clean`, then rich markup escaped: for text inside a markup string."""
     return _markup_escape(clean(text))
+
+
+def clean_event(event: _E) -> _E:
+    """``event`` (a core event dataclass) with every text in it cleaned.
+
+    The one boundary for what steps and stores report: a metric name, a log
+    line or a message is cleaned here, once, before any renderer formats it.
+    """
+    if not dataclasses.is_dataclass(event) or isinstance(event, type):
+        return event
+    changes = {
+        f.name: _clean_value(getattr(event, f.name)) for f in dataclasses.fields(event) if f.init
+    }
+    return dataclasses.replace(event, **changes)
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, tuple):
+        return tuple(_clean_value(item) for item in value)
+    if isinstance(value, list):
+        return [_clean_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return {_clean_value(k): _clean_value(v) for k, v in value.items()}
+    return value
 
 
 def install_log_redaction() -> None:

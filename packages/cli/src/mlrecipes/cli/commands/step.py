@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from mlrecipes.cli.completion import complete_overrides, complete_steps
 from mlrecipes.cli.errors import EXIT_STEP_FAILED
 from mlrecipes.cli.hints import pythonpath_note
 from mlrecipes.cli.options import ManifestOpt
-from mlrecipes.cli.sanitize import clean
+from mlrecipes.cli.sanitize import clean, escape
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Workspace
 from mlrecipes.core.run.debug import call_snippet, run_step_foreground

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from mlrecipes.cli.options import ManifestOpt
+from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Workspace
 from mlrecipes.core.store.gc import DEFAULT_KEEP_LAST

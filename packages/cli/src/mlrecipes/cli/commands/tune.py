@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from mlrecipes.cli.commands.run import ExecutorKind
@@ -25,6 +24,7 @@ from mlrecipes.cli.options import (
     parse_dev,
     sync_mode,
 )
+from mlrecipes.cli.sanitize import clean_event, escape
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import (
     RunOptions,
@@ -53,6 +53,7 @@ class _TrialPrinter:
         self.console, self.verbose, self.lock = console, verbose, threading.Lock()
 
     def __call__(self, event: Event) -> None:
+        event = clean_event(event)
         with self.lock:
             if isinstance(event, TrialStarted) and self.verbose:
                 sets = " ".join(event.overrides)
@@ -80,7 +81,7 @@ def _table(result: TuneResult, top: int) -> Table:
     keys = list(result.space)
     table = Table("trial", result.objective, *keys, "run", title=f"best trials of {result.study}")
     for trial in result.ranked()[:top]:
-        cells = [_cell(trial.params.get(k, result.space[k])) for k in keys]
+        cells = [escape(_cell(trial.params.get(k, result.space[k]))) for k in keys]
         table.add_row(str(trial.number), f"{trial.value:.6g}", *cells, trial.run_id or "")
     return table
 

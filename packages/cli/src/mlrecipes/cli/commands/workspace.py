@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from mlrecipes.cli.hints import change_line, update_hint, upstream_cell
@@ -19,6 +18,7 @@ from mlrecipes.cli.options import (
     sync_mode,
 )
 from mlrecipes.cli.render import EventPrinter
+from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
 from mlrecipes.core import Workspace
 from mlrecipes.core.sync.upstream import (

@@ -29,6 +29,7 @@ from typing import Any
 from mlrecipes.core.codedeps import hash_observed
 from mlrecipes.core.executors._ray_node import PRELUDE
 from mlrecipes.core.executors.base import Outcome, read_outcome
+from mlrecipes.core.executors.groups import MARKER_VAR, new_marker, record_group
 from mlrecipes.core.executors.runner import build_spec, runner_path, write_spec
 from mlrecipes.core.executors.task import StepTask
 from mlrecipes.core.paths import runner_cache_dir
@@ -201,6 +202,17 @@ class LocalExecutor:
         observed = job.log_path.with_suffix(".observed.json")
         spec = build_spec(task, entry=job.tmp_entry, result=result_path, observed=observed)
         write_spec(spec_path, spec)
+        try:  # the runner removes the spec (it holds secrets) once read; this, if it never ran
+            outcome = self._start_and_wait(job, spec_path, result_path)
+        finally:
+            spec_path.unlink(missing_ok=True)
+        if outcome.status == "ok":  # hashed here, after the step: never on its time
+            outcome = dataclasses.replace(outcome, code=_code_record(task, observed))
+        observed.unlink(missing_ok=True)
+        return outcome
+
+    def _start_and_wait(self, job: _Job, spec_path: Path, result_path: Path) -> Outcome:
+        task = job.task
         with self._lock:
             if job.cancelled:
                 return Outcome("killed", error="cancelled before it started")
@@ -208,10 +220,11 @@ class LocalExecutor:
             script = str(self._runner.script(task.python))
             # The pool thread that starts the step outlives it (it waits for it), so
             # the kernel's "parent died" signal only fires when the process dies.
+            marker = new_marker()  # what the next command checks before ending the group
             proc = subprocess.Popen(
                 [str(task.python), "-c", PRELUDE, str(os.getpid()), script, str(spec_path)],
                 cwd=task.cwd,
-                env=subprocess_env(task.python, task.env),
+                env=subprocess_env(task.python, {**task.env, MARKER_VAR: marker}),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -222,15 +235,15 @@ class LocalExecutor:
                 cancelled = job.cancelled
             if cancelled:  # cancel_all ran between our check and the start
                 self._signal(job, signal.SIGTERM)
-            returncode = proc.wait()
+            record = record_group(job.log_path, proc.pid, marker)
+            try:
+                returncode = proc.wait()
+            finally:
+                record.unlink(missing_ok=True)
         outcome = read_outcome(result_path, returncode=returncode, log_path=job.log_path)
         if job.cancelled and outcome.status != "ok":
             outcome = Outcome("killed", error="cancelled")
         result_path.unlink(missing_ok=True)
-        if outcome.status == "ok":
-            spec_path.unlink(missing_ok=True)  # kept on failure: `step run` can replay it
-            outcome = dataclasses.replace(outcome, code=_code_record(task, observed))
-        observed.unlink(missing_ok=True)
         return outcome
 
 

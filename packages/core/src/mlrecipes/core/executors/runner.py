@@ -118,7 +118,14 @@ def render_call_snippet(task: StepTask, *, out_dir: Path | None = None) -> str:
 
 
 def _py_literal(value: Any) -> str:
-    """Python source for a JSON-able value (``repr`` except for non-finite floats)."""
+    """Python source for a JSON-able value (``repr`` except for non-finite floats).
+
+    A secret of the ``code`` view (``python_source``) reads its value from the
+    environment instead of showing it.
+    """
+    source = getattr(value, "python_source", None)
+    if isinstance(source, str):
+        return source
     if isinstance(value, float) and value != value:
         return "float('nan')"
     if isinstance(value, float) and value in (float("inf"), float("-inf")):

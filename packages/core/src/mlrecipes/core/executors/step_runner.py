@@ -600,6 +600,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CALL_ERROR
     with open(files[0], encoding="utf-8") as fh:
         spec = loads(fh.read())
+    # The spec holds secrets in clear: it lives only until the step has read it.
+    try:  # noqa: SIM105 - the runner imports as little as it can (no contextlib, no pathlib)
+        os.unlink(files[0])  # noqa: PTH108
+    except OSError:
+        pass
     if spec.get("version") != SPEC_VERSION:
         sys.stderr.write(f"mlrecipes: runner spec version {spec.get('version')!r} unsupported\n")
         return EXIT_CALL_ERROR

@@ -1,6 +1,6 @@
 """The workspace manifest: loading, validation, JSON Schema, parameter resolution."""
 
-from mlrecipes.core.manifest._overrides import parse_value
+from mlrecipes.core.manifest._overrides import SECRET_MASK, parse_value, public_overrides
 from mlrecipes.core.manifest.load import load_manifest, with_dev_paths
 from mlrecipes.core.manifest.model import (
     SUPPORTED_VERSIONS,
@@ -34,6 +34,7 @@ from mlrecipes.core.manifest.schema import manifest_json_schema
 
 __all__ = [
     "JSON",
+    "SECRET_MASK",
     "SUPPORTED_VERSIONS",
     "Dep",
     "EnvRef",
@@ -58,6 +59,7 @@ __all__ = [
     "load_manifest",
     "manifest_json_schema",
     "parse_value",
+    "public_overrides",
     "public_params",
     "resolve_params",
     "with_dev_paths",

@@ -5,6 +5,10 @@ dotted keys reach into mappings (``train.opt.lr=0.01``). When the first part
 names both a step and a global parameter, the step wins. A key must exist,
 unless it starts with ``+`` (``+train.opt.momentum=0.9`` adds a key to an
 existing mapping). Values are YAML scalars read with the safe loader.
+
+An override of a secret (a ``!secret`` or ``!env`` value) stays a secret: the
+new value becomes a ``!secret``, and :func:`public_overrides` shows it as
+``<secret>`` wherever overrides are logged (run name, tags, ``params.json``).
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from mlrecipes.core.manifest._formats import kwarg_problem
 from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._yaml import ScalarLoader
 from mlrecipes.core.manifest.mlflow_names import HINT, mlflow_name_problem
-from mlrecipes.core.manifest.model import Manifest, Value
+from mlrecipes.core.manifest.model import EnvRef, Manifest, ParamRef, SecretRef, Value
 from mlrecipes.core.suggest import did_you_mean
+
+SECRET_MASK = "<secret>"  # noqa: S105 - the mask, not a password
 
 
 def apply_overrides(manifest: Manifest, overrides: Mapping[str, str]) -> Manifest:
@@ -35,17 +41,52 @@ def apply_overrides(manifest: Manifest, overrides: Mapping[str, str]) -> Manifes
         add = raw_key.startswith("+")
         key = raw_key.removeprefix("+")
         value = parse_value(key, raw_value)
-        head, _, rest = key.partition(".")
-        if rest and head in step_params:
-            target, parts = step_params[head], rest.split(".")
-        else:
-            target, parts = params, key.split(".")
-        _set(target, parts, value, key, add=add, manifest=manifest)
+        target, parts = _target(params, step_params, key)
+        _set(target, parts, value, key, add=add, manifest=manifest, raw=raw_value, params=params)
     steps = {
         name: dataclasses.replace(step, params=_freeze_map(step_params[name]))
         for name, step in manifest.steps.items()
     }
     return dataclasses.replace(manifest, params=_freeze_map(params), steps=FrozenMap(steps))
+
+
+def public_overrides(manifest: Manifest, overrides: Mapping[str, str]) -> dict[str, str]:
+    """``overrides`` as they may be shown or logged: the value of a secret is ``<secret>``."""
+    params = _thaw(manifest.params)
+    step_params = {name: _thaw(step.params) for name, step in manifest.steps.items()}
+    shown = {}
+    for raw_key, value in overrides.items():
+        target, parts = _target(params, step_params, raw_key.removeprefix("+"))
+        shown[raw_key] = SECRET_MASK if _is_secret(target, parts, params) else value
+    return shown
+
+
+def _target(
+    params: dict[str, Any], step_params: Mapping[str, dict[str, Any]], key: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The mapping an override key starts in (a step's params or the globals) and its path."""
+    head, _, rest = key.partition(".")
+    if rest and head in step_params:
+        return step_params[head], rest.split(".")
+    return params, key.split(".")
+
+
+def _is_secret(node: Any, parts: list[str], params: Mapping[str, Any]) -> bool:
+    """True when the value at ``parts`` (or a mapping on the way) is a secret."""
+    for part in parts:
+        if _secret(node, params):
+            return True
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return _secret(node, params)
+
+
+def _secret(value: Any, params: Mapping[str, Any]) -> bool:
+    """A ``!secret`` or ``!env`` value, or a ``!param`` naming one."""
+    if isinstance(value, ParamRef):
+        value = params.get(value.name)
+    return isinstance(value, EnvRef | SecretRef)
 
 
 def parse_value(key: str, text: str) -> Value:
@@ -68,6 +109,8 @@ def _set(
     *,
     add: bool,
     manifest: Manifest,
+    raw: str,
+    params: Mapping[str, Any],
 ) -> None:
     node = target
     for index, part in enumerate(parts):
@@ -82,6 +125,8 @@ def _set(
         if last:
             if part not in node:
                 _check_new_key(part, key)
+            elif _secret(node[part], params):  # a secret's new value stays secret
+                value = SecretRef(value if isinstance(value, str) else raw.strip())
             node[part] = value
         elif isinstance(node[part], dict):
             node = node[part]

@@ -64,6 +64,8 @@ class ParamRef:
 
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-?([^}]*))?\}")
+PLACEHOLDER = _PLACEHOLDER
+"""``${NAME}`` or ``${NAME:default}`` in an ``!env`` template: group 1 the name, 2 the default."""
 
 
 @dataclass(frozen=True)

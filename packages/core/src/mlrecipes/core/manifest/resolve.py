@@ -9,7 +9,9 @@ exist in clear only in the ``clear`` view, which goes to the step's function and
 nowhere else. Everything that logs, prints or persists params (MLflow params,
 ``params.json``, the store's ``latest.json``, ``--dry-run`` reasons, ``step
 call``) uses the ``public`` view (:func:`public_params`, ``PlannedStep.public_params``),
-where a secret reads ``<from env NAME>`` or ``<secret>``. The ``fingerprint``
+where a secret reads ``<from env NAME>`` or ``<secret>``. The ``code`` view
+is the public one where each ``!env`` value also carries the Python expression
+that reads it (``step call`` prints that, never the value). The ``fingerprint``
 view adds a digest of the value to that label, so a new token still reruns the
 step without the token being written anywhere.
 """
@@ -24,11 +26,11 @@ from typing import Literal, TypeAlias
 
 from mlrecipes.core.errors import OverrideError, UnknownStepError, UserError
 from mlrecipes.core.manifest._overrides import apply_overrides
-from mlrecipes.core.manifest.model import EnvRef, Manifest, ParamRef, SecretRef, Value
+from mlrecipes.core.manifest.model import PLACEHOLDER, EnvRef, Manifest, ParamRef, SecretRef, Value
 from mlrecipes.core.suggest import did_you_mean
 
 JSON: TypeAlias = str | int | float | bool | list["JSON"] | dict[str, "JSON"] | None
-View: TypeAlias = Literal["clear", "public", "fingerprint"]
+View: TypeAlias = Literal["clear", "public", "fingerprint", "code"]
 _Show: TypeAlias = Callable[[EnvRef | SecretRef, str], str]
 
 __all__ = [
@@ -91,7 +93,41 @@ def _hashed(ref: EnvRef | SecretRef, text: str) -> str:
     return f"{mask_label(ref)} sha256:{digest[:32]}"
 
 
-_VIEWS: dict[str, _Show] = {"clear": _clear, "public": _public, "fingerprint": _hashed}
+class SourceCode(str):
+    """A secret in the ``code`` view: its text is the public mask, ``python_source`` the
+    Python expression that reads it from the environment (``step call`` prints it)."""
+
+    python_source: str
+
+
+def _code(ref: EnvRef | SecretRef, text: str) -> str:
+    shown = SourceCode(mask_label(ref))
+    if isinstance(ref, SecretRef):
+        return shown  # written in the manifest only: the user fills it in
+    if ref.is_template:  # the text around each ${NAME} and what reads NAME, joined
+        parts, end = [], 0
+        for match in PLACEHOLDER.finditer(ref.template):
+            text = ref.template[end : match.start()]
+            parts += [repr(text), _read(match.group(1), match.group(2))]
+            end = match.end()
+        parts.append(repr(ref.template[end:]))
+        shown.python_source = f"''.join([{', '.join(parts)}])"
+    else:
+        name, sep, default = ref.template.partition(":")
+        shown.python_source = _read(name, default if sep else None)
+    return shown
+
+
+def _read(name: str, default: str | None) -> str:
+    return f"os.environ[{name!r}]" if default is None else f"os.environ.get({name!r}, {default!r})"
+
+
+_VIEWS: dict[str, _Show] = {
+    "clear": _clear,
+    "public": _public,
+    "fingerprint": _hashed,
+    "code": _code,  # the public view, with the Python that reads each !env value
+}
 
 
 def resolve_params(

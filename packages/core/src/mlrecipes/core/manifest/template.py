@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest._formats import name_problem
 from mlrecipes.core.manifest._local import local_path
+from mlrecipes.git_sources.urls import userinfo_of
 
 # The state folder, and the output root of the template whose files are links into it.
 IGNORED = (".mlrecipes/", "outputs/")
@@ -97,10 +99,24 @@ steps:
 """
 
 
+def _url_line(repo: NewRepo) -> str:
+    """The url line; credentials in the URL become ``!env`` (the file never holds a token)."""
+    userinfo = userinfo_of(repo.url)
+    scheme = repo.url.partition("://")[0].lower()
+    if not userinfo or (":" not in userinfo and scheme not in ("http", "https")):
+        return f"    url: {_quoted(repo.url)}"
+    var = re.sub(r"[^A-Z0-9]", "_", repo.name.upper()) + "_TOKEN"
+    user, colon, _secret = userinfo.partition(":")
+    kept = f"{user}:${{{var}}}" if colon else f"${{{var}}}"
+    start = len(scheme) + 3
+    url = repo.url[:start] + kept + repo.url[start + len(userinfo) :]
+    return f"    url: !env {_quoted(url)}  # set {var} in the environment"
+
+
 def _repo_block(repo: NewRepo) -> str:
     lines = [
         f"  {repo.name}:",
-        f"    url: {_quoted(repo.url)}",
+        _url_line(repo),
         f"    rev: {_quoted(repo.rev)}{' ' * max(1, 25 - len(_quoted(repo.rev)))}"
         "# branch, tag or (short) SHA; the lock pins its commit",
     ]
@@ -134,6 +150,27 @@ def _check(repos: Sequence[NewRepo]) -> None:
         seen.add(repo.name)
 
 
+def _check_valid(text: str, manifest: Path) -> None:
+    """Refuse to write a manifest that ``validate`` would refuse (``rev: -rf``, ``ext::``)."""
+    from mlrecipes.core.errors import ManifestError
+    from mlrecipes.core.manifest.load import load_manifest
+
+    draft = manifest.with_name(f".{manifest.name}.init-{secrets.token_hex(4)}")
+    draft.write_text(text, encoding="utf-8")
+    try:
+        load_manifest(draft, local=False)
+    except ManifestError as exc:
+        first = exc.problems[0]
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        where = f" [{first.key_path}]" if first.key_path else ""
+        raise UserError(
+            f"init would write a manifest that validate refuses: {first.message}{where}{more}",
+            hint=first.hint or "check the --repo values",
+        ) from None
+    finally:
+        draft.unlink(missing_ok=True)
+
+
 def _ignore(manifest: Path) -> tuple[Path, bool]:
     path = manifest.parent / ".gitignore"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -158,6 +195,7 @@ def init_workspace(manifest: Path, repos: Sequence[NewRepo] = ()) -> InitResult:
         )
     manifest.parent.mkdir(parents=True, exist_ok=True)
     text = manifest_text(manifest.name, _workspace_name(manifest.parent), repos)
+    _check_valid(text, manifest)
     try:
         with manifest.open("x", encoding="utf-8") as fh:  # "x": never clobber a racing writer
             fh.write(text)

@@ -187,6 +187,27 @@ def _check_out_roots(checker: _Checker, step: StepSpec) -> None:
     for name, out in step.outs.items():
         if isinstance(out, PathRef):
             _check_root(checker, out, f"steps.{step.name}.outs.{name}")
+            _check_root_inside(checker, out, f"steps.{step.name}.outs.{name}")
+
+
+def _check_root_inside(checker: _Checker, ref: PathRef, key_path: str) -> None:
+    """An output's root, links resolved, lies in the workspace (outputs are linked there)."""
+    roots = checker.manifest.paths
+    if ref.root not in roots:
+        return
+    workspace = checker.manifest.root.resolve()
+    try:
+        place = (workspace / roots[ref.root]).resolve()
+    except (OSError, RuntimeError):  # a link loop: reported where the output is linked
+        return
+    if not place.is_relative_to(workspace):
+        checker.report(
+            ref.loc,
+            f"!path root {ref.root!r} of an output resolves to {place}, outside the "
+            f"workspace {workspace}",
+            key_path,
+            "outputs are linked inside the workspace: point the root (or its symlink) there",
+        )
 
 
 @dataclass(frozen=True)

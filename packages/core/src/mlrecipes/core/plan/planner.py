@@ -24,6 +24,7 @@ from mlrecipes.core.manifest import (
     StepSpec,
     StoreOut,
     apply_overrides,
+    public_overrides,
     public_params,
     resolve_params,
 )
@@ -67,7 +68,7 @@ class PlannedStep:
 @dataclass(frozen=True)
 class Variant:
     index: int
-    overrides: Mapping[str, str]
+    overrides: Mapping[str, str]  # as shown and logged: a secret's value reads <secret>
     manifest: Manifest
     steps: tuple[PlannedStep, ...]
 
@@ -374,7 +375,10 @@ def make_plan(
         graph.upstream_closure(list(force))  # unknown names raise with did-you-mean
     planner = _Planner(repos, Store(paths.store), force, paths.hash_cache, failed or {})
     planned = [
-        planner.plan_variant(i, overrides, apply_overrides(manifest, overrides), order)
+        # a secret's overridden value is applied, and shown and logged as <secret>
+        planner.plan_variant(
+            i, public_overrides(manifest, overrides), apply_overrides(manifest, overrides), order
+        )
         for i, overrides in enumerate(variants)
     ]
     return Plan(tuple(planned))

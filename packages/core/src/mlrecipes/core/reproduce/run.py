@@ -14,14 +14,20 @@ import dataclasses
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlrecipes.core.errors import DriftDetected, LockError, ReproduceError, StepFailed
 from mlrecipes.core.events import EventHandler, ignore
-from mlrecipes.core.manifest import Manifest, MlflowConfig, load_manifest
+from mlrecipes.core.manifest import (
+    SECRET_MASK,
+    Manifest,
+    MlflowConfig,
+    load_manifest,
+    resolve_params,
+)
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan.records import fingerprints_hash
 from mlrecipes.core.reproduce.compare import MetricComparison, compare_metrics
@@ -186,6 +192,7 @@ def _rerun(
     ws: Workspace, logged: LoggedRun, *, no_cache: bool, jobs: int | None, on_event: EventHandler
 ) -> RunResult:
     steps = logged.steps or tuple(ws.manifest.steps)
+    _check_secrets(ws, logged, steps)
     options = RunOptions(
         overrides=tuple(f"{key}={value}" for key, value in logged.overrides.items()),
         jobs=jobs,
@@ -196,6 +203,38 @@ def _rerun(
     )
     with _unreproducible(logged):
         return ws.run(steps, options=options, on_event=on_event)
+
+
+def _check_secrets(ws: Workspace, logged: LoggedRun, steps: Sequence[str]) -> None:
+    """Refuse to pass a secret's mask to a step: say which values were never logged.
+
+    ``!env`` values are read from the environment again (an unset variable is
+    named); a ``!secret`` written in the manifest, or any secret given with
+    ``-S``, is logged as ``<secret>`` and cannot be had back from the run.
+    """
+    masked = [f"-S {key}" for key, value in logged.overrides.items() if value == SECRET_MASK]
+    for step in steps:
+        if step in ws.manifest.steps:
+            params = resolve_params(ws.manifest, step)  # names an unset !env variable
+            masked += [f"{step}.{name}" for name, v in params.items() if _holds_mask(v)]
+    if masked:
+        raise ReproduceError(
+            f"run {logged.run_id} used secret value(s) that were never logged: "
+            + ", ".join(sorted(set(masked))),
+            run_id=logged.run_id,
+            hint="give such values as !env NAME in the manifest, so a reproduction reads "
+            "them from the environment",
+        )
+
+
+def _holds_mask(value: object) -> bool:
+    if isinstance(value, str):
+        return value == SECRET_MASK
+    if isinstance(value, list):
+        return any(_holds_mask(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_mask(item) for item in value.values())
+    return False
 
 
 @contextmanager

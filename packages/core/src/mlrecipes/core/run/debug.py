@@ -21,6 +21,7 @@ from mlrecipes.core.errors import StoreError
 from mlrecipes.core.executors import subprocess_env
 from mlrecipes.core.executors.runner import build_spec, render_call_snippet, runner_argv, write_spec
 from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.manifest import resolve_params
 from mlrecipes.core.plan.planner import make_plan, needed_repos
 from mlrecipes.core.plan.sweep import expand_overrides
 from mlrecipes.core.run.tasks import build_task
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 class DebugTarget:
     task: StepTask
     scratch: Path
-    public_params: Mapping[str, Any]  # what may be printed (secrets masked)
+    public_params: Mapping[str, Any]  # what may be printed (secrets masked, "code" view)
     checkouts: Mapping[str, str] = field(default_factory=dict)  # held while the step runs
 
 
@@ -64,7 +65,9 @@ def debug_target(ws: Workspace, step: str, overrides: Sequence[str] = ()) -> Deb
         )
     scratch = ws.paths.debug / step
     task = build_task(target, synced, running=())
-    return DebugTarget(task, scratch, target.public_params, synced.checkouts)
+    # the public view, where each !env value knows how to read itself (for `step call`)
+    shown = resolve_params(plan.variants[0].manifest, step, view="code")
+    return DebugTarget(task, scratch, shown, synced.checkouts)
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,11 @@ def run_step_foreground(
     write_spec(spec_path, spec)
     argv = runner_argv(target.task.python, spec_path, pdb=pdb)
     env = subprocess_env(target.task.python, target.task.env)
-    with hold_checkouts(ws.paths.checkouts, target.checkouts):  # no update moves them
-        code = subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
+    try:
+        with hold_checkouts(ws.paths.checkouts, target.checkouts):  # no update moves them
+            code = subprocess.run(argv, cwd=target.task.cwd, env=env, check=False).returncode
+    finally:
+        spec_path.unlink(missing_ok=True)  # it holds secrets; the runner removes it once read
     return ForegroundResult(code, _returned_metrics(result) if code == 0 else {}, target.scratch)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mlrecipes.core.errors import StepFailed
 from mlrecipes.core.events import EventHandler, PipelineFinished, PlanReady, ignore
+from mlrecipes.core.executors.groups import end_orphaned_groups
 from mlrecipes.core.executors.task import StepResult
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
@@ -25,7 +26,7 @@ from mlrecipes.core.plan.sweep import MAX_VARIANTS, expand_overrides
 from mlrecipes.core.run.compose import RunServices, default_services
 from mlrecipes.core.run.execute import PipelineExecution
 from mlrecipes.core.run.options import RunOptions, RunResult
-from mlrecipes.core.run.outputs import link_declared_outputs
+from mlrecipes.core.run.outputs import check_declared_outputs, link_declared_outputs
 from mlrecipes.core.store.local import Store
 from mlrecipes.core.store.usage import write_usage
 from mlrecipes.core.sync.workspace_sync import SyncResult
@@ -81,6 +82,8 @@ def run_pipeline(
         return RunResult(plan, "DRY_RUN", (), uri, experiment)
     # Temp entries of processes killed mid-step (kill -9, OOM): their locks are free.
     Store(paths.store).clean_partial()
+    # What their steps started is left in the steps' process groups: end it.
+    end_orphaned_groups(paths.store)
     if team is not None:  # --- team store: download them into the local store ---
         plan = team.fetch(plan, Store(paths.store))
     _record_usage(paths, plan, sync)
@@ -91,6 +94,8 @@ def run_pipeline(
         on_event(PipelineFinished(done, "UP_TO_DATE", uri, experiment))
         return RunResult(plan, "UP_TO_DATE", done, uri, experiment)
 
+    # A declared place held by an unrelated file fails now, before any step runs.
+    check_declared_outputs(Store(paths.store), plan.variants[-1].steps, paths.root)
     services = services or default_services(manifest, paths, options)
     if team is not None and services.after_step is None:  # --- team store: uploads ---
         services = dataclasses.replace(services, after_step=team.after_step)

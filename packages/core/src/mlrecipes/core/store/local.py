@@ -46,6 +46,9 @@ MARKER = ".mlrecipes-complete.json"
 RECORD_VERSION = 1
 _TMP = ".tmp-"
 _LOGS = ".logs"
+SPEC_LEFTOVER_AGE = 600.0
+"""Seconds after which a step's runner spec (it holds secrets) counts as left over: a
+live step's runner reads and removes its spec within a second of its start."""
 _COPIES = ".copies"  # registry of declared paths where a copy stands in for a symlink
 _BY_CODE = ".bycode"  # entries by their key without code (mlrecipes.core.codedeps)
 
@@ -262,6 +265,7 @@ class Store:
             for lock in step_dir.glob(f"{_TMP}*.lock"):
                 if not lock.with_suffix("").exists():
                     _remove_if_stale(lock.with_suffix(""))
+            _remove_old_specs(step_dir / _LOGS)
         return removed
 
     def link_output(self, entry_path: Path, rel: str, declared: Path, workspace_root: Path) -> Path:
@@ -274,16 +278,7 @@ class Store:
         """
         step = entry_path.parent.name
         target = _inside_entry(entry_path, rel, step)
-        place = declared.parent.resolve() / declared.name
-        root = workspace_root.resolve()
-        if place == root or not place.is_relative_to(root):
-            raise StoreError(
-                f"output {rel!r} of step {step!r} is declared at {declared}, outside the "
-                f"workspace {root}",
-                step=step,
-                hint="declare outputs with !path under a root inside the workspace",
-            )
-        self._check_replaceable(place, step)
+        place = self.check_declared(declared, step, workspace_root)
         place.parent.mkdir(parents=True, exist_ok=True)
         tmp_link = place.parent / f".{place.name}.mlrecipes-{secrets.token_hex(4)}"
         try:
@@ -294,6 +289,24 @@ class Store:
         _swap_in(tmp_link, place)
         self._copy_marker(place).unlink(missing_ok=True)
         return declared
+
+    def check_declared(self, declared: Path, step: str, workspace_root: Path) -> Path:
+        """The place ``declared`` resolves to, if an output of ``step`` may be linked there.
+
+        Raises :class:`StoreError` for a place outside ``workspace_root`` or an
+        existing file or folder mlrecipes did not put there (checked before a run too).
+        """
+        place = declared.parent.resolve() / declared.name
+        root = workspace_root.resolve()
+        if place == root or not place.is_relative_to(root):
+            raise StoreError(
+                f"an output of step {step!r} is declared at {declared}, outside the "
+                f"workspace {root}",
+                step=step,
+                hint="declare outputs with !path under a root inside the workspace",
+            )
+        self._check_replaceable(place, step)
+        return place
 
     # --- private helpers ---
 
@@ -349,6 +362,15 @@ def _check_name(kind: str, name: str) -> None:
 
 def _lock_path(tmp: Path) -> Path:
     return tmp.with_name(tmp.name + ".lock")
+
+
+def _remove_old_specs(logs: Path) -> None:
+    """Remove runner specs a killed run left behind (they hold secrets in clear)."""
+    now = time.time()
+    for spec in logs.glob("*.spec.json"):
+        with contextlib.suppress(OSError):
+            if now - spec.stat().st_mtime > SPEC_LEFTOVER_AGE:
+                spec.unlink()
 
 
 def _remove_if_stale(tmp: Path) -> bool:

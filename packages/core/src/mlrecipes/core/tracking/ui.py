@@ -41,6 +41,36 @@ LEAN_ENV = {
 }
 
 
+# Runs the server as its child and ends the whole group (the server and the
+# uvicorn worker it spawns) when mlrecipes dies, even by kill -9: the kernel
+# sends this wrapper SIGTERM then (Linux PR_SET_PDEATHSIG), and its handler
+# passes it to the group it leads (SIGKILL after 10 s).
+WATCHDOG = """\
+import os, signal, subprocess, sys, threading
+try:
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+except Exception:
+    pass
+def end(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.killpg(0, signal.SIGTERM)
+    timer = threading.Timer(10, os.killpg, (0, signal.SIGKILL))
+    timer.daemon = True
+    timer.start()
+signal.signal(signal.SIGTERM, end)
+signal.signal(signal.SIGINT, end)
+server = subprocess.Popen(sys.argv[2:])
+if os.getppid() != int(sys.argv[1]):  # mlrecipes died before the signal was armed
+    end(signal.SIGTERM, None)
+code = server.wait()
+if code < 0:  # end as the server ended, so mlrecipes reads the same status
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
 @dataclass(frozen=True)
 class UiPlan:
     """What ``ui`` does: open ``url``; start ``command`` first unless it is empty."""
@@ -63,6 +93,7 @@ def plan_ui(manifest: Manifest, *, host: str = "127.0.0.1", port: int | None = N
             hint="open the experiment in that service's own UI",
         )
     port = port if port is not None else _default_port(host)
+    _check_free(host, port)
     base = f"http://{_url_host(host)}:{port}"
     found = sqlite_experiment_id(uri, manifest.experiment)
     paths = WorkspacePaths.for_manifest(manifest)
@@ -83,8 +114,9 @@ def serve(plan: UiPlan, on_ready: Callable[[str], None], timeout: float = READY_
     env = {**os.environ, **LEAN_ENV}
     with plan.log.open("wb") as log:
         # Its own session: stopping it stops the uvicorn worker it spawns too.
+        watched = [sys.executable, "-c", WATCHDOG, str(os.getpid()), *plan.command]
         process = subprocess.Popen(
-            plan.command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            watched, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
     # `kill` or a closed terminal must stop the server too, not orphan it.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -157,6 +189,20 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::"):  # noqa: S104 - a bind-all address is reached through loopback
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
+
+
+def _check_free(host: str, port: int) -> None:
+    """Say that the port is taken (MLflow's own words were "Application shutdown complete.")."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UserError(
+                f"cannot serve on {host}:{port}: {exc.strerror or exc}",
+                hint="another program holds that port: give another --port, or leave "
+                "--port out to take a free one",
+            ) from None
 
 
 def _default_port(host: str) -> int:

@@ -8,6 +8,7 @@ that the manifest's YAML scalar rules read back exactly the sampled value.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-/]*")
 FUNCTIONS = ("choice", "range", "interval", "int", "tag")
 TAGS = ("log",)
+MAX_GRID_POINTS = 100_000
+"""The most points ``--sampler grid`` takes (each is held in memory to be shuffled)."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,9 @@ class IntDim:
         step = f", {self.step}" if self.step != 1 else ""
         return f"range({self.low}, {self.high + self.step}{step})"
 
-    def values(self) -> list[int]:
-        return list(range(self.low, self.high + 1, self.step))
+    def span(self) -> range:
+        """The values, lazily (a range may hold more values than memory)."""
+        return range(self.low, self.high + 1, self.step)
 
 
 @dataclass(frozen=True)
@@ -120,16 +124,29 @@ class SearchSpace:
         return found
 
     def grid(self) -> dict[str, list[Scalar]]:
-        """The values of every key for the grid sampler; intervals have none."""
-        grid: dict[str, list[Scalar]] = {}
+        """The values of every key for the grid sampler; intervals have none.
+
+        A grid of more than :data:`MAX_GRID_POINTS` points is refused before any
+        is made (each point is held in memory to be shuffled).
+        """
+        sizes: dict[str, int] = {}
         for d in self.searched:
             if isinstance(d, FloatDim) or (isinstance(d, IntDim) and d.log):
                 raise UserError(
                     f"the grid sampler cannot search {d.key}={d.describe()}",
                     hint="give it choice(...) or range(...), or use the `sampler` tpe or random",
                 )
-            grid[d.key] = list(d.values()) if isinstance(d, IntDim) else list(d.choices)
-        return grid
+            sizes[d.key] = len(d.span()) if isinstance(d, IntDim) else len(d.choices)
+        if (points := math.prod(sizes.values())) > MAX_GRID_POINTS:
+            raise UserError(
+                f"the grid has {points:,} points, more than {MAX_GRID_POINTS:,}",
+                hint="narrow the range(...) or choice(...) values, or use --sampler tpe or random",
+            )
+        return {
+            d.key: list(d.span()) if isinstance(d, IntDim) else list(d.choices)
+            for d in self.searched
+            if not isinstance(d, FloatDim)
+        }
 
     def check(self, manifest: Manifest) -> None:
         """Raise ``OverrideError`` (with did-you-mean) for a key that names no parameter."""
@@ -248,11 +265,11 @@ def _range(ov: Override, call: Call) -> IntDim:
         numbers.insert(0, 0)
     if len(numbers) == 3 and numbers[2] == 0:
         raise fail(ov.source, call.args[2].column, "the step of a range cannot be 0")
-    values = list(range(*numbers))
+    values = range(*numbers)  # never a list: range(0, 10**12) is a fine search space
     if not values:
         raise fail(ov.source, call.column, f"range{tuple(numbers)!r} is empty (stop is exclusive)")
     step = abs(numbers[2]) if len(numbers) == 3 else 1
-    return IntDim(ov.key, min(values), max(values), step=step)
+    return IntDim(ov.key, min(values[0], values[-1]), max(values[0], values[-1]), step=step)
 
 
 def _number(ov: Override, node: Node, *, integers: bool) -> float:

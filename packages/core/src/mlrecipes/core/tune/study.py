@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Literal
 
-from mlrecipes.core.errors import UserError
 from mlrecipes.core.events import (
     EventHandler,
     TrialFinished,
@@ -44,6 +43,7 @@ from mlrecipes.core.tracking.base import TAG_STUDY, TAG_TRIAL
 from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.core.tune._optuna import Direction, import_optuna, make_sampler, open_study
 from mlrecipes.core.tune._tracker import study_tracker, trial_services
+from mlrecipes.core.tune.limits import check_options
 from mlrecipes.core.tune.objective import Objective, parse_objective, run_trial
 from mlrecipes.core.tune.options import TuneOptions
 from mlrecipes.core.tune.result import (
@@ -54,6 +54,7 @@ from mlrecipes.core.tune.result import (
     TuneResult,
 )
 from mlrecipes.core.tune.space import Scalar, SearchSpace, parse_space
+from mlrecipes.core.tune.stale import end_dead_trials, mark_owner
 from mlrecipes.core.tune.storage import default_storage, redact_storage
 
 if TYPE_CHECKING:
@@ -73,8 +74,7 @@ def tune(
 
     ``sync`` is called once, when there are trials to run.
     """
-    if options.trials < 1 or options.jobs < 1:
-        raise UserError("--trials and -j must be at least 1")
+    check_options(options)  # study name, seed and --trials, before anything opens
     space = parse_space(options.space)
     space.check(manifest)  # unknown keys fail here, with did-you-mean, before anything runs
     objective = parse_objective(options.objective, manifest, targets)
@@ -85,6 +85,7 @@ def tune(
     study = open_study(
         name=name, storage=storage, direction=direction, objective=str(objective), space=space
     )
+    end_dead_trials(study)  # trials a killed tune left RUNNING: failed, run again
     trials = _TrialLoop(manifest, paths, targets, study, space, objective, name, on_event)
     ran = trials.run_missing(sync, options)
     result = _result(manifest, study, name, storage, objective, direction, space, ran)
@@ -190,7 +191,9 @@ class _TrialLoop:
         with self.lock:
             if self.queue:
                 self.study.enqueue_trial(self.queue.pop(0))  # the next ask takes it
-            return self.study.ask(self.distributions)
+            trial = self.study.ask(self.distributions)
+            mark_owner(trial)  # a later tune ends it if this process is killed
+            return trial
 
     def run(self, budget: int, jobs: int) -> int:
         """Run ``budget`` trials, ``jobs`` at a time; how many ran."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.tracking import MlflowTracker, PipelineInfo
@@ -26,8 +29,9 @@ def log_summary(result: TuneResult, paths: WorkspacePaths) -> str:
     Its params are the search space as written, its metric the best value (named
     after the objective), its artifact ``study.json`` every trial of the study.
     """
-    scratch = paths.tmp / f"study-{result.study}"
-    scratch.mkdir(parents=True, exist_ok=True)
+    # a temp folder: no file name is made from the study's name (any text)
+    paths.tmp.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="study-", dir=paths.tmp))
     trials = scratch / "study.json"
     trials.write_text(json.dumps([asdict(t) for t in result.trials], indent=2, default=str))
     best = result.best
@@ -60,4 +64,5 @@ def log_summary(result: TuneResult, paths: WorkspacePaths) -> str:
         tracker.finish_pipeline(run_id, "FINISHED", summary)
     finally:
         tracker.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     return run_id
