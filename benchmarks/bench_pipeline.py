@@ -430,6 +430,17 @@ def main() -> None:
             print(f"- {label}: {took:.3f} s")
         for label, took in sweep.items():
             print(f"- plan {SWEEP_VARIANTS} variants x {SWEEP_STEPS} steps, {label}: {took:.3f} s")
+        stop_warm_trackers(root)
+
+
+def stop_warm_trackers(root: Path) -> None:
+    """The warm trackers the workspaces under ``root`` started end with the benchmark."""
+    from mlrecipes.core.paths import WorkspacePaths
+    from mlrecipes.core.tracking import warm
+
+    for folder in root.iterdir():
+        if (folder / "workspace.yaml").is_file():
+            warm.stop(WorkspacePaths(folder.resolve()).tracker_socket)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("MLRECIPES_CACHE_DIR", str(tmp_path / "_cache"))
+    # No warm tracker outlives a test unless the test asks for one (and stops it).
+    monkeypatch.setenv("MLRECIPES_TRACKER_IDLE", "0")
+    monkeypatch.delenv("CI", raising=False)
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -50,8 +53,8 @@ def blank_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run every Ray test on one xdist worker: `ray stop --force` in one worker's
-    fixture would otherwise stop another worker's cluster."""
+    """Run every Ray test on one xdist worker: a Ray cluster is heavy, so one at a
+    time (each module's cluster ends only its own processes)."""
     ray_tests = Path(__file__).parent / "ray"
     for item in items:
         if item.path.is_relative_to(ray_tests):

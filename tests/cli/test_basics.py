@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,14 @@ def invoke(*args: str) -> Any:
 def test_version() -> None:
     result = invoke("--version")
     assert result.exit_code == 0
-    assert re.fullmatch(r"mlrecipes \d+\.\d+\.\d+\S*\n", result.output)
+    # In a checkout git says which commit the code is at (a wheel carries it, see
+    # tests/e2e/test_install.py).
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short=7", "HEAD"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    pattern = rf"mlrecipes \d+\.\d+\.\d+\S* \(commit {head}(, dirty)?, checkout\)\n"
+    assert re.fullmatch(pattern, result.output), result.output
 
 
 def test_example_validates() -> None:

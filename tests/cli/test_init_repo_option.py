@@ -16,12 +16,12 @@ from mlrecipes.core.manifest.template import NewRepo
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("a=../x", NewRepo("a", "../x", "main")),
+        ("a=../x", NewRepo("a", "../x")),  # no rev: init asks for the default branch
         ("a=../x@dev#pkg/sub", NewRepo("a", "../x", "dev", "pkg/sub")),
         ("a=../x@feature/y", NewRepo("a", "../x", "feature/y")),
-        ("a=git@github.com:o/r.git", NewRepo("a", "git@github.com:o/r.git", "main")),
+        ("a=git@github.com:o/r.git", NewRepo("a", "git@github.com:o/r.git")),
         ("a=git@github.com:o/r.git@v1", NewRepo("a", "git@github.com:o/r.git", "v1")),
-        ("a=https://u@h/x.git", NewRepo("a", "https://u@h/x.git", "main")),
+        ("a=https://u@h/x.git", NewRepo("a", "https://u@h/x.git")),
         ("a=https://u@h/x.git@v2#s", NewRepo("a", "https://u@h/x.git", "v2", "s")),
     ],
 )

@@ -33,7 +33,12 @@ def test_init_writes_a_manifest_that_validates(tmp_path: Path, repos: list[NewRe
     result = init_workspace(tmp_path / "workspace.yaml", repos)
     manifest = load_manifest(result.manifest)
     assert list(manifest.repos) == [r.name for r in repos]
-    assert [r.rev for r in manifest.repos.values()] == [r.rev for r in repos]  # "1.10" stays text
+    # "1.10" stays text; a repo given without a rev that cannot be asked gets main
+    assert [r.rev for r in manifest.repos.values()] == [r.rev or "main" for r in repos]
+    assert [(c.repo, c.rev) for c in result.chosen] == [
+        (r.name, "main") for r in repos if not r.rev
+    ]
+    assert all(c.problem for c in result.chosen)  # ../feats is no repository: said why
     assert list(manifest.steps) == (["hello"] if repos else [])
 
 

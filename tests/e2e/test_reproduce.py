@@ -50,6 +50,7 @@ def module_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
         mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
         mp.setenv("MLRECIPES_CACHE_DIR", str(root / "origin-cache"))
+        mp.setenv("MLRECIPES_TRACKER_IDLE", "0")  # each run delivers its own; nothing lingers
         yield root
 
 

@@ -72,7 +72,10 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
     for name in ("features", "models"):
         assert parent.data.tags[f"mlrecipes.repo.{name}.commit"] == lock.repos[name].commit
         assert parent.data.tags[f"mlrecipes.repo.{name}.tree"] == lock.repos[name].tree
-        assert parent.data.tags[f"mlrecipes.repo.{name}.url"] == f"../upstream/{name}"
+        # folders without a remote: recorded by absolute path, local-only
+        upstream = str((manifest.parent / ".." / "upstream" / name).resolve())
+        assert parent.data.tags[f"mlrecipes.repo.{name}.url"] == upstream
+        assert parent.data.tags[f"mlrecipes.repo.{name}.local_only"] == "true"
     assert parent.data.tags["mlrecipes.lock_hash"] == lock.digest()
     artifacts = {
         a.path for a in _client(result.tracking_uri).list_artifacts(parent.info.run_id, "mlrecipes")
@@ -102,7 +105,8 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
     assert fit.data.tags["mlflow.source.git.commit"] == lock.repos["models"].commit
     assert fit.data.tags["mlflow.source.name"] == fit.data.tags["mlrecipes.fn"]
     assert fit.data.tags["mlrecipes.repo.models.commit"] == lock.repos["models"].commit
-    assert fit.data.tags["mlrecipes.repo.models.url"] == "../upstream/models"
+    models = (manifest.parent / ".." / "upstream" / "models").resolve()
+    assert fit.data.tags["mlrecipes.repo.models.url"] == str(models)
     assert fit.data.tags["mlrecipes.repo.models.dirty"] == "false"
     client = _client(result.tracking_uri)
     assert {a.path for a in client.list_artifacts(fit.info.run_id)} == {"fit.log", "mlrecipes"}
@@ -194,20 +198,26 @@ def test_step_call_prints_a_snippet_that_runs(manifest: Path, tmp_path: Path) ->
     assert "fit" in executions(manifest)
 
 
-def test_tracking_server_down_is_a_user_error_and_outputs_stay_cached(tmp_path: Path) -> None:
+def test_tracking_server_down_runs_wait_and_ci_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.helpers.mlflow_server import free_port
 
-    # Steps never wait for MLflow, so they run; the run then fails as a user error
-    # (exit 1, one line naming the server), and their outputs are not computed again.
+    # Steps never wait for MLflow, so they run; their runs wait in the outbox and the
+    # command says so in one line. In CI a command must see its runs in MLflow: exit 1.
     extra = f"mlflow: {{tracking_uri: 'http://127.0.0.1:{free_port()}'}}\n"
     manifest = make_workspace(tmp_path, extra=extra)
     result = CliRunner().invoke(app, ["run", "-f", str(manifest)])
-    assert result.exit_code == 1, result.output
-    assert "127.0.0.1" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 0, result.output
+    waiting = [line for line in result.output.splitlines() if "waiting for MLflow" in line]
+    assert len(waiting) == 1 and "5 runs" in waiting[0] and "127.0.0.1" in waiting[0]
+    assert "Traceback" not in result.output
     assert sorted(executions(manifest)) == ["fit", "make", "score", "side"]
-    again = CliRunner().invoke(app, ["run", "-f", str(manifest)])
+    monkeypatch.setenv("CI", "true")
+    again = CliRunner().invoke(app, ["run", "-f", str(manifest), "-S", "fit.lr=0.25"])
     assert again.exit_code == 1, again.output
-    assert len(executions(manifest)) == 4
+    assert "127.0.0.1" in again.output and "runs push" in again.output
+    assert sorted(executions(manifest)) == ["fit", "fit", "make", "score", "score", "side"]
 
 
 mlflow_server = mlflow_server_fixture()

@@ -1,12 +1,11 @@
 """Tracking never sits between the user and the first result, and never leaves runs open.
 
-Real git repos and uv environments; the tracker is either the real one (a worker
-process over a sqlite store) or a recording one whose start is held back.
+Real git repos and uv environments; the tracker is either the real one (the
+outbox, delivered to a sqlite store) or a recording one whose start is held back.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.workspaces import executions, git, make_workspace
+from tests.helpers.workspaces import cli, executions, git, make_workspace
 
 from mlrecipes.core import Workspace
 from mlrecipes.core.events import Event, StepFinished
@@ -25,6 +24,7 @@ from mlrecipes.core.run.compose import RunServices, default_services
 from mlrecipes.core.run.options import RunOptions
 from mlrecipes.core.run.pipeline import run_pipeline
 from mlrecipes.core.tracking import BackgroundTracker, RecordingTracker, Tracker
+from mlrecipes.core.tracking.outbox import CreateStep, read_events, segments
 
 pytestmark = pytest.mark.slow
 
@@ -108,11 +108,11 @@ def test_interrupt_while_logging_leaves_nothing_running(tmp_path: Path) -> None:
     ws.sync()
 
     class InterruptedWhileLogging(RecordingTracker):
-        def log_step_run(self, parent_id: str, info: Any, outcome: Any) -> str:
-            if info.step == "score":  # Ctrl-C arrives while the last runs are logged
+        def finish_step(self, run_id: str, outcome: Any) -> None:
+            if self.runs[run_id].name == "score":  # Ctrl-C arrives while the last runs log
                 os.kill(os.getpid(), signal.SIGINT)
                 time.sleep(1.0)
-            return super().log_step_run(parent_id, info, outcome)
+            super().finish_step(run_id, outcome)
 
     inner = InterruptedWhileLogging()
     services = default_services(ws.manifest, ws.paths, RunOptions())
@@ -140,33 +140,42 @@ def test_runs_of_a_killed_command_are_ended_by_the_next_one(tmp_path: Path) -> N
         cwd=manifest.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # so that kill -9 reaches the tracker process too
+        start_new_session=True,  # its own group: the kill reaches its steps, not this test
     )
-    live = ws.paths.state / "live"
-    _wait_for(lambda: "fit" in executions(manifest) and any(live.glob("*.json")))
-    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its tracker die without a word
+    _wait_for(lambda: "fit" in executions(manifest) and _outbox_holds_run(ws, "fit"))
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI dies without a word
     proc.wait(timeout=60)
-    record = json.loads(next(live.glob("*.json")).read_text())
-    assert record["pid"] == proc.pid
-    running = {r.info.run_id for r in _runs(ws) if r.info.status == "RUNNING"}
-    assert running and running <= set(record["runs"])
 
     Workspace.load(manifest).run()
-    killed = [r for r in _runs(ws) if r.info.run_id in running]
-    assert {r.info.status for r in killed} == {"KILLED"}
-    assert all("died" in r.data.tags["mlrecipes.note"] for r in killed)
-    assert "RUNNING" not in {r.info.status for r in _runs(ws)}
-    assert not list(live.glob("*.json"))
+    runs = _runs(ws)
+    assert "RUNNING" not in {r.info.status for r in runs}
+    killed = [r for r in runs if r.info.status == "KILLED"]
+    assert {r.data.tags.get("mlrecipes.step") for r in killed} >= {None, "fit"}
+    assert all("stopped before ending it" in r.data.tags["mlrecipes.note"] for r in killed)
+    assert not segments(ws.paths.outbox)
+
+
+def _outbox_holds_run(ws: Workspace, step: str) -> bool:
+    return any(
+        isinstance(e, CreateStep) and e.info.step == step
+        for segment in segments(ws.paths.outbox)
+        for e in read_events(segment / "events")
+    )
 
 
 def test_deleted_tracking_store_is_not_up_to_date(tmp_path: Path) -> None:
     ws = Workspace.load(make_workspace(tmp_path))
-    first = ws.run()
+    # Each command in a process of its own, as a user's are: a process that opened the
+    # store keeps MLflow's engine on the deleted file.
+    first = cli("run", "-f", str(ws.manifest.path), cwd=ws.paths.root)
+    assert first.returncode == 0, first.stderr
     ws.paths.mlflow_db.unlink()
-    again = ws.run()
-    assert not again.up_to_date and again.run_ids != first.run_ids
+    again = cli("run", "-f", str(ws.manifest.path), cwd=ws.paths.root)
+    assert again.returncode == 0, again.stderr
+    run_id = again.stdout.split("finished run ", 1)[1].split()[0]
+    assert run_id not in first.stdout
     assert len(executions(ws.manifest.path)) == 4  # outputs stay cached; only logged again
-    parent = _client(ws).get_run(again.run_ids[0])
+    parent = _client(ws).get_run(run_id)
     assert parent.data.tags["mlrecipes.steps.fit.cache"] == "hit"
     assert parent.data.metrics["fit.loss"] == 10.0
-    assert ws.run().up_to_date
+    assert "up to date" in cli("run", "-f", str(ws.manifest.path), cwd=ws.paths.root).stdout

@@ -203,7 +203,8 @@ def test_without_optuna_a_clear_install_hint(
         "--direction", "max", "--trials", "3",
     )  # fmt: skip
     assert result.exit_code == 1
-    assert "uv tool install 'mlrecipes[tune]'" in result.output
+    assert "uv tool install --compile-bytecode --reinstall" in result.output
+    assert "mlrecipes[ray,tune] @ git+https://github.com/mlrecipes/mlrecipes" in result.output
 
 
 def test_cli_table_and_reproduce_command(manifest: Path) -> None:

@@ -58,16 +58,18 @@ def start_mlflow_server(
     timeout: float = START_TIMEOUT,
     serve_artifacts: bool = True,
     artifact_root: str | None = None,
+    port: int | None = None,
 ) -> MlflowServer:
     """Start ``mlflow server`` (sqlite store, served artifacts) and wait for ``/health``.
 
     With ``serve_artifacts=False`` the server hands out artifact locations that
     clients write themselves: ``artifact_root`` (e.g. ``s3://bucket/x``; the
     server's environment is passed on), else a folder on its own disk
-    (``--no-serve-artifacts --default-artifact-root <root>/artifacts``).
+    (``--no-serve-artifacts --default-artifact-root <root>/artifacts``). ``port``:
+    a given one (a server brought back up where clients expect it), else a free one.
     """
     root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     command = [

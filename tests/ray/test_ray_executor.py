@@ -15,8 +15,8 @@ from mlrecipes.core.executors.ray import RayExecutor
 from mlrecipes.core.run.scheduler import RunInterrupted, run_tasks
 from mlrecipes.core.store.local import Store
 
+from ._cluster import Cluster
 from ._repos import FEATURES, MODELS, Repo, make_repo, task
-from .conftest import Cluster
 
 pytestmark = pytest.mark.ray
 

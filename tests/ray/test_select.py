@@ -30,7 +30,8 @@ def test_ray_executor_without_ray_says_how_to_install(monkeypatch: pytest.Monkey
     assert "needs Ray" in info.value.message
     assert info.value.hint is not None
     assert "uv pip install 'mlrecipes-core[ray]'" in info.value.hint
-    assert "uv tool install mlrecipes --with 'mlrecipes-core[ray]'" in info.value.hint
+    assert "uv tool install --compile-bytecode --reinstall" in info.value.hint
+    assert "[ray,tune] @ git+" in info.value.hint  # keeps the tune extra it has
 
 
 def test_local_is_made_with_its_jobs() -> None:
@@ -52,3 +53,4 @@ def test_ray_options_map_step_resources() -> None:
     opts = ray_options(Resources(cpus=2, gpus=1, memory=4 * 1024**3))
     assert (opts["num_cpus"], opts["num_gpus"], opts["memory"]) == (2, 1, 4 * 1024**3)
     assert ray_options(Resources(cpus=0.5))["num_cpus"] == 0.5
+    assert ray_options(Resources(custom={"sandbox": 1.0}))["resources"] == {"sandbox": 1.0}

@@ -170,7 +170,7 @@ def test_metric_names_mlflow_refuses_are_renamed_and_the_log_says_so(bench: Benc
 class BrokenStore(RecordingTracker):
     """The store goes away once the pipeline run exists (db removed, disk full)."""
 
-    def log_step_run(self, parent_id: str, info: Any, outcome: Any) -> str:
+    def finish_step(self, run_id: str, outcome: Any) -> None:
         raise TrackingError("cannot log: database is gone", uri="sqlite:///x.db")
 
 

@@ -1,4 +1,4 @@
-"""Issue 25 item 10: the tracker process's log never holds the tracking server's token."""
+"""Issue 25 item 10: the warm tracker's log never holds the tracking server's token."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ from tests.core.tracking._build import pipeline_info, step_info
 from tests.helpers.mlflow_server import MlflowServer, free_port, mlflow_server_fixture
 
 from mlrecipes.core.errors import TrackingError
-from mlrecipes.core.tracking import StepOutcome
+from mlrecipes.core.paths import WorkspacePaths
+from mlrecipes.core.tracking import StepOutcome, warm
 from mlrecipes.core.tracking.log_redaction import RedactingStream
-from mlrecipes.core.tracking.process import ProcessTracker
+from mlrecipes.core.tracking.outbox_tracker import OutboxTracker, WarmCourier
 
 mlflow_server = mlflow_server_fixture()
 TOKEN = "Tk9/zz#q?x"  # noqa: S105 - the secret the log must not show, delimiters and all
@@ -33,20 +35,35 @@ def test_a_line_cut_between_writes_is_redacted_whole() -> None:
     assert TOKEN not in target.getvalue() and "next *** " in target.getvalue()
 
 
+@pytest.fixture
+def warm_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkspacePaths]:
+    """A workspace folder whose warm tracker is stopped at the end."""
+    monkeypatch.setenv(warm.IDLE_ENV, "30")
+    paths = WorkspacePaths(tmp_path / "ws")
+    paths.state.mkdir(parents=True)
+    yield paths
+    warm.stop(paths.tracker_socket)
+
+
+def _tracker(uri: str, paths: WorkspacePaths) -> OutboxTracker:
+    courier = WarmCourier(paths, uri, idle=30)  # the warm tracker process writes the log
+    return OutboxTracker(uri, paths, courier, wait=True)
+
+
 @pytest.mark.slow
-def test_tracker_log_holds_no_token(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+def test_tracker_log_holds_no_token(
+    mlflow_server: MlflowServer, tmp_path: Path, warm_paths: WorkspacePaths
+) -> None:
     uri = mlflow_server.url.replace("http://", f"http://alice:{ENCODED}@")
-    log = tmp_path / "logs" / "tracker.log"
-    tracker = ProcessTracker(uri, live_dir=tmp_path / "live", log_file=log)
-    try:
-        parent = tracker.start_pipeline(pipeline_info(tmp_path / "files"))
-        step = tracker.create_step_run(parent, step_info("train"))
-        step_output = _mlflow_in_a_step(tracker.step_env(step))
-        tracker.finish_step(step, StepOutcome("FINISHED", metrics={"auc": 0.9}))
-        tracker.finish_pipeline(parent, "FINISHED")
-    finally:
-        tracker.close()
-    text = log.read_text()
+    tracker = _tracker(uri, warm_paths)
+    parent = tracker.start_pipeline(pipeline_info(tmp_path / "files"))
+    step = tracker.create_step_run(parent, step_info("train"))
+    step_output = _mlflow_in_a_step(tracker.step_env(step))
+    tracker.finish_step(step, StepOutcome("FINISHED", metrics={"auc": 0.9}))
+    tracker.finish_pipeline(parent, "FINISHED")
+    tracker.close()  # returns once MLflow holds it all
+    warm.stop(warm_paths.tracker_socket)  # its log is complete once it has ended
+    text = warm_paths.tracker_log.read_text()
     assert "View run" in text and mlflow_server.url.removeprefix("http://") in text
     assert ENCODED not in text and TOKEN not in text and "alice" not in text
     # A step that uses MLflow itself prints MLflow's line into its own log: no token there.
@@ -68,12 +85,16 @@ def _mlflow_in_a_step(env: dict[str, str]) -> str:
     return done.stdout + done.stderr
 
 
-def test_tracker_log_holds_no_token_when_the_server_is_down(tmp_path: Path) -> None:
+def test_tracker_log_holds_no_token_when_the_server_is_down(
+    tmp_path: Path, warm_paths: WorkspacePaths
+) -> None:
     uri = f"http://alice:{ENCODED}@127.0.0.1:{free_port()}"
-    log = tmp_path / "tracker.log"
+    tracker = _tracker(uri, warm_paths)
+    tracker.start_pipeline(pipeline_info(tmp_path / "files"))
     with pytest.raises(TrackingError) as caught:
-        ProcessTracker(uri, log_file=log)
-    text = log.read_text()
+        tracker.close()
+    warm.stop(warm_paths.tracker_socket)
+    text = warm_paths.tracker_log.read_text()
     assert "127.0.0.1" in text and "Traceback" in text  # MLflow's error, quoted in full
     for shown in (text, caught.value.message, caught.value.uri or ""):
         assert ENCODED not in shown and TOKEN not in shown and "alice" not in shown

@@ -16,9 +16,11 @@ from mlrecipes.cli.commands import (
     init,
     reproduce,
     run,
+    runs,
     schema,
     step,
     store,
+    tracker,
     tune,
     ui,
     validate,
@@ -82,9 +84,9 @@ def _defaults_for(command: Any, file: str) -> dict[str, Any]:
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version  # ~50 ms: only --version needs it
+        from mlrecipes.core.install import build_info  # only --version needs it
 
-        typer.echo(f"mlrecipes {version('mlrecipes')}")
+        typer.echo(f"mlrecipes {build_info().describe()}")
         raise typer.Exit()
 
 
@@ -108,7 +110,12 @@ def _root(
     file: ManifestOpt = None,
     _show_version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version and the commit it was built from.",
+        ),
     ] = False,
 ) -> None:
     get_state(ctx).verbose = verbose
@@ -132,6 +139,8 @@ app.add_typer(workspace.app, name="workspace")
 app.add_typer(step.app, name="step")
 app.add_typer(exp.app, name="exp")
 app.add_typer(store.app, name="store")
+app.add_typer(runs.app, name="runs")
+app.add_typer(tracker.app, name="tracker")
 
 
 def main() -> None:

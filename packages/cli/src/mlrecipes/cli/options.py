@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -49,6 +50,20 @@ def parse_dev(values: list[str] | None) -> dict[str, Path]:
     return result
 
 
+class RayStorage(StrEnum):
+    shared = "shared"
+    store = "store"
+
+
+RayStorageOpt = Annotated[
+    RayStorage | None,
+    typer.Option(
+        "--ray-storage",
+        metavar="shared|store",
+        help="How Ray nodes get code and data: a shared workspace folder, or the team "
+        "store (default: the manifest's executor.storage, else shared).",
+    ),
+]
 LockedOpt = Annotated[bool, typer.Option("--locked", help="Fail if workspace.lock would change.")]
 FrozenOpt = Annotated[
     bool,

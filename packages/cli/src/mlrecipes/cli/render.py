@@ -15,6 +15,7 @@ from mlrecipes.core.events import (
     PlanReady,
     RepoNote,
     RepoProgress,
+    RunsWaiting,
     StepFinished,
     StepLog,
     StepStarted,
@@ -135,6 +136,8 @@ class EventPrinter:
                 return f"[dim]{escape(self._named(step, key))} |[/] {escape(text)}"
             case PipelineFinished():
                 return None
+            case RunsWaiting():
+                return waiting_line(event)
         return None
 
     def _named(self, step: str, key: str) -> str:
@@ -155,3 +158,10 @@ class EventPrinter:
         if event.log_path and event.status == "failed":
             text += f"\n  log: {escape(event.log_path)}"
         return text
+
+
+def waiting_line(event: RunsWaiting) -> str:
+    """One line: how many runs wait for MLflow, why, and what delivers them."""
+    runs = f"{event.runs} run{'s' if event.runs != 1 else ''}"
+    reason = escape(event.reason or "the warm tracker is delivering them")
+    return f"[yellow]{runs} waiting for MLflow:[/] {reason} (`mlrecipes runs push` delivers them)"

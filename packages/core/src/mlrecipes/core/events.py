@@ -94,6 +94,14 @@ class PipelineFinished:
 
 
 @dataclass(frozen=True)
+class RunsWaiting:
+    """Runs whose events are in the outbox, not yet all in MLflow, and why (one line)."""
+
+    runs: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class TrialStarted:
     """A tuning trial starts: one pipeline run with these overrides."""
 
@@ -130,6 +138,7 @@ Event: TypeAlias = (
     | StepLog
     | TeamStoreNotice
     | PipelineFinished
+    | RunsWaiting
     | TrialStarted
     | TrialFinished
     | TrialsDraining

@@ -8,6 +8,9 @@ from :class:`WorkspacePaths` (or are handed it), never join a literal onto it.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +20,7 @@ if TYPE_CHECKING:  # the manifest layer imports this module for STATE_DIR
 
 STATE_DIR = ".mlrecipes"
 MLFLOW_ARTIFACTS = "mlartifacts"  # beside an embedded sqlite store, wherever that store is
+_SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 _GITIGNORE = "# state of mlrecipes: checkouts, environments, step store, embedded MLflow\n*\n"
 
 
@@ -65,17 +69,12 @@ class WorkspacePaths:
         return self.state / "tmp"
 
     @property
-    def live(self) -> Path:
-        """Which MLflow runs a live process holds open (ended KILLED when it died)."""
-        return self.state / "live"
-
-    @property
     def logs(self) -> Path:
         return self.state / "logs"
 
     @property
     def tracker_log(self) -> Path:
-        """The tracker process's output (MLflow's warnings and tracebacks), redacted."""
+        """The warm tracker's output (MLflow's warnings and tracebacks), redacted."""
         return self.logs / "tracker.log"
 
     @property
@@ -112,6 +111,26 @@ class WorkspacePaths:
     def reproduce(self) -> Path:
         """The files ``reproduce`` downloads from the logged run."""
         return self.state / "reproduce"
+
+    @property
+    def outbox(self) -> Path:
+        """Tracking events not yet in MLflow (:mod:`mlrecipes.core.tracking.outbox`)."""
+        return self.state / "outbox"
+
+    @property
+    def tracker_lock(self) -> Path:
+        """Held by the warm tracker while it lives: one per workspace."""
+        return self.state / "tracker.lock"
+
+    @property
+    def tracker_socket(self) -> Path:
+        """The warm tracker's unix socket: in the state folder, or (a path too long for
+        a socket address) in a per-user temp folder keyed by the state folder."""
+        path = self.state / "tracker.sock"
+        if len(os.fsencode(path)) < _SOCKET_PATH_MAX:
+            return path
+        key = hashlib.sha256(os.fsencode(self.state)).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"mlrecipes-{os.getuid()}" / f"{key}.sock"
 
     def ensure(self) -> None:
         """Create the state folder, git-ignored so it is never committed by accident."""

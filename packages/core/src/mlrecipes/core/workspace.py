@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mlrecipes.core.events import EventHandler, ignore
 from mlrecipes.core.manifest import Manifest, load_manifest
@@ -18,7 +18,11 @@ from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.store.gc import DEFAULT_KEEP_LAST, GcResult, collect_garbage
 from mlrecipes.core.sync.status import RepoStatus, workspace_status
 from mlrecipes.core.sync.workspace_sync import SyncMode, SyncResult, sync_workspace
+from mlrecipes.core.tracking.outbox import Pending
 from mlrecipes.core.tracking.uri import tracking_uri
+
+if TYPE_CHECKING:
+    from mlrecipes.core.tracking.warm import WarmStatus
 from mlrecipes.core.tune import TuneOptions, TuneResult
 
 
@@ -137,34 +141,57 @@ class Workspace:
             options.overrides, max_variants=None if options.large_sweep else MAX_VARIANTS
         )
         services = compose.default_services(self.manifest, self.paths, options)
-        early = None
-        if compose.first_run_of(self.paths, options):
-            services, early = compose.started_early(services, tracking_uri(self.manifest))
-        try:
-            # Only what the targets need; a repo whose environment fails fails its steps only.
-            synced = self.sync(
-                mode=options.sync_mode,
-                jobs=options.jobs,
+        # Only what the targets need; a repo whose environment fails fails its steps only.
+        synced = self.sync(
+            mode=options.sync_mode,
+            jobs=options.jobs,
+            on_event=on_event,
+            only=needed_repos(self.manifest, targets),
+            keep_going=True,
+            dry_run=options.dry_run,
+        )
+        # No update moves the checkouts under a step (a dry run runs none).
+        held = nullcontext() if options.dry_run else synced.held(self.paths.checkouts)
+        with held:
+            return run_pipeline(
+                self.manifest,
+                self.paths,
+                synced,
+                targets,
+                options,
+                services=services,
                 on_event=on_event,
-                only=needed_repos(self.manifest, targets),
-                keep_going=True,
-                dry_run=options.dry_run,
             )
-            # No update moves the checkouts under a step (a dry run runs none).
-            held = nullcontext() if options.dry_run else synced.held(self.paths.checkouts)
-            with held:
-                return run_pipeline(
-                    self.manifest,
-                    self.paths,
-                    synced,
-                    targets,
-                    options,
-                    services=services,
-                    on_event=on_event,
-                )
-        finally:
-            if early is not None and not early.closed:
-                early.abort()  # the run failed before it logged anything
+
+    def push_runs(self, *, timeout: float = 120.0) -> Pending:
+        """Deliver the runs waiting in the outbox to MLflow; what still waits, and why."""
+        from mlrecipes.core.tracking.pending import deliver_pending
+
+        return deliver_pending(self.paths, tracking_uri(self.manifest), timeout=timeout)
+
+    def resolve_run_id(self, run_id: str) -> str:
+        """MLflow's id of a run this workspace logged under a local id, once delivered."""
+        from mlrecipes.core.tracking.outbox import RunIds
+
+        return RunIds(self.paths.outbox).resolve(run_id)
+
+    def waiting_runs(self) -> Pending:
+        """What waits in the outbox now (nothing is delivered)."""
+        from mlrecipes.core.tracking.outbox import pending
+
+        return pending(self.paths.outbox)
+
+    def tracker_status(self) -> WarmStatus | None:
+        """The warm tracker of this workspace, or None when none runs."""
+        from mlrecipes.core.tracking import warm
+
+        return warm.status(self.paths.tracker_socket)
+
+    def stop_tracker(self) -> int | None:
+        """Stop the warm tracker (runs it has not delivered stay in the outbox); its pid."""
+        from mlrecipes.core.tracking import warm
+
+        return warm.stop(self.paths.tracker_socket)
 
     def tune(
         self,
@@ -178,7 +205,10 @@ class Workspace:
         Validates the search space and the objective, then syncs once: every
         trial runs the same commits.
         """
+        from mlrecipes.core.run.compose import check_storage
         from mlrecipes.core.tune.study import tune
+
+        check_storage(self.manifest, options.run)  # before the sync: store mode's team store
 
         def sync() -> SyncResult:
             return self.sync(mode=options.run.sync_mode, jobs=options.run.jobs, on_event=on_event)

@@ -23,6 +23,13 @@ from mlrecipes.git_sources.errors import (
 )
 from mlrecipes.git_sources.in_use import hold_checkouts
 from mlrecipes.git_sources.mirror import default_cache_dir, mirrors_dir
+from mlrecipes.git_sources.shareable import (
+    FolderRepo,
+    ShareableUrl,
+    fetch_url,
+    folder_repo,
+    shareable_url,
+)
 from mlrecipes.git_sources.spec import Resolved, SourceEvent, SourceSpec, check_safe
 from mlrecipes.git_sources.sync import resolve_rev, sync_sources
 from mlrecipes.git_sources.trees import folder_of, folder_tree
@@ -36,12 +43,14 @@ __all__ = [
     "CheckoutMovedError",
     "DirtyCheckoutError",
     "DiskFaultError",
+    "FolderRepo",
     "GitSourceError",
     "NotARepositoryError",
     "RemoteError",
     "RemoteHead",
     "Resolved",
     "RevNotFoundError",
+    "ShareableUrl",
     "SourceEvent",
     "SourceSpec",
     "SubdirMissingError",
@@ -51,7 +60,9 @@ __all__ = [
     "commits_between",
     "default_cache_dir",
     "dev_source",
+    "fetch_url",
     "folder_of",
+    "folder_repo",
     "folder_tree",
     "hold_checkouts",
     "mirror_head",
@@ -61,6 +72,7 @@ __all__ = [
     "redact_url",
     "remote_heads",
     "resolve_rev",
+    "shareable_url",
     "short_commit",
     "sync_sources",
 ]

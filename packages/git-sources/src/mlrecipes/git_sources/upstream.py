@@ -115,3 +115,33 @@ def commits_between(spec: SourceSpec, old: str, new: str, *, cache_dir: Path) ->
     except _git.GitFailed:
         return None
     return int(out.strip()) if out.strip().isdigit() else None
+
+
+def default_branch(spec: SourceSpec, *, timeout: float) -> str:
+    """The branch the repository's ``HEAD`` points at (``git ls-remote --symref``,
+    for a local folder as for a remote); ``spec.rev`` is ignored.
+
+    Raises :class:`GitSourceError` when the repository cannot be asked or its
+    ``HEAD`` is no branch.
+    """
+    remote = mirror.remote_of(spec)
+    _git.check_protocol(remote.fetch_url, remote.shown)
+    try:
+        out = _git.run(
+            ["-c", "protocol.ext.allow=never", "ls-remote", "--symref", "--", remote.fetch_url,
+             "HEAD"],
+            env=remote.git_env(), secrets=remote.secrets, timeout=timeout,
+        )  # fmt: skip
+    except _git.GitFailed as exc:
+        raise GitSourceError(
+            f"cannot ask {remote.shown} for its default branch: {_reason(exc)}",
+            hint="check the URL (a local path is relative to the manifest's folder)",
+        ) from None
+    for line in out.splitlines():
+        ref, _, target = line.partition("\t")
+        if target == "HEAD" and ref.startswith("ref: refs/heads/"):
+            return ref.removeprefix("ref: refs/heads/")
+    raise GitSourceError(
+        f"{remote.shown} has no default branch (its HEAD is detached or it has no commits)",
+        hint="give the rev with --repo NAME=URL@REV",
+    )

@@ -18,8 +18,10 @@ from mlrecipes.cli.exp_table import (
     table_width,
 )
 from mlrecipes.cli.options import ManifestOpt
+from mlrecipes.cli.render import waiting_line
 from mlrecipes.cli.state import State, get_state
 from mlrecipes.core import Workspace
+from mlrecipes.core.events import RunsWaiting
 from mlrecipes.core.tracking.experiments import as_records, columns, pipeline_runs
 
 app = typer.Typer(help="Compare the experiment's pipeline runs.")
@@ -69,6 +71,9 @@ def show(
     if as_json and as_csv:
         raise typer.BadParameter("give one of --json and --csv", param_hint="'--json' / '--csv'")
     ws = Workspace.load(file)
+    left = ws.push_runs()  # runs still in the outbox are shown too, once in MLflow
+    if left.runs:
+        get_state(ctx).err.print(waiting_line(RunsWaiting(left.runs, left.reason)))
     records = as_records(
         pipeline_runs(
             ws.manifest,

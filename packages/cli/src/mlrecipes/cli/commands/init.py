@@ -18,10 +18,10 @@ _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/]*|[^/:]*)$")
 
 
 def parse_repo(value: str) -> NewRepo:
-    """``NAME=URL[@REV][#SUBDIR]`` as a :class:`NewRepo` (rev defaults to main)."""
+    """``NAME=URL[@REV][#SUBDIR]`` as a :class:`NewRepo` (no REV: its default branch)."""
     name, sep, rest = value.partition("=")
     rest, _, subdir = rest.partition("#")
-    url, rev = rest, "main"
+    url, rev = rest, None
     at = rest.rfind("@")
     if at > 0:
         before, after = rest[:at], rest[at + 1 :]
@@ -43,7 +43,7 @@ def init(
         typer.Option(
             "--repo",
             metavar="NAME=URL[@REV][#SUBDIR]",
-            help="A repo for the manifest (repeatable); REV defaults to main.",
+            help="A repo for the manifest (repeatable); REV defaults to its default branch.",
         ),
     ] = None,
     file: Annotated[
@@ -62,6 +62,14 @@ def init(
     result = init_workspace(file or Path(MANIFEST_NAME), repos)
     console = get_state(ctx).console
     console.print(f"[green]wrote[/] {escape(str(result.manifest))}")
+    for chosen in result.chosen:
+        if chosen.problem:
+            console.print(
+                f"[yellow]{escape(chosen.repo)}: rev {escape(chosen.rev)}[/] (could not ask for "
+                f"its default branch: {escape(chosen.problem)}; change it in the file if wrong)"
+            )
+        else:
+            console.print(f"{escape(chosen.repo)}: rev {escape(chosen.rev)} (its default branch)")
     if result.gitignore_changed:
         ignored = f".mlrecipes/, outputs/, {result.manifest.stem}.local.yaml"
         console.print(f"[green]updated[/] {escape(str(result.gitignore))} ({escape(ignored)})")

@@ -13,6 +13,8 @@ from mlrecipes.cli.options import JobsOpt, ManifestOpt
 from mlrecipes.cli.render import EventPrinter
 from mlrecipes.cli.sanitize import escape
 from mlrecipes.cli.state import get_state
+from mlrecipes.core import Workspace
+from mlrecipes.core.errors import UserError
 from mlrecipes.core.reproduce import ReproduceResult, reproduce_run, reproduce_tracking_uri
 
 
@@ -52,6 +54,16 @@ def _notes(console: Console, result: ReproduceResult, *, temporary: bool) -> Non
         )
     if temporary and not result.matches:
         console.print(f"[dim]work folder kept: {escape(str(result.workdir))}[/]")
+
+
+def _delivered(run_id: str, file: Path | None) -> str:
+    """Deliver this workspace's waiting runs first; a local run id becomes MLflow's."""
+    try:
+        ws = Workspace.load(file)
+    except UserError:
+        return run_id  # reproducing from a bare tracking URI: nothing of ours waits
+    ws.push_runs()
+    return ws.resolve_run_id(run_id)
 
 
 def reproduce(
@@ -106,6 +118,7 @@ def reproduce(
     """Rerun a logged run from its MLflow artifacts at the same commits; exit 5 on drift."""
     state = get_state(ctx)
     uri = reproduce_tracking_uri(tracking_uri, manifest=file)
+    run_id = _delivered(run_id, file)
     result = reproduce_run(
         run_id,
         tracking_uri=uri,

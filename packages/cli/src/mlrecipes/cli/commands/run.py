@@ -16,6 +16,7 @@ from mlrecipes.cli.options import (
     JobsOpt,
     LockedOpt,
     ManifestOpt,
+    RayStorageOpt,
     TargetsArg,
     parse_dev,
     sync_mode,
@@ -111,8 +112,15 @@ def run(
         str | None,
         typer.Option("--ray-address", metavar="ADDR", help="Ray cluster address (or auto)."),
     ] = None,
+    ray_storage: RayStorageOpt = None,
     yes: Annotated[
         bool, typer.Option("--yes", help="Allow a sweep of more than 1,000 variants.")
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Return only once MLflow holds every run (always so when CI is set)."
+        ),
     ] = False,
     no_share: Annotated[
         bool,
@@ -134,8 +142,10 @@ def run(
         live_logs=state.verbose,
         executor=executor.value if executor else None,
         ray_address=ray_address,
+        ray_storage=ray_storage.value if ray_storage else None,
         large_sweep=yes,
         share=not no_share,
+        wait=wait,
     )
     note = pythonpath_note()
     if note:

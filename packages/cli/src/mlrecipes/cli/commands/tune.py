@@ -20,6 +20,7 @@ from mlrecipes.cli.options import (
     FrozenOpt,
     LockedOpt,
     ManifestOpt,
+    RayStorageOpt,
     TargetsArg,
     parse_dev,
     sync_mode,
@@ -171,6 +172,7 @@ def tune(
         ExecutorKind | None,
         typer.Option("--executor", help="Where steps run (default: the manifest's, else local)."),
     ] = None,
+    ray_storage: RayStorageOpt = None,
 ) -> None:
     """Search hyperparameters with Optuna; every trial is a pipeline run that reuses the cache."""
     state = get_state(ctx)
@@ -178,6 +180,7 @@ def tune(
     run = RunOptions(
         sync_mode=sync_mode(locked=locked, frozen=frozen),
         executor=executor.value if executor else None,
+        ray_storage=ray_storage.value if ray_storage else None,
     )
     options = TuneOptions(
         space=tuple(space or ()),

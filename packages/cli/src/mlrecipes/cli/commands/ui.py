@@ -35,7 +35,9 @@ def ui(
     )
 
     state = get_state(ctx)
-    plan = plan_ui(Workspace.load(file).manifest, host=host, port=port)
+    ws = Workspace.load(file)
+    ws.push_runs()  # runs still in the outbox show in the UI too
+    plan = plan_ui(ws.manifest, host=host, port=port)
     if not plan.command:
         state.console.print(f"MLflow UI of the tracking server: {plan.url}")
         return

@@ -29,6 +29,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,17 +94,24 @@ def run_step(payload: dict[str, Any]) -> dict[str, Any]:
             "error": f"Ray node {node_name()} cannot see {missing}: {SHARED_FS_HINT}",
             "node": node_name(),
         }
-    spec_path = Path(payload["spec_path"])
+    return launch(payload, Path(payload["spec_path"]), Path(payload["log_path"]))
+
+
+def launch(payload: dict[str, Any], spec_path: Path, log_path: Path) -> dict[str, Any]:
+    """Run the runner on ``payload["spec"]`` with ``payload["python"]`` in ``payload["cwd"]``.
+
+    Returns ``{"returncode", "result", "log_tail", "killed"}``. Used by both storage
+    modes: ``store`` mode calls it once the node has its checkout, environment and inputs.
+    """
     # Owner-only: the spec holds params in clear, secrets included.
     spec_path.unlink(missing_ok=True)
     fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(payload["spec"], fh)
     runner = _runner_file(payload["runner_source"])
-    log_path = Path(payload["log_path"])
     python = payload["python"]
     argv = [python, "-c", PRELUDE, str(os.getpid()), str(runner), str(spec_path)]
-    env = _step_env(Path(python), payload["env"])
+    env = subprocess_env(Path(python), {**payload["env"], "MLRECIPES_RAY_NODE_ID": node_id()})
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             argv,
@@ -121,6 +129,8 @@ def run_step(payload: dict[str, Any]) -> dict[str, Any]:
     except OSError:
         result = None
     result_path.unlink(missing_ok=True)
+    if returncode == 0 and not killed:
+        spec_path.unlink(missing_ok=True)
     return {
         "returncode": returncode,
         "result": result,
@@ -161,13 +171,18 @@ def _killpg(proc: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(proc.pid, signum)
 
 
-def _step_env(python: Path, extra: dict[str, str]) -> dict[str, str]:
-    """The node's environment, cleaned as the local executor does, plus ``extra``."""
+def subprocess_env(python: Path, extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a step process: ours, cleaned, plus ``extra``.
+
+    ``VIRTUAL_ENV``, ``PYTHONPATH``, ``PYTHONHOME`` and ``UV_*`` are removed;
+    the interpreter's folder goes first on ``PATH`` (as ``uv run`` does), so a
+    step that calls ``python`` or a console script gets its own environment's.
+    Both executors build a step's environment here.
+    """
     env = {k: v for k, v in os.environ.items() if k not in _DROPPED and not k.startswith("UV_")}
     env.update(extra)
     env["PATH"] = os.pathsep.join(filter(None, [str(python.parent), env.get("PATH", "")]))
     env["PYTHONUNBUFFERED"] = "1"
-    env["MLRECIPES_RAY_NODE_ID"] = node_id()
     return env
 
 

@@ -20,43 +20,29 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlrecipes.core.codedeps import hash_observed
-from mlrecipes.core.executors._ray_node import PRELUDE
+
+# One builder of a step process's environment for both executors: the Ray node
+# module is shipped to nodes by value, so it holds it (stdlib only).
+from mlrecipes.core.executors._ray_node import PRELUDE, subprocess_env
 from mlrecipes.core.executors.base import Outcome, read_outcome
 from mlrecipes.core.executors.groups import MARKER_VAR, new_marker, record_group
 from mlrecipes.core.executors.runner import build_spec, runner_path, write_spec
 from mlrecipes.core.executors.task import StepTask
 from mlrecipes.core.paths import runner_cache_dir
 
-# Variables of the calling environment that would make the step's interpreter
-# import from, or behave like, another environment.
-_DROPPED = frozenset({"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__"})
+__all__ = ["LocalExecutor", "dropped_search_path", "subprocess_env"]
 
 
 def dropped_search_path() -> str | None:
     """``PYTHONPATH`` of the caller when set: steps never see it (each step imports from
     its repo's environment only), so callers can say so."""
     return os.environ.get("PYTHONPATH") or None
-
-
-def subprocess_env(python: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment of a step process: ours, cleaned, plus ``extra``.
-
-    ``VIRTUAL_ENV``, ``PYTHONPATH``, ``PYTHONHOME`` and ``UV_*`` are removed;
-    the interpreter's folder goes first on ``PATH`` (as ``uv run`` does), so a
-    step that calls ``python`` or a console script gets its own environment's.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in _DROPPED and not k.startswith("UV_")}
-    env.update(extra)
-    env["PATH"] = os.pathsep.join(filter(None, [str(python.parent), env.get("PATH", "")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 _COMPILE = (

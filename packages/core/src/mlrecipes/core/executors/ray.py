@@ -22,23 +22,27 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.executors import _ray_node
 from mlrecipes.core.executors.base import Outcome, read_outcome
 from mlrecipes.core.executors.runner import build_spec, runner_path
 from mlrecipes.core.executors.task import StepTask
+from mlrecipes.core.install import install_command
 from mlrecipes.core.manifest.model import Resources
 
-INSTALL_HINT = (
-    "install the Ray extra: `uv pip install 'mlrecipes-core[ray]'` "
-    "(or `uv tool install mlrecipes --with 'mlrecipes-core[ray]'`)"
-)
+
+def install_hint() -> str:
+    """How to add the Ray extra to this install (a command that works on a fresh machine)."""
+    return (
+        f"install the Ray extra: `{install_command('ray')}` "
+        "(in a project environment: `uv pip install 'mlrecipes-core[ray]'`)"
+    )
 
 
 def import_ray() -> Any:
@@ -51,7 +55,7 @@ def import_ray() -> Any:
         import ray
     except ImportError as exc:
         raise UserError(
-            "the Ray executor needs Ray, which is not installed", hint=INSTALL_HINT
+            "the Ray executor needs Ray, which is not installed", hint=install_hint()
         ) from exc
     with contextlib.suppress(Exception):  # imported before us: the flag was already read
         ray._private.ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV = False
@@ -70,13 +74,33 @@ def ray_options(resources: Resources | None) -> dict[str, Any]:
         options["num_gpus"] = res.gpus
     if res.memory is not None:
         options["memory"] = res.memory
+    if res.custom:
+        options["resources"] = dict(res.custom)
     return options
+
+
+class KeyedTasks(Protocol):
+    """Tasks that carry keys, not paths (Ray's ``store`` mode; built by the team store layer).
+
+    ``node_function`` runs on the node with what :meth:`job` returns and replies
+    as :func:`._ray_node.launch` does; :meth:`collect` brings a successful
+    step's outputs into its temp entry on the driver (raising with a one-line,
+    credential-free message).
+    """
+
+    @property
+    def node_function(self) -> Callable[[Any], dict[str, Any]]: ...
+
+    def job(self, task: StepTask, *, runner_source: str, grace: float) -> Any: ...
+
+    def collect(self, reply: dict[str, Any], tmp_entry: Path) -> None: ...
 
 
 @dataclass(eq=False)
 class _Job:
     task: StepTask
     log_path: Path
+    tmp_entry: Path
     ref: Any = None
     cancelled: bool = False
     forced: bool = False
@@ -100,6 +124,7 @@ class RayExecutor:
         address: str | None = None,
         resources_of: Callable[[StepTask], Resources | None] | None = None,
         grace: float = 5.0,
+        store: KeyedTasks | None = None,
     ) -> None:
         self._ray = import_ray()
         self._owns_connection = _connect(self._ray, address)
@@ -111,10 +136,23 @@ class RayExecutor:
         # Shipped by value: a node needs Ray and the workspace, not mlrecipes.
         self._ray.cloudpickle.register_pickle_by_value(_ray_node)
         self._remote = self._ray.remote(_ray_node.run_step)
+        # `store` mode: the node needs mlrecipes (it checks out, builds, fetches,
+        # publishes), so its task function is imported there, not shipped.
+        self._store = store
+        self._remote_store = self._ray.remote(store.node_function) if store else None
+        # Collecting a node's outputs downloads them: not on Ray's callback thread.
+        self._pool = (
+            ThreadPoolExecutor(4, thread_name_prefix="mlrecipes-collect") if store else None
+        )
         self._closed = False
 
     def submit(self, task: StepTask, *, tmp_entry: Path, log_path: Path) -> Future[Outcome]:
         """Submit ``task`` as a Ray task; the future resolves when it has ended."""
+        options = ray_options(self._resources_of(task))
+        options["name"] = f"mlrecipes:{task.display}"
+        if self._store is not None and self._remote_store is not None:
+            job_spec = self._store.job(task, runner_source=self._runner_source, grace=self._grace)
+            return self._start(self._remote_store, options, job_spec, task, tmp_entry, log_path)
         result_path = log_path.with_suffix(".result.json")
         payload = {
             "python": str(task.python),
@@ -127,15 +165,32 @@ class RayExecutor:
             "runner_source": self._runner_source,
             "grace": self._grace,
         }
-        options = ray_options(self._resources_of(task))
-        options["name"] = f"mlrecipes:{task.display}"
-        job = _Job(task, log_path)
+        return self._start(self._remote, options, payload, task, tmp_entry, log_path)
+
+    def _start(
+        self,
+        remote: Any,
+        options: dict[str, Any],
+        payload: Any,
+        task: StepTask,
+        tmp_entry: Path,
+        log_path: Path,
+    ) -> Future[Outcome]:
+        job = _Job(task, log_path, tmp_entry)
         future: Future[Outcome] = Future()
         future.set_running_or_notify_cancel()
         with self._lock:
-            job.ref = self._remote.options(**options).remote(payload)
+            job.ref = remote.options(**options).remote(payload)
             self._jobs[id(job)] = job
-        job.ref.future().add_done_callback(lambda done: self._resolve(job, done, future))
+        pool = self._pool
+
+        def done(ref_future: Future[Any]) -> None:
+            if pool is None:
+                self._resolve(job, ref_future, future)
+            else:
+                pool.submit(self._resolve, job, ref_future, future)
+
+        job.ref.future().add_done_callback(done)
         return future
 
     def cancel_all(self) -> None:
@@ -166,6 +221,8 @@ class RayExecutor:
             self.cancel_all()
             with contextlib.suppress(Exception):
                 self._ray.wait(refs, num_returns=len(refs), timeout=self._grace + 10.0)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         if self._owns_connection:
             self._ray.shutdown()
 
@@ -206,27 +263,107 @@ class RayExecutor:
             return Outcome("killed", error="cancelled")
         if outcome.status == "ok":
             job.log_path.with_suffix(".spec.json").unlink(missing_ok=True)
+        if outcome.status == "ok" and self._store is not None:
+            try:
+                self._store.collect(reply, job.tmp_entry)
+            except Exception as problem:
+                why = f"its outputs could not be fetched from the team store: {problem}"
+                return Outcome("failed", error=why)
         return outcome
 
 
 def _connect(ray: Any, address: str | None) -> bool:
-    """Connect to the cluster unless already connected; True if we connected."""
+    """Connect to the cluster unless already connected; True if we connected.
+
+    Ray's native GCS client writes its retries straight to file descriptor 2
+    (fifteen-odd ``InvalidAuthToken`` lines against a cluster that wants a
+    token): they go to a file while connecting, and decide the message.
+    """
     if ray.is_initialized():
         return False
-    try:
-        ray.init(
-            address=address,
-            logging_level=logging.WARNING,
-            log_to_driver=False,  # steps log to their own files; keep the terminal ours
-        )
-    except Exception as exc:
-        where = f" at {address}" if address else ""
-        raise UserError(
-            f"cannot connect to the Ray cluster{where}: {exc}",
-            hint="start one with `ray start --head`, or pass its address with "
-            "--ray-address (or `executor: {kind: ray, address: ...}` in workspace.yaml)",
-        ) from exc
+    use_token_if_available(ray)
+    with _native_stderr() as captured:
+        try:
+            ray.init(
+                address=address,
+                logging_level=logging.WARNING,
+                log_to_driver=False,  # steps log to their own files; keep the terminal ours
+            )
+        except Exception as exc:
+            raise connect_error(address, exc, captured()) from exc
     return True
+
+
+AUTH_HINT = (
+    "set RAY_AUTH_TOKEN to the cluster's token (`ray get-auth-token` on its head node) "
+    "or put it in ~/.ray/auth_token"
+)
+
+
+def connect_error(address: str | None, exc: BaseException, native: str) -> UserError:
+    """One line for a failed ``ray.init``: an authentication failure named as such."""
+    where = f" at {address}" if address else ""
+    if "InvalidAuthToken" in native or "Unauthenticated" in native or _is_auth(exc):
+        given = "no token" if _token_source() is None else f"the token from {_token_source()}"
+        return UserError(
+            f"the Ray cluster{where} refused the connection: it uses token authentication "
+            f"and {given} was not accepted",
+            hint=AUTH_HINT,
+        )
+    return UserError(
+        f"cannot connect to the Ray cluster{where}: {exc}",
+        hint="start one with `ray start --head`, or pass its address with "
+        "--ray-address (or `executor: {kind: ray, address: ...}` in workspace.yaml)",
+    )
+
+
+def _is_auth(exc: BaseException) -> bool:
+    return type(exc).__name__ == "AuthenticationError"
+
+
+def _token_source() -> str | None:
+    """Where Ray would read a token from: the variables it reads, then its default file."""
+    for name in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        if os.environ.get(name):
+            return name
+    default = Path.home() / ".ray" / "auth_token"
+    return str(default).replace(str(Path.home()), "~", 1) if default.is_file() else None
+
+
+def use_token_if_available(ray: Any) -> None:
+    """Turn Ray's token mode on when a token is at hand and ``RAY_AUTH_MODE`` is unset.
+
+    A cluster started while ``~/.ray/auth_token`` exists has token authentication on,
+    and Ray's own ``ray.init()`` sends the token only when it found that cluster by
+    itself (no address). Sending it to a cluster without authentication is harmless.
+    """
+    if os.environ.get("RAY_AUTH_MODE") is not None or _token_source() is None:
+        return
+    os.environ["RAY_AUTH_MODE"] = "token"
+    with contextlib.suppress(Exception):  # Ray imported before: refresh its cached config
+        ray._raylet.Config.initialize("")
+
+
+@contextlib.contextmanager
+def _native_stderr() -> Iterator[Callable[[], str]]:
+    """File descriptor 2 into a temp file; yields a reader of what was written."""
+    with tempfile.TemporaryFile(prefix="mlrecipes-ray-") as sink:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to keep off it
+            yield lambda: ""
+            return
+        os.dup2(sink.fileno(), 2)
+
+        def read() -> str:
+            sink.seek(0)
+            return sink.read().decode("utf-8", errors="replace")
+
+        try:
+            yield read
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _read_reply(reply: dict[str, Any], log_path: Path) -> Outcome:
@@ -247,4 +384,4 @@ def _keep_log(log_path: Path, tail: str) -> None:
         log_path.write_text(tail, encoding="utf-8")
 
 
-__all__ = ["INSTALL_HINT", "RayExecutor", "import_ray", "ray_options"]
+__all__ = ["KeyedTasks", "RayExecutor", "import_ray", "install_hint", "ray_options"]

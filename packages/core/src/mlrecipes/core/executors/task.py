@@ -48,6 +48,11 @@ class StepTask:
     (:mod:`mlrecipes.core.codedeps`); empty: nothing is recorded (the tree rule)."""
     code_key: str | None = None
     """The step's key without its code, under which the store indexes the entry."""
+    repo: str = ""
+    """The repo whose environment runs the step (Ray's ``store`` mode builds it on the node)."""
+    input_ids: Mapping[str, str] = field(default_factory=dict)
+    """Each input's identity (``step:<fp>/<out>`` or ``file:<sha256>``): how a node that
+    does not see ``inputs`` fetches them from the team store."""
 
     @property
     def display(self) -> str:

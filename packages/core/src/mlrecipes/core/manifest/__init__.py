@@ -1,5 +1,6 @@
 """The workspace manifest: loading, validation, JSON Schema, parameter resolution."""
 
+from mlrecipes.core.manifest._frozen import FrozenMap
 from mlrecipes.core.manifest._overrides import SECRET_MASK, parse_value, public_overrides
 from mlrecipes.core.manifest.load import load_manifest, with_dev_paths
 from mlrecipes.core.manifest.model import (
@@ -40,6 +41,7 @@ __all__ = [
     "EnvRef",
     "ExecutorConfig",
     "FnRef",
+    "FrozenMap",
     "Location",
     "Manifest",
     "MlflowConfig",

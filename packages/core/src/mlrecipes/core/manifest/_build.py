@@ -27,6 +27,7 @@ from mlrecipes.core.manifest._steps import build_steps
 from mlrecipes.core.manifest._values import check_logged_name, param_value, text_or_env
 from mlrecipes.core.manifest._yaml import Broken, Entry, YMap, YNode, YSeq
 from mlrecipes.core.manifest.model import (
+    RAY_STORAGES,
     SHARE_MODES,
     SUPPORTED_VERSIONS,
     EnvRef,
@@ -34,6 +35,7 @@ from mlrecipes.core.manifest.model import (
     Location,
     Manifest,
     MlflowConfig,
+    RayStorage,
     RepoSpec,
     ShareMode,
     StoreConfig,
@@ -46,7 +48,7 @@ from mlrecipes.git_sources.rules import REV_HINT, URL_HINT
 TOP_KEYS = ("version", "name", "mlflow", "paths", "params", "repos", "steps", "executor", "store")
 REPO_KEYS = ("url", "rev", "subdir", "python", "uses", "cache")
 MLFLOW_KEYS = ("tracking_uri", "experiment")
-EXECUTOR_KEYS = ("kind", "address")
+EXECUTOR_KEYS = ("kind", "address", "storage")
 EXECUTOR_KINDS = ("local", "ray")
 STORE_KEYS = ("share", "max_size")
 _Check = Callable[[str], str | None]
@@ -342,7 +344,27 @@ def _executor(ctx: Context, entry: Entry | None) -> ExecutorConfig:
             did_you_mean(kind, EXECUTOR_KINDS),
         )
         kind = None
-    return ExecutorConfig("ray" if kind == "ray" else "local", address)
+    storage_entry = ymap.entries.get("storage")
+    storage = _storage(ctx, storage_entry) if storage_entry else "shared"
+    return ExecutorConfig(
+        "ray" if kind == "ray" else "local",
+        address,
+        storage,
+        storage_entry.value_loc if storage_entry else None,
+    )
+
+
+def _storage(ctx: Context, entry: Entry) -> RayStorage:
+    for mode in RAY_STORAGES:
+        if entry.value == mode:
+            return mode
+    ctx.report(
+        entry.value_loc,
+        f"executor.storage must be one of {', '.join(RAY_STORAGES)}, got {_shown(entry.value)}",
+        "executor.storage",
+        did_you_mean(str(entry.value), RAY_STORAGES),
+    )
+    return "shared"
 
 
 def _store(ctx: Context, entry: Entry | None) -> StoreConfig:

@@ -36,7 +36,7 @@ _USES_HINT = (
     "give that repo `uses: [OTHER]` under `repos:`"
 )
 MISPLACED_STEP_KEYS = {"repos": _USES_HINT, "uses": _USES_HINT}
-RESOURCE_KEYS = ("cpus", "gpus", "memory")
+RESOURCE_KEYS = ("cpus", "gpus", "memory", "custom")
 # Stands for an `fn` that has a problem already reported; meaning checks skip it.
 BROKEN_FN = FnRef("", "", "")
 T = TypeVar("T")
@@ -186,7 +186,25 @@ def _resources(ctx: Context, entry: Entry | None, key_path: str) -> Resources:
             counts[key] = float(value)
         else:
             ctx.report(item.value_loc, f"{key} must be a number >= 0", f"{key_path}.{key}")
-    return Resources(counts["cpus"], counts["gpus"], _memory(ctx, ymap, key_path))
+    memory = _memory(ctx, ymap, key_path)
+    return Resources(counts["cpus"], counts["gpus"], memory, _custom(ctx, ymap, key_path))
+
+
+def _custom(ctx: Context, ymap: YMap, key_path: str) -> FrozenMap[str, float]:
+    """``custom: {name: amount}``: Ray custom resources, each a number >= 0."""
+    item = ymap.entries.get("custom")
+    if item is None:
+        return FrozenMap()
+    custom = ctx.mapping(item.value, item.value_loc, f"{key_path}.custom")
+    found: dict[str, float] = {}
+    for name, entry in (custom.entries if custom is not None else {}).items():
+        value = entry.value
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            found[name] = float(value)
+        else:
+            where = f"{key_path}.custom.{name}"
+            ctx.report(entry.value_loc, f"custom resource {name!r} must be a number >= 0", where)
+    return FrozenMap(found)
 
 
 def _memory(ctx: Context, ymap: YMap, key_path: str) -> int | None:

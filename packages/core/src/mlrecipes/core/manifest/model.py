@@ -168,6 +168,8 @@ class Resources:
     cpus: float | None = None
     gpus: float | None = None
     memory: int | None = None  # bytes
+    custom: Mapping[str, float] = field(default_factory=FrozenMap)
+    """Ray custom resources (``ray start --resources``), e.g. ``{sandbox: 1}``."""
 
 
 CodeRule: TypeAlias = Literal["files", "tree"]
@@ -218,10 +220,19 @@ class MlflowConfig:
     experiment: str | None = None
 
 
+RayStorage: TypeAlias = Literal["shared", "store"]
+RAY_STORAGES: tuple[RayStorage, ...] = ("shared", "store")
+
+
 @dataclass(frozen=True)
 class ExecutorConfig:
+    """``executor:``. ``storage`` says how Ray nodes get code and data: ``shared`` (every
+    node mounts the workspace folder) or ``store`` (through the team store, by key)."""
+
     kind: Literal["local", "ray"] = "local"
     address: str | None = None
+    storage: RayStorage = "shared"
+    storage_loc: Location | None = field(default=None, compare=False, repr=False)
 
 
 ShareMode: TypeAlias = Literal["auto", "on", "off"]

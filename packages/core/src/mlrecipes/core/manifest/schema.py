@@ -12,7 +12,7 @@ from typing import Any
 
 from mlrecipes.core.manifest._build import EXECUTOR_KINDS
 from mlrecipes.core.manifest._formats import MEMORY_PATTERN, NAME_PATTERN, PYTHON_PATTERN
-from mlrecipes.core.manifest.model import SHARE_MODES, SUPPORTED_VERSIONS
+from mlrecipes.core.manifest.model import RAY_STORAGES, SHARE_MODES, SUPPORTED_VERSIONS
 
 SCHEMA_ID = "https://mlrecipes.dev/schemas/workspace.schema.json"
 _KWARG = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -123,6 +123,12 @@ def _defs() -> dict[str, Any]:
                     {
                         "cpus": {**number, "description": "CPU cores."},
                         "gpus": {**number, "description": "GPUs."},
+                        "custom": {
+                            "type": "object",
+                            "description": "Ray custom resources by name (`ray start "
+                            "--resources`), e.g. `{sandbox: 1}`.",
+                            "additionalProperties": number,
+                        },
                         "memory": {
                             "description": 'Bytes, or a size like "4GB" or "512MiB".',
                             "oneOf": [
@@ -187,6 +193,13 @@ def manifest_json_schema() -> dict[str, Any]:
                         "enum": list(EXECUTOR_KINDS),
                     },
                     "address": _text("Ray cluster address, e.g. `auto`."),
+                    "storage": {
+                        "description": "How Ray nodes get code and data: `shared` (every "
+                        "node mounts the workspace folder) or `store` (nodes check out the "
+                        "locked commits, build environments and move data through the team "
+                        "store).",
+                        "enum": list(RAY_STORAGES),
+                    },
                 },
             ),
             "store": _obj(

@@ -9,6 +9,7 @@ folder's ``.gitignore``. An existing manifest is never overwritten.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -19,6 +20,8 @@ from pathlib import Path
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest._formats import name_problem
 from mlrecipes.core.manifest._local import local_path
+from mlrecipes.git_sources import GitSourceError, SourceSpec, fetch_url
+from mlrecipes.git_sources.upstream import default_branch
 from mlrecipes.git_sources.urls import userinfo_of
 
 # The state folder, and the output root of the template whose files are links into it.
@@ -27,12 +30,25 @@ IGNORED = (".mlrecipes/", "outputs/")
 
 @dataclass(frozen=True)
 class NewRepo:
-    """A repo for the new manifest: ``url`` as written (relative paths: from the manifest)."""
+    """A repo for the new manifest: ``url`` as written (relative paths: from the manifest).
+
+    ``rev`` None: the repository's default branch (its ``HEAD``), asked at init.
+    """
 
     name: str
     url: str
-    rev: str = "main"
+    rev: str | None = None
     subdir: str | None = None
+
+
+@dataclass(frozen=True)
+class ChosenRev:
+    """A rev init picked for a repo given without one: its default branch, or ``main``
+    with the reason when the repository could not be asked."""
+
+    repo: str
+    rev: str
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,20 @@ class InitResult:
     manifest: Path
     gitignore: Path
     gitignore_changed: bool
+    chosen: tuple[ChosenRev, ...] = ()
+
+
+DEFAULT_BRANCH_TIMEOUT = 10.0
+"""Seconds to wait for a remote to name its default branch."""
+
+
+def choose_rev(repo: NewRepo, folder: Path) -> ChosenRev:
+    """The default branch of ``repo`` (relative URLs from ``folder``), else ``main``."""
+    spec = SourceSpec(repo.name, fetch_url(repo.url, folder), "main", base_dir=folder)
+    try:
+        return ChosenRev(repo.name, default_branch(spec, timeout=DEFAULT_BRANCH_TIMEOUT))
+    except GitSourceError as exc:
+        return ChosenRev(repo.name, "main", exc.message)
 
 
 def _quoted(text: str) -> str:
@@ -114,10 +144,11 @@ def _url_line(repo: NewRepo) -> str:
 
 
 def _repo_block(repo: NewRepo) -> str:
+    rev = _quoted(repo.rev or "main")
     lines = [
         f"  {repo.name}:",
         _url_line(repo),
-        f"    rev: {_quoted(repo.rev)}{' ' * max(1, 25 - len(_quoted(repo.rev)))}"
+        f"    rev: {rev}{' ' * max(1, 25 - len(rev))}"
         "# branch, tag or (short) SHA; the lock pins its commit",
     ]
     if repo.subdir:
@@ -194,6 +225,9 @@ def init_workspace(manifest: Path, repos: Sequence[NewRepo] = ()) -> InitResult:
             hint="edit it, or give another file with -f (e.g. -f other.yaml)",
         )
     manifest.parent.mkdir(parents=True, exist_ok=True)
+    chosen = tuple(choose_rev(r, manifest.parent) for r in repos if r.rev is None)
+    revs = {c.repo: c.rev for c in chosen}
+    repos = [dataclasses.replace(r, rev=r.rev or revs[r.name]) for r in repos]
     text = manifest_text(manifest.name, _workspace_name(manifest.parent), repos)
     _check_valid(text, manifest)
     try:
@@ -202,4 +236,4 @@ def init_workspace(manifest: Path, repos: Sequence[NewRepo] = ()) -> InitResult:
     except FileExistsError:
         raise UserError(f"{manifest} already exists; init never overwrites a manifest") from None
     gitignore, changed = _ignore(manifest)
-    return InitResult(manifest, gitignore, changed)
+    return InitResult(manifest, gitignore, changed, chosen)

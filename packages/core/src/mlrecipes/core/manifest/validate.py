@@ -17,6 +17,7 @@ from mlrecipes.core.errors import Problem
 from mlrecipes.core.manifest._build import Draft
 from mlrecipes.core.manifest._steps import BROKEN_FN
 from mlrecipes.core.manifest.model import (
+    EnvRef,
     Location,
     Manifest,
     OutRef,
@@ -54,7 +55,44 @@ def validate(draft: Draft, file: Path) -> list[Problem]:
     _check_overlaps(checker)
     _check_cycles(checker)
     _check_uses(checker)
+    _check_storage(checker)
     return checker.problems
+
+
+TEAM_STORE_HINT = (
+    "log to an MLflow server (`mlflow.tracking_uri: https://...`, started with "
+    "--serve-artifacts) or set `store.share: on` with an artifact store every node reaches"
+)
+
+
+def store_mode_problem(manifest: Manifest, tracking_uri: str | None) -> str | None:
+    """Why ``executor.storage: store`` cannot work here (no team store), or None.
+
+    ``tracking_uri`` None means it is not known yet (an ``!env`` read at run time).
+    """
+    share = manifest.store.share
+    if share == "off":
+        return "executor.storage: store moves data through the team store, but store.share is off"
+    if share == "auto" and tracking_uri is not None:
+        scheme = tracking_uri.partition("://")[0].lower() if "://" in tracking_uri else ""
+        if scheme not in ("http", "https"):
+            return (
+                "executor.storage: store moves data through the team store, and there is "
+                "none: the tracking URI is not an MLflow server"
+            )
+    return None
+
+
+def _check_storage(checker: _Checker) -> None:
+    """``storage: store`` needs a team store (an MLflow server, or ``share: on``)."""
+    executor = checker.manifest.executor
+    if executor.storage != "store":
+        return
+    configured = checker.manifest.mlflow.tracking_uri
+    uri = None if isinstance(configured, EnvRef) else configured or "sqlite:///"
+    problem = store_mode_problem(checker.manifest, uri)
+    if problem is not None:
+        checker.report(executor.storage_loc, problem, "executor.storage", TEAM_STORE_HINT)
 
 
 def _check_uses(checker: _Checker) -> None:

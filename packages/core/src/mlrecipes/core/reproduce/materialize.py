@@ -1,11 +1,16 @@
 """Turning a logged run's artifacts into a workspace folder that runs the same pipeline.
 
-The logged manifest may name repos by paths relative to its own folder
-(``url: ../models``, ``url: .``). The work folder lives elsewhere, so those URLs
-are rewritten to absolute paths under the run's ``mlrecipes.workspace_root``, in
-the manifest text and in the lock alike: the lock keeps covering the manifest
-(``--frozen``), and the work folder is a self-contained workspace that a user can
-inspect and run again. Only the URL scalars change; every other byte stays.
+The logged manifest may name repos by local paths (``url: ../models``,
+``url: .``). The work folder lives elsewhere, maybe on another machine, so those
+URLs are rewritten to the URL the run recorded for the repo
+(``mlrecipes.repo.<name>.url``: fetchable by a teammate, see
+:mod:`mlrecipes.git_sources.shareable`), in the manifest text and in the lock
+alike: the lock keeps covering the manifest (``--frozen``), and the work folder
+is a self-contained workspace that a user can inspect and run again. Only the
+URL scalars change; every other byte stays. A repo recorded as local-only is
+used from its folder when this machine has it, and refused by name otherwise.
+Runs logged before URLs were recorded that way resolve relative URLs against
+``mlrecipes.workspace_root``.
 
 External input files (``!path`` deps) are not artifacts: they are linked from the
 original workspace folder, and their content hashes keep the fingerprints honest.
@@ -16,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import yaml
@@ -24,7 +29,8 @@ import yaml
 from mlrecipes.core.errors import ReproduceError
 from mlrecipes.core.manifest import Manifest, PathRef, load_manifest
 from mlrecipes.core.reproduce.origin import LoggedRun
-from mlrecipes.core.sync.lock import lock_path_for, parse_lock, write_lock
+from mlrecipes.core.sync.lock import Lock, lock_path_for, parse_lock, write_lock
+from mlrecipes.git_sources.shareable import is_relative_path
 from mlrecipes.git_sources.urls import classify
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -53,13 +59,13 @@ def _plain(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == _STR_TAG
 
 
-def _url_nodes(tree: yaml.Node | None) -> Iterator[yaml.ScalarNode]:
-    """The plain-string ``repos.<name>.url`` scalars (``!env`` ones are skipped)."""
-    for _, repo in _section(tree, "repos"):
+def _url_nodes(tree: yaml.Node | None) -> Iterator[tuple[str, yaml.ScalarNode]]:
+    """Each repo's name and plain-string ``url`` scalar (``!env`` ones are skipped)."""
+    for name, repo in _section(tree, "repos"):
         if isinstance(repo, yaml.MappingNode):
             for field, node in repo.value:
                 if field.value == "url" and isinstance(node, yaml.ScalarNode) and _plain(node):
-                    yield node
+                    yield str(name.value), node
 
 
 def _escaping_roots(tree: yaml.Node | None, written: set[str]) -> Iterator[yaml.ScalarNode]:
@@ -74,13 +80,56 @@ def _escaping_roots(tree: yaml.Node | None, written: set[str]) -> Iterator[yaml.
 def rewrite_relative(text: str, root: Path, *, written_roots: set[str]) -> str:
     """``text`` with relative repo URLs, and read-only ``paths`` roots outside the
     manifest's folder, made absolute against ``root``; every other byte unchanged."""
+    tree = yaml.compose(text, Loader=yaml.SafeLoader)
+    urls = {name: absolute_url(n.value, root) for name, n in _url_nodes(tree)}
+    return rewrite_sources(text, urls, root, written_roots=written_roots)
+
+
+def rewrite_sources(
+    text: str, urls: Mapping[str, str], root: Path | None, *, written_roots: set[str]
+) -> str:
+    """``text`` with each repo's ``url`` replaced by ``urls[repo]`` where that differs,
+    and (given a ``root``) read-only ``paths`` roots outside the manifest's folder made
+    absolute against it; every other byte unchanged."""
     tree = yaml.compose(text, Loader=yaml.SafeLoader)  # composing builds no tag objects
-    nodes = [n for n in _url_nodes(tree) if is_relative_local(n.value)]
-    nodes += list(_escaping_roots(tree, written_roots))
-    for node in sorted(nodes, key=lambda n: n.start_mark.index, reverse=True):
-        quoted = json.dumps(absolute_url(node.value, root))  # a valid YAML double-quoted scalar
+    edits = [(n, urls[name]) for name, n in _url_nodes(tree) if urls.get(name, n.value) != n.value]
+    if root is not None:
+        edits += [(n, absolute_url(n.value, root)) for n in _escaping_roots(tree, written_roots)]
+    for node, value in sorted(edits, key=lambda e: e[0].start_mark.index, reverse=True):
+        quoted = json.dumps(value)  # a valid YAML double-quoted scalar
         text = text[: node.start_mark.index] + quoted + text[node.end_mark.index :]
     return text
+
+
+def source_urls(logged: LoggedRun, lock: Lock) -> dict[str, str]:
+    """The URL to fetch each repo of the lock from, for those the lock names by a local
+    path; raises :class:`ReproduceError` for a local-only repo this machine lacks."""
+    recorded = logged.repos()
+    urls: dict[str, str] = {}
+    for name, entry in lock.repos.items():
+        if classify(entry.url) not in ("local", "file"):
+            continue
+        repo = recorded.get(name)
+        url = repo.url if repo else ""
+        if repo is not None and repo.local_only:
+            urls[name] = _local_only(logged, name, url)
+        elif url and not is_relative_path(url):
+            urls[name] = url  # fetchable wherever the run is reproduced
+        elif is_relative_local(entry.url):
+            urls[name] = absolute_url(entry.url, _root(logged))  # logged before URLs were
+    return urls
+
+
+def _local_only(logged: LoggedRun, name: str, path: str) -> str:
+    if path and Path(path).is_dir():
+        return path  # the machine that ran it (or one that has the same folder)
+    raise ReproduceError(
+        f"repo {name!r} of run {logged.run_id} is local-only: it was recorded as the folder "
+        f"{path or '?'}, which had no git remote, and this machine has no such folder",
+        run_id=logged.run_id,
+        hint=f"give {name!r} a remote (`git remote add origin URL`, then push), run the "
+        "pipeline again and reproduce that run, or reproduce on the machine that ran it",
+    )
 
 
 def _written_roots(manifest_file: Path) -> set[str]:
@@ -108,11 +157,15 @@ def _root(logged: LoggedRun) -> Path:
 def materialized_manifest(logged: LoggedRun) -> str:
     """The text of the work folder's manifest (see module doc)."""
     text = logged.manifest_file.read_text(encoding="utf-8")
+    urls = source_urls(logged, _logged_lock(logged))
     written = _written_roots(logged.manifest_file)
-    # A first pass against a dummy root tells whether anything is relative at all.
-    if rewrite_relative(text, Path("/"), written_roots=written) == text:
-        return text
-    return rewrite_relative(text, _root(logged), written_roots=written)
+    tree = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = _root(logged) if any(_escaping_roots(tree, written)) else None
+    return rewrite_sources(text, urls, root, written_roots=written)
+
+
+def _logged_lock(logged: LoggedRun) -> Lock:
+    return parse_lock(logged.lock_file.read_text(encoding="utf-8"), path=logged.lock_file)
 
 
 def write_workspace(logged: LoggedRun, workdir: Path) -> Path:
@@ -180,10 +233,10 @@ _WORKDIR_HINT = "give a new or empty folder, or the folder of an earlier reprodu
 
 
 def _write_lock(logged: LoggedRun, target: Path) -> None:
-    lock = parse_lock(logged.lock_file.read_text(encoding="utf-8"), path=logged.lock_file)
-    root = logged.workspace_root
+    lock = _logged_lock(logged)
+    urls = source_urls(logged, lock)
     repos = {
-        name: dataclasses.replace(entry, url=absolute_url(entry.url, root)) if root else entry
+        name: dataclasses.replace(entry, url=urls[name]) if name in urls else entry
         for name, entry in lock.repos.items()
     }
     write_lock(target, dataclasses.replace(lock, repos=repos))

@@ -200,6 +200,7 @@ def _rerun(
         sync_mode="frozen",
         extra_tags={TAG_REPRODUCES: logged.run_id},
         share=False,  # a reproduction recomputes: the team store would hand back the run itself
+        wait=True,  # its metrics are read back from MLflow right after
     )
     with _unreproducible(logged):
         return ws.run(steps, options=options, on_event=on_event)

@@ -1,13 +1,15 @@
-"""Executing a plan: the scheduler runs the tasks, the tracker logs them after the fact.
+"""Executing a plan: the scheduler runs the tasks, the tracker logs them as they go.
 
 Each unique fingerprint executes once, in the first variant that has it. Steps
-never wait for MLflow: the tracker starts (in its own process) while the first
-steps run, and an executed step's child run is logged when the step ends, with
-its real start and end times. Only a step whose environment has MLflow (it may
-log to its run itself) waits for its run id before it starts. Steps taken from
+never wait for MLflow: each tracking call is an event in the durable outbox,
+delivered by the warm tracker (:mod:`mlrecipes.core.tracking.warm`), and an
+executed step's child run is created (an outbox event) as the step starts and
+ended when it ends. Only a step whose environment has MLflow (it may log to
+its run itself) waits for its run to be in MLflow before it starts. Steps taken from
 the store get no child run: each parent run records every step of its variant
 (fingerprint, ``hit``/``miss``, source run, metrics) when it ends. The command
-returns once everything is logged; a run is never left RUNNING.
+returns once every event is durable (in CI and with ``wait``: once MLflow holds
+them); a run is never left RUNNING, even after a kill (the outbox ends it).
 """
 
 from __future__ import annotations
@@ -31,7 +33,13 @@ from mlrecipes.core.plan.planner import Plan, PlannedStep, Variant
 from mlrecipes.core.plan.records import fingerprints_hash, write_finished_run, write_latest
 from mlrecipes.core.run.code_notes import code_reason, code_tags, upload_record, write_record
 from mlrecipes.core.run.compose import RunServices, default_jobs
-from mlrecipes.core.run.info import StepRecord, pipeline_info, step_info, variant_summary
+from mlrecipes.core.run.info import (
+    StepRecord,
+    pipeline_info,
+    step_info,
+    variant_summary,
+    workspace_source,
+)
 from mlrecipes.core.run.log_follow import LogFollower
 from mlrecipes.core.run.options import RunOptions
 from mlrecipes.core.run.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
@@ -41,6 +49,7 @@ from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.core.tracking import sanitize_metrics
 from mlrecipes.core.tracking.background import BackgroundTracker
 from mlrecipes.core.tracking.base import TAG_SKIPPED, CacheStatus, StepOutcome
+from mlrecipes.core.tracking.outbox import RunIds
 
 Status = Literal["FINISHED", "FAILED", "KILLED"]
 _OUTCOME: Mapping[str, Status] = {"ok": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
@@ -81,7 +90,7 @@ class PipelineExecution:
                 self.owner.setdefault(step.fingerprint, variant.index)
         self.parents: dict[int, Future[str]] = {}
         self.children: dict[str, Future[str]] = {}  # runs of executed steps
-        self.ahead: set[str] = set()  # steps whose run exists before they start
+        self.ahead: set[str] = set()  # steps that get their run's id in their environment
         self.started: dict[str, float] = {}
         self.logs = LogFollower(on_event) if options.live_logs else None
         self.tracker: BackgroundTracker | None = None
@@ -98,6 +107,7 @@ class PipelineExecution:
 
     def _start_runs(self) -> None:
         now = time.time()
+        source = workspace_source(self.manifest)
         for variant in self.plan.variants:
             info = pipeline_info(
                 variant,
@@ -105,12 +115,14 @@ class PipelineExecution:
                 experiment=self.manifest.experiment,
                 artifacts_dir=self._scratch(variant),
                 started_at=now,
+                source=source,
             )
             info = dataclasses.replace(info, tags={**info.tags, **self.options.extra_tags})
             self.parents[variant.index] = self._tracker.start_pipeline(info)
         for fp, step in self.to_run.items():  # DAG order
             ctx = self.sync.repos.get(step.repo)  # None: its environment failed to build
-            if ctx is not None and has_mlflow(ctx.env.path, ctx.source.project_dir):
+            ahead = self.services.runs_ahead  # store mode: the node publishes into the run
+            if ctx is not None and (ahead or has_mlflow(ctx.env.path, ctx.source.project_dir)):
                 child = step_info(step, self.manifest, self.sync.repos, started_at=now)
                 parent = self.parents[self.owner[fp]]
                 self.children[fp] = self._tracker.create_step_run(parent, child)
@@ -118,15 +130,20 @@ class PipelineExecution:
 
     def _prepare(self, task: StepTask) -> StepTask:
         self.started[task.key] = time.time()
+        if task.key not in self.children:
+            # Its run is an outbox event before the step starts: a kill at any moment
+            # after this leaves a run in MLflow (ended KILLED) for its store entry.
+            step = self.to_run[task.key]
+            info = step_info(step, self.manifest, self.sync.repos, started_at=time.time())
+            parent = self.parents[self.owner[task.key]]
+            self.children[task.key] = self._tracker.create_step_run(parent, info)
         if task.key not in self.ahead:
             return task
         try:
             env = self._tracker.step_env(self.children[task.key])
         except Exception:
-            # Its run could not be created: the step runs anyway and is logged after
-            # the fact; the tracking error is reported when the run ends.
-            self.ahead.discard(task.key)
-            del self.children[task.key]
+            # Its run is not in MLflow (the store is down): the step runs without its
+            # id, and its run gets its outcome from the outbox later.
             return task
         return dataclasses.replace(task, env={**task.env, **env})
 
@@ -159,7 +176,7 @@ class PipelineExecution:
         step = self.to_run[result.key]
         if result.status in _OUTCOME:
             outcome = self._outcome(result)
-            if result.key in self.ahead:
+            if result.key in self.children:
                 self._tracker.finish_step(self.children[result.key], outcome)
             else:
                 info = step_info(
@@ -167,7 +184,7 @@ class PipelineExecution:
                 )
                 parent = self.parents[self.owner[result.key]]
                 self.children[result.key] = self._tracker.log_step_run(parent, info, outcome)
-        elif result.key in self.ahead:  # skipped: its run was made for nothing
+        elif result.key in self.children:  # skipped: its run was made for nothing
             outcome = StepOutcome(status="KILLED", tags={TAG_SKIPPED: "true"})
             self._tracker.finish_step(self.children[result.key], outcome)
         if result.status == "ok":
@@ -280,14 +297,17 @@ class PipelineExecution:
     ) -> None:
         """Once logged: which run made each entry, and (``complete``: nothing failed to
         log) which pipelines are up to date; an incomplete record is logged again."""
+        ids = RunIds(self.paths.outbox)  # MLflow's ids where delivered already
         for key, result in results.items():
             run_id = _resolved(self.children.get(key))
+            run_id = ids.resolve(run_id) if run_id else None
             if result.status == "ok" and run_id is not None:
                 with contextlib.suppress(OSError, ValueError):
                     self.store.set_run_id(result.step, key, run_id)
         for variant in self.plan.variants:
             status, future = finished.get(variant.index, ("KILLED", None))
             parent = _resolved(self.parents.get(variant.index))
+            parent = ids.resolve(parent) if parent else None
             if complete and status == "FINISHED" and parent and future and _ok(future):
                 fp_hash = fingerprints_hash(variant.fingerprints)
                 write_finished_run(self.paths.runs, fp_hash, self.uri, parent)
@@ -319,8 +339,11 @@ class PipelineExecution:
             executor.close()
         error = self._wait_for_tracking()
         self._record_locally(results, finished, complete=error is None)
+        ids = RunIds(self.paths.outbox)
         run_ids = tuple(
-            run_id for i in sorted(self.parents) if (run_id := _resolved(self.parents[i]))
+            ids.resolve(run_id)
+            for i in sorted(self.parents)
+            if (run_id := _resolved(self.parents[i]))
         )
         overall: Status = "FINISHED"
         if interrupted:

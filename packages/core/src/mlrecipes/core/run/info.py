@@ -6,6 +6,7 @@ this module only turns plans and synced repos into its plain inputs.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,21 +26,52 @@ from mlrecipes.core.tracking.base import (
     PipelineSummary,
     RepoRef,
     StepInfo,
+    WorkspaceSource,
     pipeline_tags,
     step_summary_tags,
     step_tags,
     variant_run_name,
 )
+from mlrecipes.git_sources import ShareableUrl, folder_repo, shareable_url
+
+
+@functools.lru_cache(maxsize=256)
+def _shareable(url: str, base_dir: Path) -> ShareableUrl:
+    # A repo's remote does not change while a command runs; a sweep asks once.
+    return shareable_url(url, base_dir)
+
+
+def recorded_url(manifest: Manifest, name: str) -> ShareableUrl:
+    """The URL a run records for repo ``name``: fetchable by a teammate, or local-only
+    (the rules of :mod:`mlrecipes.git_sources.shareable`)."""
+    return _shareable(lock_url(manifest.repos[name]), manifest.root)
 
 
 def repo_ref(manifest: Manifest, ctx: RepoContext) -> RepoRef:
+    recorded = recorded_url(manifest, ctx.name)
     return RepoRef(
         name=ctx.name,
-        url=lock_url(manifest.repos[ctx.name]),
+        url=recorded.url,
         commit=ctx.source.commit,
         tree=ctx.source.tree,
         subdir=ctx.source.subdir or "",
         dirty=ctx.source.dirty,
+        local_only=recorded.local_only,
+    )
+
+
+def workspace_source(manifest: Manifest) -> WorkspaceSource | None:
+    """The git repository holding the manifest, as the parent run's source; None when
+    the manifest is in no repository (or one without commits)."""
+    repo = folder_repo(manifest.root)
+    if repo is None:
+        return None
+    return WorkspaceSource(
+        url=repo.url.url,
+        commit=repo.commit,
+        dirty=repo.dirty,
+        local_only=repo.url.local_only,
+        folder=repo.folder,
     )
 
 
@@ -57,8 +89,10 @@ def step_repos(
     refs = [repo_ref(manifest, repos[name]) for name in names if name in repos]
     if step.repo not in repos:
         # Its environment could not be built: no code of it ran, so no commit to name.
-        spec = manifest.repos[step.repo]
-        unbuilt = RepoRef(step.repo, lock_url(spec), "", "", spec.subdir or "", False)
+        spec, recorded = manifest.repos[step.repo], recorded_url(manifest, step.repo)
+        unbuilt = RepoRef(
+            step.repo, recorded.url, "", "", spec.subdir or "", local_only=recorded.local_only
+        )
         refs.insert(0, unbuilt)
     return refs
 
@@ -102,8 +136,12 @@ def pipeline_info(
     experiment: str,
     artifacts_dir: Path,
     started_at: float | None = None,
+    source: WorkspaceSource | None = None,
 ) -> PipelineInfo:
-    """The parent run of one variant; writes its ``params.json`` into ``artifacts_dir``."""
+    """The parent run of one variant; writes its ``params.json`` into ``artifacts_dir``.
+
+    ``source`` is :func:`workspace_source` (asked once for all variants of a run).
+    """
     manifest = variant.manifest
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     params_file = artifacts_dir / "params.json"
@@ -131,6 +169,7 @@ def pipeline_info(
         fingerprints=fingerprints_hash(variant.fingerprints),
         manifest_name=manifest.path.name,
         workspace_root=str(manifest.root.resolve()),
+        source=source,
     )
     return PipelineInfo(
         experiment=experiment,

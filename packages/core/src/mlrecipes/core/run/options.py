@@ -22,12 +22,15 @@ class RunOptions:
     live_logs: bool = False
     executor: str | None = None
     ray_address: str | None = None
+    ray_storage: str | None = None  # "shared" | "store"; None: the manifest's
     extra_tags: Mapping[str, str] = field(default_factory=dict)  # on every parent run
     # Log a parent run even when every step is cached and an identical run exists
     # (a tuning trial is a run of its own, whatever it costs).
     new_run: bool = False
     large_sweep: bool = False  # allow more than sweep.MAX_VARIANTS variants
     share: bool = True  # False: no team store this run (--no-share)
+    # Return only once MLflow holds every run (also in CI, `CI` set): --wait, reproduce.
+    wait: bool = False
 
 
 @dataclass(frozen=True)

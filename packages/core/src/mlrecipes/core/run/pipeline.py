@@ -1,7 +1,8 @@
 """``run``: sync, plan, execute what is not cached, and track it all in MLflow.
 
 The caller hands in what this layer needs (the manifest, the workspace paths,
-the sync result) and nothing calls back up. MLflow stays off the
+the sync result, the services of :mod:`~mlrecipes.core.run.compose`) and
+nothing calls back up. MLflow stays off the
 critical path (see :mod:`mlrecipes.core.run.execute`): a run that has nothing
 to do never starts the tracker. Every run ends FINISHED, FAILED or KILLED.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from mlrecipes.core.errors import StepFailed
 from mlrecipes.core.events import EventHandler, PipelineFinished, PlanReady, ignore
@@ -23,18 +24,17 @@ from mlrecipes.core.plan.labels import execution_labels
 from mlrecipes.core.plan.planner import Plan, make_plan
 from mlrecipes.core.plan.records import fingerprints_hash, read_finished_run
 from mlrecipes.core.plan.sweep import MAX_VARIANTS, expand_overrides
-from mlrecipes.core.run.compose import RunServices, default_services
+from mlrecipes.core.run.compose import RunServices
 from mlrecipes.core.run.execute import PipelineExecution
 from mlrecipes.core.run.options import RunOptions, RunResult
 from mlrecipes.core.run.outputs import check_declared_outputs, link_declared_outputs
 from mlrecipes.core.store.local import Store
 from mlrecipes.core.store.usage import write_usage
 from mlrecipes.core.sync.workspace_sync import SyncResult
+from mlrecipes.core.tracking.outbox import RunIds
+from mlrecipes.core.tracking.pending import deliver_pending, report_waiting
 from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.git_sources import short_commit
-
-if TYPE_CHECKING:
-    from mlrecipes.core.team_store import TeamStore
 
 
 def _up_to_date(paths: WorkspacePaths, plan: Plan, uri: str) -> tuple[str, ...] | None:
@@ -55,10 +55,11 @@ def run_pipeline(
     targets: Sequence[str],
     options: RunOptions,
     *,
-    services: RunServices | None = None,
+    services: RunServices,
     on_event: EventHandler = ignore,
 ) -> RunResult:
     """Plan every variant on ``sync``'s repos, run what is missing, log it (see module doc)."""
+    started = time.time_ns()
     variants = expand_overrides(
         options.overrides, max_variants=None if options.large_sweep else MAX_VARIANTS
     )
@@ -72,8 +73,9 @@ def run_pipeline(
     )
     uri = tracking_uri(manifest)
     experiment = manifest.experiment
-    team = _open_team_store(manifest, paths, uri, options, on_event)
+    team = services.team_store(uri, on_event)
     if team is not None:  # --- team store: which steps to run another machine ran ---
+        deliver_pending(paths, uri)  # runs logged here but still in the outbox count too
         plan = team.lookup(plan)
     cached, remote = len(plan.unique()) - len(plan.to_run), len(plan.remote)
     to_run = len(plan.to_run) - remote
@@ -91,13 +93,16 @@ def run_pipeline(
     if done is not None:
         # Nothing runs, but the declared places may be gone or show another variant.
         link_declared_outputs(Store(paths.store), plan.variants[-1].steps, paths.root)
+        ids = RunIds(paths.outbox)
+        done = tuple(ids.resolve(run_id) for run_id in done)
         on_event(PipelineFinished(done, "UP_TO_DATE", uri, experiment))
+        report_waiting(paths, on_event)
         return RunResult(plan, "UP_TO_DATE", done, uri, experiment)
 
     # A declared place held by an unrelated file fails now, before any step runs.
     check_declared_outputs(Store(paths.store), plan.variants[-1].steps, paths.root)
-    services = services or default_services(manifest, paths, options)
-    if team is not None and services.after_step is None:  # --- team store: uploads ---
+    uploads = services.after_step is None and not services.runs_ahead  # store mode: nodes do
+    if team is not None and uploads:  # --- team store: uploads ---
         services = dataclasses.replace(services, after_step=team.after_step)
     execution = PipelineExecution(
         plan,
@@ -116,6 +121,7 @@ def run_pipeline(
             team.report_uploads()  # --- team store: what was not shared, and why ---
     link_declared_outputs(Store(paths.store), plan.variants[-1].steps, paths.root)
     on_event(PipelineFinished(done_run.run_ids, done_run.status, uri, experiment))
+    report_waiting(paths, on_event, started_before=started)
     if done_run.status == "KILLED":
         raise KeyboardInterrupt
     results = done_run.results
@@ -140,21 +146,6 @@ def _record_usage(paths: WorkspacePaths, plan: Plan, sync: SyncResult) -> None:
     """What this run uses: ``store gc --keep-last N`` keeps it."""
     entries = [(s.step, s.fingerprint) for v in plan.variants for s in v.steps]
     write_usage(paths.runs, entries, [ctx.env.key for ctx in sync.repos.values()])
-
-
-def _open_team_store(
-    manifest: Manifest,
-    paths: WorkspacePaths,
-    uri: str,
-    options: RunOptions,
-    on_event: EventHandler,
-) -> TeamStore | None:
-    from mlrecipes.core.team_store import TeamStore, share_settings
-
-    settings = share_settings(manifest.store, uri, enabled=options.share)
-    if settings is None:
-        return None
-    return TeamStore(settings, manifest.experiment, on_event, paths.tmp)
 
 
 def _failure_text(result: StepResult, plan: Plan, sync: SyncResult) -> str:

@@ -39,4 +39,6 @@ def build_task(step: PlannedStep, sync: SyncResult, running: Collection[str]) ->
         label=f"{step.step} ({step.repo}@{short_commit(ctx.source.commit)})",
         code_roots=dict(step.code_roots),
         code_key=step.code_key,
+        repo=step.repo,
+        input_ids=dict(step.inputs),
     )

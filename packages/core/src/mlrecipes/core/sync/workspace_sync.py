@@ -40,6 +40,7 @@ from mlrecipes.git_sources import (
     checkout_state,
     default_cache_dir,
     dev_source,
+    fetch_url,
     hold_checkouts,
     redact_url,
     short_commit,
@@ -99,6 +100,10 @@ def source_spec(manifest: Manifest, repo: RepoSpec) -> SourceSpec:
             ) from None
     else:
         url_text = url
+    # `../features.git` on a machine that has only the workspace repo's clone (a CI
+    # runner, a teammate) is fetched from beside that repo's remote, as git does
+    # for submodules; a folder that exists here is used as it is.
+    url_text = fetch_url(url_text, manifest.root)
     return SourceSpec(
         name=repo.name, url=url_text, rev=repo.rev, subdir=repo.subdir, base_dir=manifest.root
     )

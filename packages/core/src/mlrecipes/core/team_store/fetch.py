@@ -134,6 +134,15 @@ def fetch_entry(
     return FetchResult(remote, entry, size=manifest.total_size)
 
 
+def download_entry(remote: RemoteEntry, folder: Path, *, tracking_uri: str) -> OutputsManifest:
+    """Download ``remote``'s files into ``folder``, each verified; raises on any problem.
+
+    For a caller with a folder of its own (Ray's ``store`` mode fills a step's
+    temp entry with what its node published).
+    """
+    return _download(remote, folder, tracking_uri, None)
+
+
 def _download(
     remote: RemoteEntry,
     tmp: Path,

@@ -2,8 +2,9 @@
 
 ``import mlrecipes.core.tracking`` does not import MLflow (that takes seconds):
 :class:`MlflowTracker` imports it when constructed, the query functions when called.
-A ``run`` uses it from a separate process (:mod:`.process`), so MLflow is never
-imported by the orchestrator at all.
+A ``run`` writes its events to the durable outbox (:mod:`.outbox`,
+:class:`~.outbox_tracker.OutboxTracker`) and the warm tracker (:mod:`.warm`)
+delivers them, so MLflow is not imported by the orchestrator at all.
 """
 
 from mlrecipes.core.tracking._client import check_connection, make_client, translate_errors

@@ -40,6 +40,8 @@ TAG_CODE_REASON = "mlrecipes.code.reason"
 """On a step run that ran because its code changed: what changed (``code changed: ...``)."""
 CODE_RECORD_ARTIFACT = "mlrecipes/code.json"
 """A step run's code record (mlrecipes.core.codedeps), as its store entry holds it."""
+TAG_LOCAL_ID = "mlrecipes.local_id"
+"""The id a run had in the outbox before MLflow had it: a redone delivery finds it by this."""
 TAG_OVERRIDES = "mlrecipes.overrides"
 TAG_FINGERPRINTS = "mlrecipes.fingerprints"
 TAG_LOCK_HASH = "mlrecipes.lock_hash"
@@ -56,6 +58,16 @@ TAG_RUN_NAME = "mlflow.runName"
 TAG_SOURCE_NAME = "mlflow.source.name"
 TAG_SOURCE_COMMIT = "mlflow.source.git.commit"
 TAG_SOURCE_REPO_URL = "mlflow.source.git.repoURL"
+TAG_SOURCE_TYPE = "mlflow.source.type"
+SOURCE_TYPE_PROJECT = "PROJECT"
+"""What the parent run's source is: the workspace's own repository (the UI's Source column)."""
+TAG_WORKSPACE_DIRTY = "mlrecipes.workspace.dirty"
+TAG_WORKSPACE_FOLDER = "mlrecipes.workspace.folder"
+"""The manifest's folder inside the workspace's repository (``.`` at its root)."""
+TAG_WORKSPACE_LOCAL_ONLY = "mlrecipes.workspace.local_only"
+TAG_LOCAL_ONLY = "local_only"
+"""``mlrecipes.repo.<name>.local_only=true``: a folder with no remote, fetchable on the
+machine that ran it only (``reproduce`` elsewhere says so by name)."""
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 """What the MLflow UI (3.x) calls "custom model development": it opens on the runs."""
@@ -95,10 +107,44 @@ class RepoRef:
     tree: str
     subdir: str = ""
     dirty: bool = False
+    local_only: bool = False
+    """``url`` is a folder with no remote: fetchable on this machine only."""
+
+
+@dataclass(frozen=True)
+class WorkspaceSource:
+    """The git repository holding the manifest: the parent run's source.
+
+    ``url`` is fetchable by a teammate (its remote, credentials stripped) unless
+    ``local_only``; ``folder`` is the manifest's folder inside it.
+    """
+
+    url: str
+    commit: str
+    dirty: bool
+    local_only: bool = False
+    folder: str = "."
+
+
+def source_tags(source: WorkspaceSource) -> dict[str, str]:
+    """MLflow's own source tags for a parent run (the UI's Source and Version columns),
+    and the workspace repository's dirty flag."""
+    tags = {
+        TAG_SOURCE_TYPE: SOURCE_TYPE_PROJECT,
+        TAG_SOURCE_NAME: source.url,
+        TAG_SOURCE_REPO_URL: source.url,
+        TAG_SOURCE_COMMIT: source.commit,
+        TAG_WORKSPACE_DIRTY: str(source.dirty).lower(),
+        TAG_WORKSPACE_FOLDER: source.folder,
+    }
+    if source.local_only:
+        tags[TAG_WORKSPACE_LOCAL_ONLY] = "true"
+    return tags
 
 
 def repo_tags(repos: Iterable[RepoRef]) -> dict[str, str]:
-    """``mlrecipes.repo.<name>.commit|url|subdir|tree|dirty`` for each repo."""
+    """``mlrecipes.repo.<name>.commit|url|subdir|tree|dirty`` for each repo, and
+    ``.local_only`` for a folder with no remote."""
     tags: dict[str, str] = {}
     for repo in repos:
         prefix = f"{TAG_REPO_PREFIX}{repo.name}"
@@ -107,6 +153,8 @@ def repo_tags(repos: Iterable[RepoRef]) -> dict[str, str]:
         tags[f"{prefix}.subdir"] = repo.subdir
         tags[f"{prefix}.tree"] = repo.tree
         tags[f"{prefix}.dirty"] = str(repo.dirty).lower()
+        if repo.local_only:
+            tags[f"{prefix}.{TAG_LOCAL_ONLY}"] = "true"
     return tags
 
 
@@ -125,6 +173,7 @@ def decode_repo_tags(tags: Mapping[str, str]) -> dict[str, RepoRef]:
             tree=got.get("tree", ""),
             subdir=got.get("subdir", ""),
             dirty=got.get("dirty", "").lower() == "true",
+            local_only=got.get(TAG_LOCAL_ONLY, "").lower() == "true",
         )
         for name, got in sorted(fields.items())
     }
@@ -157,16 +206,20 @@ def pipeline_tags(
     fingerprints: str,
     manifest_name: str,
     workspace_root: str,
+    source: WorkspaceSource | None = None,
 ) -> dict[str, str]:
-    """The tags a parent run starts with."""
+    """The tags a parent run starts with (``source``: when the manifest is in a git repo)."""
     return {
+        **(source_tags(source) if source else {}),
         **repo_tags(repos),
         TAG_KIND: KIND_PIPELINE,
         TAG_OVERRIDES: json.dumps(dict(overrides), sort_keys=True),
         TAG_LOCK_HASH: lock_hash,
         TAG_FINGERPRINTS: fingerprints,
         TAG_MANIFEST: manifest_name,
-        # reproduce resolves relative local repo URLs (`url: ../models`) against this
+        # where the workspace was on the machine that ran it: reproduce links input
+        # files from there, and resolves relative URLs of runs logged before repos
+        # were recorded by fetchable URLs
         TAG_WORKSPACE_ROOT: workspace_root,
     }
 

@@ -107,6 +107,11 @@ def _sorted(rows: list[PipelineRunRow], sort: str | None, ascending: bool) -> li
     return present + [r for r in newest if value(r) is None]
 
 
+def refresh_summaries(uri: str, experiment: str, runs_dir: Path) -> None:
+    """Bring the summaries of the newest runs up to date (reads MLflow for new ones)."""
+    _from_summaries(uri, experiment, runs_dir, None, False, 50)
+
+
 def _from_summaries(
     uri: str,
     experiment: str,

@@ -31,6 +31,7 @@ from mlrecipes.core.tracking.base import (
     TAG_EXPERIMENT_KIND,
     TAG_FINGERPRINTS,
     TAG_KIND,
+    TAG_LOCAL_ID,
     TAG_NOTE,
     TAG_PARENT,
     TAG_RUN_NAME,
@@ -43,7 +44,6 @@ from mlrecipes.core.tracking.base import (
     StepInfo,
     StepOutcome,
 )
-from mlrecipes.core.tracking.live import LiveRuns
 from mlrecipes.git_sources import redact_text
 
 
@@ -63,17 +63,17 @@ class MlflowTracker:
         *,
         artifact_root: Path | None = None,
         check: bool = True,
-        live: LiveRuns | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
         self._artifact_root = artifact_root
-        self._live = live
         self._client: Any = _client.make_client(tracking_uri)
         self._experiments: dict[str, str] = {}
         self._experiment_of_run: dict[str, str] = {}
         self._artifact_uris: dict[str, str] = {}
         self._pending_params: dict[str, dict[str, str]] = {}
         self._open_children: dict[str, set[str]] = {}
+        self.find_existing = False
+        """Look a run up by its local id (tag) before creating it: a delivery redone."""
         if check:
             self.check_connection()
 
@@ -118,7 +118,13 @@ class MlflowTracker:
         with self._errors("finish a step run"):
             try:
                 params = self._pending_params.pop(run_id, {})
-                self._log(run_id, metrics=outcome.metrics, params=params, tags=outcome.tags)
+                self._log(
+                    run_id,
+                    metrics=outcome.metrics,
+                    params=params,
+                    tags=outcome.tags,
+                    at=outcome.finished_at,
+                )
                 self._log_step_log(run_id, outcome)
             finally:
                 self._terminate(run_id, outcome.status, outcome.finished_at)
@@ -129,8 +135,13 @@ class MlflowTracker:
         return run_id
 
     def finish_pipeline(
-        self, parent_id: str, status: RunStatus, summary: PipelineSummary | None = None
+        self,
+        parent_id: str,
+        status: RunStatus,
+        summary: PipelineSummary | None = None,
+        ended_at: float | None = None,
     ) -> None:
+        """See :class:`Tracker`; ``ended_at`` (default: now) also dates the summary's metrics."""
         with self._errors("finish the pipeline run"):
             try:
                 # Runs created ahead for steps that never started must not stay RUNNING.
@@ -138,11 +149,28 @@ class MlflowTracker:
                     self._terminate(child, "KILLED")
                 if summary is not None:
                     params = _limits.flatten_params(summary.params)
-                    self._log(parent_id, metrics=summary.metrics, params=params, tags=summary.tags)
+                    self._log(
+                        parent_id,
+                        metrics=summary.metrics,
+                        params=params,
+                        tags=summary.tags,
+                        at=ended_at,
+                    )
                     self._log_artifacts(parent_id, summary.artifacts)
             finally:
-                self._terminate(parent_id, status)
+                self._terminate(parent_id, status, ended_at)
                 self._open_children.pop(parent_id, None)
+
+    def expect_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Log ``params`` with the run's outcome (a run created by another process)."""
+        self._pending_params[run_id] = _limits.flatten_params(params)
+
+    def end_run(self, run_id: str, status: RunStatus, note: str | None = None) -> None:
+        """End a run this instance may not have created, tagged with ``note`` (why)."""
+        with self._errors("end a run"):
+            if note:
+                self._client.set_tag(run_id, TAG_NOTE, note)
+            self._terminate(run_id, status)
 
     def run_job(self, job: PostRunJob, run_id: str) -> None:
         with self._errors(f"run a job after run {run_id}"):
@@ -242,18 +270,32 @@ class MlflowTracker:
     ) -> str:
         # MLflow rejects a runName tag that differs from run_name: the name wins.
         tags = {k: v for k, v in tags.items() if k != TAG_RUN_NAME}
-        run = self._client.create_run(
-            experiment_id,
-            start_time=_ms(started_at),
-            run_name=name,
-            tags=_limits.clip_tags(tags),
-        )
+        run = self._existing_run(experiment_id, tags.get(TAG_LOCAL_ID))
+        if run is None:
+            run = self._client.create_run(
+                experiment_id,
+                start_time=_ms(started_at),
+                run_name=name,
+                tags=_limits.clip_tags(tags),
+            )
         run_id = str(run.info.run_id)
-        if self._live is not None:
-            self._live.add(run_id)
         self._experiment_of_run[run_id] = experiment_id
         self._artifact_uris[run_id] = str(run.info.artifact_uri)
         return run_id
+
+    def _existing_run(self, experiment_id: str, local_id: str | None) -> Any:
+        """The run already created for ``local_id`` by a delivery cut short, if any."""
+        if not local_id or not self.find_existing:
+            return None
+        from mlflow.entities import ViewType
+
+        found = self._client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{TAG_LOCAL_ID}` = {quote(local_id)}",
+            run_view_type=ViewType.ALL,
+            max_results=1,
+        )
+        return found[0] if found else None
 
     def _log(
         self,
@@ -262,10 +304,13 @@ class MlflowTracker:
         metrics: Mapping[str, float] | None = None,
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        at: float | None = None,
     ) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
-        now = int(time.time() * 1000)
+        # A fixed time (the event's) makes a metric logged twice one row: MLflow
+        # skips a metric with the same key, value, time and step.
+        now = int((at if at is not None else time.time()) * 1000)
         clipped_metrics = {_limits.clip_key(k): float(v) for k, v in (metrics or {}).items()}
         parts = _limits.batches(
             clipped_metrics, _limits.clip_params(params or {}), _limits.clip_tags(tags or {})
@@ -327,8 +372,6 @@ class MlflowTracker:
             with contextlib.suppress(Exception):
                 self._log(run_id, params=params)
         self._client.set_terminated(run_id, status=status, end_time=_ms(ended_at))
-        if self._live is not None:
-            self._live.discard(run_id)
         for children in self._open_children.values():
             children.discard(run_id)
 

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
 from mlrecipes.core.errors import MissingExtra, UserError
+from mlrecipes.core.install import install_command
 
 if TYPE_CHECKING:
     import optuna
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
 Sampler = Literal["tpe", "random", "grid"]
 Direction = Literal["maximize", "minimize"]
 
-INSTALL_HINT = (
-    "install the tune extra: `uv tool install 'mlrecipes[tune]'` "
-    "(or `uv pip install 'mlrecipes[tune]'` in your environment)"
-)
+
+def install_hint() -> str:
+    """How to add the tune extra to this install (a command that works on a fresh machine)."""
+    return f"install the tune extra: `{install_command('tune')}`"
+
+
 ATTR_SPACE = "mlrecipes.space"
 ATTR_OBJECTIVE = "mlrecipes.objective"
 
@@ -39,7 +42,9 @@ def import_optuna() -> ModuleType:
         import optuna
     except ImportError:
         raise MissingExtra(
-            "`mlrecipes tune` needs Optuna, which is not installed", extra="tune", hint=INSTALL_HINT
+            "`mlrecipes tune` needs Optuna, which is not installed",
+            extra="tune",
+            hint=install_hint(),
         ) from None
     # The core never prints: Optuna's own log lines ("Trial 3 finished ...") are
     # replaced by the core's events.

@@ -36,13 +36,12 @@ from mlrecipes.core.events import (
 )
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.run.compose import RunServices
+from mlrecipes.core.run.compose import RunServices, default_services
 from mlrecipes.core.run.options import RunOptions
 from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.core.tracking.base import TAG_STUDY, TAG_TRIAL
 from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.core.tune._optuna import Direction, import_optuna, make_sampler, open_study
-from mlrecipes.core.tune._tracker import study_tracker, trial_services
 from mlrecipes.core.tune.limits import check_options
 from mlrecipes.core.tune.objective import Objective, parse_objective, run_trial
 from mlrecipes.core.tune.options import TuneOptions
@@ -179,13 +178,10 @@ class _TrialLoop:
             return 0
         self.synced = sync()
         self.options = options.run
-        shared = study_tracker(tracking_uri(self.manifest), self.paths)
-        try:
-            self.services = trial_services(self.manifest, self.paths, options.run, shared)
-            with self.synced.held(self.paths.checkouts):  # no update moves them under a trial
-                return self.run(budget, options.jobs)
-        finally:
-            shared.close()
+        # Every trial's runs go through the outbox to the one warm tracker.
+        self.services = default_services(self.manifest, self.paths, options.run)
+        with self.synced.held(self.paths.checkouts):  # no update moves them under a trial
+            return self.run(budget, options.jobs)
 
     def ask(self) -> optuna.trial.Trial:
         with self.lock:
