@@ -108,9 +108,12 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
     models = (manifest.parent / ".." / "upstream" / "models").resolve()
     assert fit.data.tags["mlrecipes.repo.models.url"] == str(models)
     assert fit.data.tags["mlrecipes.repo.models.dirty"] == "false"
-    assert {a.path for a in _client(result.tracking_uri).list_artifacts(fit.info.run_id)} == {
-        "fit.log"
-    }
+    client = _client(result.tracking_uri)
+    assert {a.path for a in client.list_artifacts(fit.info.run_id)} == {"fit.log", "mlrecipes"}
+    # what the step read in the checkouts (issue 21), as its store entry holds it
+    assert [a.path for a in client.list_artifacts(fit.info.run_id, "mlrecipes")] == [
+        "mlrecipes/code.json"
+    ]
     # the step process got MLFLOW_RUN_ID of its own child run
     note = (manifest.parent / "outputs" / "note.txt").read_text()
     assert note == by_step["side"].info.run_id

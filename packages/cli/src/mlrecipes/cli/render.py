@@ -160,6 +160,8 @@ class EventPrinter:
         # The error itself is said once, by the final error (with the traceback's tail).
         if event.source_run:
             text += f" from team store: run {event.source_run}"
+        if event.code_note and event.status in ("ok", "cached"):
+            text += f"\n  [dim]{escape(event.code_note)}[/]"
         if event.log_path and event.status == "failed":
             text += f"\n  log: {escape(event.log_path)}"
         return text

@@ -31,6 +31,7 @@ from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan.planner import Plan, PlannedStep, Variant
 from mlrecipes.core.plan.records import fingerprints_hash, write_finished_run, write_latest
+from mlrecipes.core.run.code_notes import code_reason, code_tags, upload_record, write_record
 from mlrecipes.core.run.compose import RunServices, default_jobs
 from mlrecipes.core.run.info import (
     StepRecord,
@@ -162,10 +163,13 @@ class PipelineExecution:
         if renamed and result.log_path is not None:
             keys = {old: step_metric_key(result.step, new) for old, new in renamed.items()}
             _note_renamed(result.log_path, keys)
+        record = self.store.read_record(result.step, result.key) if result.ok else None
+        code = record.code if record is not None else None
         return StepOutcome(
             status=_OUTCOME[result.status],
             # the parent's key too (DESIGN.md, "In MLflow"): one column fills for both
             metrics={step_metric_key(result.step, k): v for k, v in metrics.items()},
+            tags=code_tags(self.to_run[result.key], code) if result.ok else {},
             log_path=result.log_path,
             log_name=f"{result.step}.log",
             finished_at=time.time(),
@@ -188,6 +192,7 @@ class PipelineExecution:
             self._tracker.finish_step(self.children[result.key], outcome)
         if result.status == "ok":
             write_latest(self.store.root, step.step, step.components)
+            self._upload_code_record(result)
             job = self.services.after_step(result) if self.services.after_step else None
             if job is not None:
                 self.post_jobs.append(self._tracker.after_run(self.children[result.key], job))
@@ -198,9 +203,23 @@ class PipelineExecution:
                 status=result.status,
                 duration=result.duration,
                 metrics=tuple(sorted(result.metrics.items())),
+                code_note=code_reason(step),
                 error=result.error,
                 log_path=str(result.log_path) if result.log_path else None,
             )
+        )
+
+    def _upload_code_record(self, result: StepResult) -> None:
+        """Queue the step's code record as an artifact of its run (after its logging)."""
+        record = self.store.read_record(result.step, result.key)
+        if record is None or record.code is None or result.log_path is None:
+            return
+        try:
+            path = write_record(record.code, result.log_path)
+        except OSError:
+            return  # the record stays in the store entry; only the artifact is lost
+        self.post_jobs.append(
+            self._tracker.after_run(self.children[result.key], upload_record(path))
         )
 
     def _announce_cached(self) -> None:
@@ -209,7 +228,10 @@ class PipelineExecution:
                 record = self.store.read_record(step.step, step.fingerprint)
                 metrics = tuple(sorted(record.metrics.items())) if record else ()
                 source = self.plan.remote.get(step.fingerprint)  # from the team store
-                event = StepFinished(step.step, step.fingerprint, "cached", 0.0, metrics)
+                event = StepFinished(
+                    step.step, step.fingerprint, "cached", 0.0, metrics,
+                    code_note=code_reason(step),
+                )  # fmt: skip
                 self.on_event(dataclasses.replace(event, source_run=source))
 
     def _record_of(
