@@ -196,6 +196,7 @@ def test_a_no_op_run_answers_from_its_stamp_without_the_app(ran_workspace: Path)
     for _ in range(3):  # an up-to-date run through the full path stamps the next
         printed, loaded = _probe(ran_workspace, "run")
         assert "up to date: run " in printed
-        if not loaded:
+        if "typer" not in loaded:
             break
-    assert loaded == []
+    # Neither typer nor MLflow; the pending-runs check may import the planner module.
+    assert [m for m in loaded if m != "mlrecipes.core.plan.planner"] == []
