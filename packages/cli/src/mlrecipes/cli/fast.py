@@ -19,6 +19,7 @@ COMPLETE_VAR = "_MLRECIPES_COMPLETE"
 _FILE = ("-f", "--file")
 _SET = ("-S", "--set-param")
 _VERBOSE = ("-v", "--verbose")
+_JOBS = ("-j", "--jobs")  # how many side by side: no part of the plan
 
 
 def answer(argv: Sequence[str], environ: Mapping[str, str]) -> int | None:
@@ -79,6 +80,15 @@ def _parse_run(
         word = args[i]
         if word in _VERBOSE:
             i += 1
+            continue
+        if (
+            command
+            and word in _JOBS
+            and i + 1 < len(args)
+            and args[i + 1].isdigit()
+            and int(args[i + 1]) >= 1
+        ):
+            i += 2
             continue
         if word in _FILE or (command and word in _SET):
             if i + 1 == len(args):

@@ -166,7 +166,8 @@ class Workspace:
         from mlrecipes.core.run.pipeline import run_pipeline
         from mlrecipes.core.run.stamping import stamp_run
 
-        since_ns = time.time_ns() if self._loaded_ns is None else self._loaded_ns
+        since_ns = time.time_ns()
+        loaded_ns = since_ns if self._loaded_ns is None else self._loaded_ns
         options = options or RunOptions()
         # a bad -S (or a sweep too large without large_sweep) fails before a sync
         expand_overrides(
@@ -194,7 +195,16 @@ class Workspace:
                 services=services,
                 on_event=on_event,
             )
-        stamp_run(self.manifest, self.paths, synced, targets, options, result, since_ns=since_ns)
+        stamp_run(
+            self.manifest,
+            self.paths,
+            synced,
+            targets,
+            options,
+            result,
+            since_ns=since_ns,
+            loaded_ns=loaded_ns,
+        )
         return result
 
     def push_runs(self, *, timeout: float = 120.0) -> Pending:

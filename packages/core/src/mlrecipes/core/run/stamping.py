@@ -36,10 +36,19 @@ def stamp_run(
     result: RunResult,
     *,
     since_ns: int,
+    loaded_ns: int,
 ) -> None:
-    """Stamp ``result`` when it says up to date or finished and nothing changed meanwhile."""
+    """Stamp ``result`` when it says up to date or finished and nothing changed meanwhile.
+
+    ``since_ns``: when this run began (the lock and deps it read are older);
+    ``loaded_ns``: when the manifest and its overlay were read.
+    """
     if result.status not in ("UP_TO_DATE", "FINISHED") or result.plan.remote:
         return
+    overlay = local_path(manifest.path)
+    for read in (manifest.path, overlay):
+        if read.exists() and read.stat().st_mtime_ns >= loaded_ns:
+            return  # edited after it was read: the plan may not match its bytes
     if not stampable(manifest, paths, options, result.tracking_uri):
         return
     plan, store = result.plan, Store(paths.store)
@@ -51,7 +60,7 @@ def stamp_run(
     }
     uri = result.tracking_uri
     inputs = StampInputs(
-        files=[manifest.path.resolve(), local_path(manifest.path), lock_path_for(manifest.path)],
+        files=[manifest.path.resolve(), overlay, lock_path_for(manifest.path)],
         deps=sorted(
             {s.input_paths[n] for s in steps for n, i in s.inputs.items() if i.startswith("file:")}
         ),
