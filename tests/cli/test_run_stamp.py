@@ -160,4 +160,4 @@ def test_a_set_value_misses_and_its_own_rerun_hits(stamped: Path) -> None:
 
 
 def test_an_option_the_fast_path_does_not_know_takes_the_full_path(stamped: Path) -> None:
-    assert not _run(stamped, "--jobs", "1")[0]
+    assert not _run(stamped, "--fail-fast")[0]
