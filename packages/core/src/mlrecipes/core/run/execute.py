@@ -24,7 +24,7 @@ from typing import Literal
 
 from mlrecipes.core.envs.probe import has_mlflow
 from mlrecipes.core.errors import TrackingError
-from mlrecipes.core.events import EventHandler, StepFinished, StepStarted
+from mlrecipes.core.events import EventHandler, StepFinished, StepStarted, StepWaiting
 from mlrecipes.core.executors import Executor
 from mlrecipes.core.executors.task import StepResult, StepTask
 from mlrecipes.core.manifest import Manifest
@@ -41,7 +41,13 @@ from mlrecipes.core.run.info import (
 )
 from mlrecipes.core.run.log_follow import LogFollower
 from mlrecipes.core.run.options import RunOptions
-from mlrecipes.core.run.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
+from mlrecipes.core.run.scheduler import (
+    SchedulerEvent,
+    TaskFinished,
+    TaskStarted,
+    TaskWaiting,
+    run_tasks,
+)
 from mlrecipes.core.run.tasks import build_task
 from mlrecipes.core.store.local import Store
 from mlrecipes.core.sync.workspace_sync import SyncResult
@@ -151,6 +157,8 @@ class PipelineExecution:
             self.on_event(StepStarted(event.task.step, event.task.key, event.task.label))
             if self.logs is not None:
                 self.logs.follow(event.task.key, event.task.step, event.log_path)
+        elif isinstance(event, TaskWaiting):
+            self.on_event(StepWaiting(event.task.step, event.task.key, event.task.label))
         elif isinstance(event, TaskFinished):
             if self.logs is not None:
                 self.logs.stop(event.result.key)
@@ -170,6 +178,9 @@ class PipelineExecution:
 
     def _finished(self, result: StepResult) -> None:
         step = self.to_run[result.key]
+        if result.reused:
+            self._reused(result)
+            return
         if result.status in _OUTCOME:
             outcome = self._outcome(result)
             if result.key in self.children:
@@ -200,6 +211,16 @@ class PipelineExecution:
             )
         )
 
+    def _reused(self, result: StepResult) -> None:
+        """Executed by a concurrent run meanwhile: like a store hit, with no run of its own."""
+        if result.key in self.children:  # its run was made ahead for nothing
+            outcome = StepOutcome(status="KILLED", tags={TAG_SKIPPED: "true"})
+            self._tracker.finish_step(self.children.pop(result.key), outcome)
+        step = self.to_run[result.key]
+        write_latest(self.store.root, step.step, step.components)
+        metrics = tuple(sorted(result.metrics.items()))
+        self.on_event(StepFinished(step.step, result.key, "cached", 0.0, metrics))
+
     def _announce_cached(self) -> None:
         for step in self.plan.unique().values():
             if step.status == "cached":
@@ -217,6 +238,10 @@ class PipelineExecution:
             result = results.get(fp)
             if result is None or result.status != "ok":
                 return StepRecord(step.step, fp, None, None, {})
+            if result.reused:
+                record = self.store.read_record(step.step, fp)
+                source = record.run_id if record else None
+                return StepRecord(step.step, fp, "hit", source, dict(result.metrics))
             cache: CacheStatus = "miss" if self.owner[fp] == variant.index else "hit"
             source = _resolved(self.children.get(fp))
             return StepRecord(step.step, fp, cache, source, dict(result.metrics))
@@ -279,7 +304,7 @@ class PipelineExecution:
         for key, result in results.items():
             run_id = _resolved(self.children.get(key))
             run_id = ids.resolve(run_id) if run_id else None
-            if result.status == "ok" and run_id is not None:
+            if result.status == "ok" and not result.reused and run_id is not None:
                 with contextlib.suppress(OSError, ValueError):
                     self.store.set_run_id(result.step, key, run_id)
         for variant in self.plan.variants:
