@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from mlrecipes.core.envs.probe import has_mlflow
-from mlrecipes.core.errors import TrackingError
+from mlrecipes.core.errors import StoreError, TrackingError
 from mlrecipes.core.events import EventHandler, StepFinished, StepStarted, StepWaiting
 from mlrecipes.core.executors import Executor
 from mlrecipes.core.executors.task import StepResult, StepTask
@@ -41,6 +41,7 @@ from mlrecipes.core.run.info import (
 )
 from mlrecipes.core.run.log_follow import LogFollower
 from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.run.outputs import link_declared_outputs
 from mlrecipes.core.run.scheduler import (
     SchedulerEvent,
     TaskFinished,
@@ -68,6 +69,7 @@ class Execution:
     status: Status
     run_ids: tuple[str, ...]
     tracking_error: TrackingError | None = None
+    link_error: StoreError | None = None  # a declared place could not take its output
 
 
 class PipelineExecution:
@@ -251,16 +253,26 @@ class PipelineExecution:
         cached: CacheStatus = "remote" if fp in self.plan.remote else "hit"  # team store
         return StepRecord(step.step, fp, cached, record.run_id, dict(record.metrics))
 
+    def _link_outputs(self) -> StoreError | None:
+        """Link the declared places before the runs end, so a place taken meanwhile
+        fails the run it belongs to (the last variant's, whose outputs they show)."""
+        try:
+            link_declared_outputs(self.store, self.plan.variants[-1].steps, self.paths.root)
+        except StoreError as exc:
+            return exc
+        return None
+
     def _finish_variants(
-        self, results: Mapping[str, StepResult], interrupted: bool
+        self, results: Mapping[str, StepResult], interrupted: bool, link_failed: bool = False
     ) -> dict[int, tuple[Status, Future[None]]]:
         finished: dict[int, tuple[Status, Future[None]]] = {}
+        last = self.plan.variants[-1].index
         for variant in self.plan.variants:
             records = [self._record_of(variant, s, results) for s in variant.steps]
             status: Status = "FINISHED"
             if interrupted:
                 status = "KILLED"
-            elif any(r.cache is None for r in records):
+            elif any(r.cache is None for r in records) or (link_failed and variant.index == last):
                 status = "FAILED"
             summary = variant_summary(records, self._scratch(variant))
             future = self._tracker.finish_pipeline(self.parents[variant.index], status, summary)
@@ -325,6 +337,7 @@ class PipelineExecution:
         finished: dict[int, tuple[Status, Future[None]]] = {}
         results: dict[str, StepResult] = {}
         interrupted = False
+        link_error: StoreError | None = None
         try:
             self._start_runs()
             self._announce_cached()
@@ -332,7 +345,8 @@ class PipelineExecution:
             if interrupted:  # Ctrl-C: post-run jobs not started yet (uploads) are dropped
                 for job in self.post_jobs:
                     job.cancel()
-            finished = self._finish_variants(results, interrupted)
+            link_error = self._link_outputs()
+            finished = self._finish_variants(results, interrupted, link_error is not None)
         except BaseException:
             self._tracker.abort()
             raise
@@ -353,7 +367,7 @@ class PipelineExecution:
             overall = "KILLED"
         elif any(status != "FINISHED" for status, _ in finished.values()):
             overall = "FAILED"
-        return Execution(results, overall, run_ids, error)
+        return Execution(results, overall, run_ids, error, link_error)
 
     def _wait_for_tracking(self) -> TrackingError | None:
         """Wait until everything is logged; a second Ctrl-C ends the open runs KILLED."""
