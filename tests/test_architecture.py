@@ -24,7 +24,7 @@ SOURCES = {
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "errors suggest events paths fingerprint",
+        "errors suggest events paths fingerprint codedeps install view",
         "manifest",
         "envs",
         "sync",
