@@ -136,7 +136,7 @@ class SearchSpace:
         if (points := math.prod(sizes.values())) > MAX_GRID_POINTS:
             raise UserError(
                 f"the grid has {points:,} points, more than {MAX_GRID_POINTS:,}",
-                hint="narrow the range(...) or choice(...) values, or use --sampler tpe or random",
+                hint="narrow the range(...) or choice(...) values, or use `sampler` tpe or random",
             )
         return {
             d.key: list(d.span()) if isinstance(d, IntDim) else list(d.choices)
@@ -162,8 +162,8 @@ def parse_space(items: Sequence[str]) -> SearchSpace:
     space = SearchSpace(tuple(dims))
     if not space.searched:
         raise UserError(
-            "nothing to search: every -S value is fixed",
-            hint="give a range, e.g. -S 'train.lr=tag(log, interval(1e-4, 1e-1))'",
+            "nothing to search: every value of the space is fixed",
+            hint="give a range, e.g. `train.lr=tag(log, interval(1e-4, 1e-1))` in `space`",
         )
     return space
 
