@@ -35,7 +35,7 @@ SOURCES = {
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "errors suggest events paths fingerprint",
+        "errors suggest events paths fingerprint atomic",
         "manifest",
         "envs",
         "sync",
