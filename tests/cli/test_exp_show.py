@@ -69,3 +69,13 @@ def test_columns_chooses_by_name_and_glob(manifest: Path) -> None:
     code, _, err = show(manifest, "--columns", "trian.*")
     assert code == 1
     assert "no column 'trian.*'" in err and "did you mean" in err
+
+
+def test_header_names_are_column_names_too(manifest: Path) -> None:
+    code, out, err = show(manifest, "--columns", "run,start,overrides")
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if "run" in line and "start" in line)
+    assert [cell.strip() for cell in header.split("┃")[1:4]] == ["run", "start", "overrides"]
+    code, _, err = show(manifest)
+    note = next(line for line in err.splitlines() if "more column(s)" in line)
+    assert "start_time" not in note and "run_id" not in note

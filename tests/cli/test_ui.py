@@ -54,7 +54,9 @@ def test_ui_serves_the_workspace_store_on_loopback(tmp_path: Path, blank_mlflow_
             assert json.loads(api or b"{}")["experiment"]["name"] == "churn"
             assert ui.stdout is not None
             line = ui.stdout.readline()
-            assert line.split()[:3] == ["MLflow", "UI:", f"{base}/#/experiments/{exp_id}/runs"]
+            runs = f"{base}/#/experiments/{exp_id}/runs"
+            view = "?workflowType=machine_learning&viewStateShareKey=mlrecipes"
+            assert line.split()[:3] == ["MLflow", "UI:", runs + view]
         finally:
             ui.send_signal(signal.SIGTERM)  # `kill`: the server it started must stop with it
             code = ui.wait(30)
@@ -76,7 +78,8 @@ def test_ui_with_a_server_store_prints_its_page_and_starts_nothing(
     )
     done = cli("ui", "-f", str(manifest), cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[-1] == f"{mlflow_server.url}/#/experiments/{exp_id}/runs"
+    view = "?workflowType=machine_learning&viewStateShareKey=mlrecipes"
+    assert done.stdout.split()[-1] == f"{mlflow_server.url}/#/experiments/{exp_id}/runs{view}"
     assert "s3cret" not in done.stdout + done.stderr and "alice" not in done.stdout
     assert not (tmp_path / "ws" / ".mlrecipes" / "ui.log").exists()
 

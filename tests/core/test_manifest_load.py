@@ -154,6 +154,15 @@ def test_minimal_manifest_defaults(tmp_path: Path) -> None:
     assert manifest.steps["s"].params == {"lr": 0.001, "n": 1000, "big": 1500.0}
 
 
+def test_code_rule_step_then_repo_then_files(tmp_path: Path) -> None:
+    text = MINIMAL.replace("rev: main}", "rev: main, cache: {code: tree}}")
+    assert "cache" in text
+    manifest = load_manifest(_write(tmp_path, text + "  t: {fn: a:mod.fn, cache: {code: files}}\n"))
+    assert manifest.code_rule("s") == "tree"  # from its repo
+    assert manifest.code_rule("t") == "files"  # its own wins
+    assert load_manifest(_write(tmp_path, MINIMAL)).code_rule("s") == "files"
+
+
 def test_missing_file_is_a_manifest_error(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="cannot read the manifest"):
         load_manifest(tmp_path / "workspace.yaml")

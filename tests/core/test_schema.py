@@ -94,6 +94,7 @@ def test_valid_full_manifest_validates() -> None:
         ("version: 1\nname: x\nstore: {share: always}\n", "'always' is not one of"),
         ("version: 1\nname: x\nsteps: {a: {fn: 'r:m.f', resources: {memory: lots}}}\n", "lots"),
         ("version: 1\nname: x\nsteps: {a: {fn: 'r:m.f', params: {class-x: 1}}}\n", "class-x"),
+        ("version: 1\nname: x\nsteps: {a: {fn: 'r:m.f', cache: {code: all}}}\n", "'all' is not"),
     ],
 )
 def test_invalid_documents_fail(text: str, fragment: str) -> None:

@@ -92,7 +92,7 @@ def test_sweep_shares_upstream_step(manifest: Path) -> None:
     other = _parent(result.tracking_uri, result.run_ids[1])
     assert other.data.tags["mlrecipes.steps.make.cache"] == "hit"
     assert other.data.tags["mlrecipes.steps.make.source_run"] == first["make"].info.run_id
-    assert second["fit"].data.metrics["loss"] == 2 * first["fit"].data.metrics["loss"]
+    assert second["fit"].data.metrics["fit.loss"] == 2 * first["fit"].data.metrics["fit.loss"]
     # variant runs are named by their overrides, short and distinct
     assert {_parent(result.tracking_uri, r).info.run_name for r in result.run_ids} == {
         "lr=0.1",

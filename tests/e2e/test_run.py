@@ -99,7 +99,7 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
         assert child.info.start_time <= child.info.end_time
     fit = by_step["fit"]
     assert fit.data.params["lr"] == "0.5"
-    assert fit.data.metrics["loss"] == 10.0
+    assert fit.data.metrics["fit.loss"] == 10.0  # one key on the child and the parent
     assert parent.data.params["fit.lr"] == "0.5"  # every resolved param, flattened
     assert parent.data.metrics["fit.loss"] == 10.0
     assert fit.data.tags["mlflow.source.git.commit"] == lock.repos["models"].commit
@@ -108,9 +108,12 @@ def test_mlflow_gets_parent_and_nested_child_runs(manifest: Path) -> None:
     models = (manifest.parent / ".." / "upstream" / "models").resolve()
     assert fit.data.tags["mlrecipes.repo.models.url"] == str(models)
     assert fit.data.tags["mlrecipes.repo.models.dirty"] == "false"
-    assert {a.path for a in _client(result.tracking_uri).list_artifacts(fit.info.run_id)} == {
-        "fit.log"
-    }
+    client = _client(result.tracking_uri)
+    assert {a.path for a in client.list_artifacts(fit.info.run_id)} == {"fit.log", "mlrecipes"}
+    # what the step read in the checkouts (issue 21), as its store entry holds it
+    assert [a.path for a in client.list_artifacts(fit.info.run_id, "mlrecipes")] == [
+        "mlrecipes/code.json"
+    ]
     # the step process got MLFLOW_RUN_ID of its own child run
     note = (manifest.parent / "outputs" / "note.txt").read_text()
     assert note == by_step["side"].info.run_id

@@ -79,13 +79,34 @@ def test_tpe_gets_near_the_optimum_and_prepare_runs_once(manifest: Path) -> None
     (summary,) = [r for r in trials if r.data.tags["mlrecipes.kind"] == "study"]
     assert summary.info.run_id == result.summary_run_id
     assert summary.data.tags["mlrecipes.best_run_id"] == result.best.run_id
-    assert summary.data.metrics["train.score"] == result.best.value
+    # named apart from the objective: a study run must not sort among its trials
+    assert summary.data.metrics["best_value"] == result.best.value
+    assert "train.score" not in summary.data.metrics
     assert summary.data.params["train.x"] == "interval(0.0, 1.0)"
 
     # exp show --study lists the trials (not the summary), sorted by the objective
     rows = pipeline_runs(ws.manifest, study="s", sort="train.score", limit=100)
     assert len(rows) == 25
     assert rows[0].run_id == result.best.run_id
+
+
+def test_trials_nest_under_the_study_run_named_in_manifest_order(manifest: Path) -> None:
+    ws = Workspace.load(manifest)
+    # given in another order than the manifest's (x, depth, kind)
+    space = ("train.kind=choice(a, b)", "train.depth=range(1, 9)", "train.x=interval(0, 1)")
+    result = ws.tune(options=_options(space=space, trials=3, study="nest", sampler="random"))
+    runs = _mlflow_runs(ws)
+    (study,) = [r for r in runs if r.data.tags["mlrecipes.kind"] == "study"]
+    assert study.info.run_id == result.summary_run_id and study.info.status == "FINISHED"
+    trials = {r.info.run_id: r for r in runs if r.data.tags["mlrecipes.kind"] == "pipeline"}
+    assert len(trials) == 3
+    for trial in result.trials:
+        run = trials[str(trial.run_id)]
+        assert run.data.tags["mlflow.parentRunId"] == study.info.run_id  # study -> trial
+        x, depth, kind = (trial.params[k] for k in ("train.x", "train.depth", "train.kind"))
+        assert run.info.run_name == f"x={float(x):.4g} depth={depth} kind={kind}"
+    steps = [r for r in runs if r.data.tags["mlrecipes.kind"] == "step"]
+    assert steps and {r.data.tags["mlflow.parentRunId"] for r in steps} <= set(trials)
 
 
 def test_a_failing_trial_does_not_stop_the_study(manifest: Path) -> None:
@@ -237,6 +258,14 @@ def test_cli_table_and_reproduce_command(manifest: Path) -> None:
     assert command[:2] == ["mlrecipes", "reproduce"]
     again = CliRunner().invoke(app, command[1:])
     assert again.exit_code == 0, again.output
+    # the reproduction is named as the trial: same values, same order
+    names = {r.info.run_id: r.info.run_name for r in _mlflow_runs(Workspace.load(manifest))}
+    reproduction = [
+        r
+        for r in _mlflow_runs(Workspace.load(manifest))
+        if r.data.tags.get("mlrecipes.reproduces") == run_id
+    ]
+    assert [r.info.run_name for r in reproduction] == [names[run_id]]
 
 
 def test_grid_sampler_stops_when_the_grid_is_exhausted(manifest: Path) -> None:

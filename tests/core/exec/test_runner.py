@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mlrecipes.core.executors import runner
+from mlrecipes.core.executors import runner, step_runner
 from mlrecipes.core.executors.task import StepTask
 
 from .conftest import TaskFactory
@@ -128,7 +128,7 @@ def test_missing_module_and_function(make_task: TaskFactory, tmp_path: Path) -> 
 def test_runner_folder_does_not_shadow_repo_modules(
     make_task: TaskFactory, repo: Path, tmp_path: Path
 ) -> None:
-    # runner.py lives next to store.py and task.py; a repo module named `store` must win.
+    # step_runner.py lives next to runner.py and task.py; a repo module named `store` must win.
     (repo / "store.py").write_text("def step() -> dict:\n    return {'mine': 1}\n")
     task = StepTask(**{**make_task("step").__dict__, "module": "store"})
     code, data, _ = run_spec(task, tmp_path)
@@ -150,21 +150,21 @@ VALUES: list[Any] = [
 @pytest.mark.parametrize("indent", [None, 2])
 def test_json_reader_matches_json(value: Any, ensure_ascii: bool, indent: int | None) -> None:
     text = json.dumps(value, ensure_ascii=ensure_ascii, indent=indent)
-    assert runner.loads(text) == json.loads(text)
-    assert repr(runner.loads(text)) == repr(json.loads(text))  # -0.0, int vs float
+    assert step_runner.loads(text) == json.loads(text)
+    assert repr(step_runner.loads(text)) == repr(json.loads(text))  # -0.0, int vs float
 
 
 def test_json_reader_nan_and_errors() -> None:
-    assert math.isnan(runner.loads("NaN"))
+    assert math.isnan(step_runner.loads("NaN"))
     for bad in ['{"a": 1', "[1 2]", '"open', "1 2"]:
         with pytest.raises((ValueError, IndexError)):
-            runner.loads(bad)
+            step_runner.loads(bad)
 
 
 def test_result_writer_round_trips(tmp_path: Path) -> None:
     metrics = {'we"ird\\key\n': 1.5, "nan": float("nan"), "inf": float("-inf"), "é": 1e-300}
     path = tmp_path / "r.json"
-    runner._write_ok(str(path), metrics)
+    step_runner._write_ok(str(path), metrics)
     data = json.loads(path.read_text())
     assert data["ok"] is True
     assert math.isnan(data["metrics"].pop("nan"))
@@ -172,14 +172,14 @@ def test_result_writer_round_trips(tmp_path: Path) -> None:
 
 
 def test_runner_imports_stdlib_only() -> None:
-    tree = ast.parse(Path(runner.__file__).read_text())
+    tree = ast.parse(Path(step_runner.__file__).read_text())
     top = {
         (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
         for node in ast.walk(tree)
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
-    allowed_non_stdlib = {"mlrecipes.core.executors.task", "__future__"}  # under TYPE_CHECKING only
+    allowed_non_stdlib = {"__future__"}
     assert {m for m in top if m.split(".")[0] not in sys.stdlib_module_names} <= allowed_non_stdlib
 
 

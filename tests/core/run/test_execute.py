@@ -161,10 +161,19 @@ def test_sweep_executes_a_shared_step_once(bench: Bench) -> None:
 def test_metric_names_mlflow_refuses_are_renamed_and_the_log_says_so(bench: Bench) -> None:
     result = bench.run(FakeExecutor({"lr@epoch=3": 1.0, "ok": 2.0}))
     a = bench.children(result.run_ids[0])["a"]
-    assert a.metrics == {"lr_epoch_3": 1.0, "ok": 2.0}
+    assert a.metrics == {"a.lr_epoch_3": 1.0, "a.ok": 2.0}
     assert a.log_path is not None
-    assert "'lr@epoch=3' is logged to MLflow as 'lr_epoch_3'" in a.log_path.read_text()
+    assert "'lr@epoch=3' is logged to MLflow as 'a.lr_epoch_3'" in a.log_path.read_text()
     assert bench.tracker.runs[result.run_ids[0]].metrics["a.lr_epoch_3"] == 1.0
+
+
+def test_a_metric_has_one_key_on_the_child_and_on_the_parent(bench: Bench) -> None:
+    result = bench.run(FakeExecutor({"auc": 0.5}))
+    parent = bench.tracker.runs[result.run_ids[0]]
+    children = bench.children(result.run_ids[0])
+    for step, child in children.items():
+        assert child.metrics == {f"{step}.auc": 0.5}
+        assert set(child.metrics) <= set(parent.metrics)
 
 
 class BrokenStore(RecordingTracker):

@@ -35,6 +35,19 @@ def test_round_trip_is_canonical() -> None:
     assert OutputsManifest.from_bytes(raw).to_bytes() == raw
 
 
+def test_the_code_record_travels_with_the_entry() -> None:
+    code = {"version": 1, "files": [["feats", "a.py", "b" * 40]], "listings": [],
+            "searches": [], "unseen": []}  # fmt: skip
+    files = (FileEntry("o.txt", 1, DIGEST),)
+    manifest = OutputsManifest("s", "fp", files, code=code, code_key="c" * 64)
+    assert OutputsManifest.from_bytes(manifest.to_bytes()) == manifest
+    # A key that is no store key is dropped (the entry then falls back to the tree rule).
+    bad = OutputsManifest.from_bytes(_raw([], code=code, code_key="../x"))
+    assert bad.code_key is None
+    # Without a record the bytes are what they were before records existed.
+    assert b"code" not in OutputsManifest("s", "fp", files).to_bytes()
+
+
 @pytest.mark.parametrize(
     "path",
     ["../x", "a/../../x", "/etc/passwd", "a//b", "./a", "a/./b", "", "a\\..\\b", "a\x00b", MARKER],

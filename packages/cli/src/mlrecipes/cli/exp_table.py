@@ -21,17 +21,21 @@ from mlrecipes.core.errors import UserError
 from mlrecipes.core.suggest import did_you_mean
 
 FIXED = ("run_id", "start_time", "status", "overrides")
+HEADERS = {"run_id": "run", "start_time": "start"}
+"""What the table calls these columns; ``--columns`` and the notes take either name."""
 _PRIORITY = {"run_id": 0, "overrides": 1, "status": 3, "start_time": 4}  # metrics 2, commits 5
 
 
 def choose_columns(columns: Sequence[str], patterns: Sequence[str]) -> list[str]:
     """The columns matching ``patterns`` (names or globs), in the order given."""
     chosen: list[str] = []
-    for pattern in patterns:
+    aliases = {header: name for name, header in HEADERS.items()}
+    for given in patterns:
+        pattern = aliases.get(given, given)
         found = [c for c in columns if fnmatch.fnmatchcase(c, pattern) and c not in chosen]
         if not found and pattern not in chosen:
             raise UserError(
-                f"exp show: no column {pattern!r}",
+                f"exp show: no column {given!r}",
                 hint=did_you_mean(pattern, columns) + " (globs such as 'evaluate.*' work too)",
             )
         chosen += found
@@ -77,11 +81,14 @@ def build_table(
     return table
 
 
+def column_name(column: str) -> str:
+    """The name the table's header shows for ``column`` (``run``, ``start``)."""
+    return HEADERS.get(column, column)
+
+
 def _header(column: str) -> str:
-    if column == "run_id":
-        return "run"
-    if column == "start_time":
-        return "start"
+    if column in HEADERS:
+        return HEADERS[column]
     step, dot, metric = column.partition(".")
     return f"{step}\n{metric}" if dot and column not in FIXED else column
 

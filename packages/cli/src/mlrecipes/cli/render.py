@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.status import Status
 
@@ -29,6 +30,7 @@ _REPO_STYLE = {
     "ready": "green",
     "failed": "red",
 }
+NAME_WIDTH = 20  # the step-name column of step lines
 _STEP_MARK = {
     "ok": "[green]✓[/]",
     "cached": "[cyan]=[/]",
@@ -55,6 +57,7 @@ class EventPrinter:
         self._status: Status | None = None
         self._failures: list[tuple[str, str]] = []  # (line, message) of failed repos
         self._labels: dict[str, str] = {}  # fingerprint -> the sweep variants it serves
+        self._name_width = NAME_WIDTH
 
     def __enter__(self) -> EventPrinter:
         self._status = self.console.status("loading the workspace")
@@ -119,6 +122,9 @@ class EventPrinter:
                 variants=variants, to_run=to_run, cached=cached, labels=labels, remote=remote
             ):
                 self._labels = dict(labels)
+                # room for the longest " [variant ...]" too, so that a sweep's columns line up
+                widest = max((cell_len(label) for label in labels.values()), default=-3)
+                self._name_width = NAME_WIDTH + widest + 3
                 runs = f"{variants} variants, " if variants > 1 else ""
                 team = f", {remote} from the team store" if remote else ""
                 return f"[bold]plan:[/] {runs}{to_run} to run, {cached} from the store{team}"
@@ -149,10 +155,13 @@ class EventPrinter:
         mark = _STEP_MARK[event.status]
         metrics = escape(" ".join(f"{k}={v:.4g}" for k, v in event.metrics))
         name = escape(self._named(event.step, event.key))
-        text = f"{mark} {name:<20} {event.status:<8} {event.duration:6.2f}s {metrics}"
+        pad = " " * max(0, self._name_width - cell_len(self._named(event.step, event.key)))
+        text = f"{mark} {name}{pad} {event.status:<8} {event.duration:6.2f}s {metrics}"
         # The error itself is said once, by the final error (with the traceback's tail).
         if event.source_run:
             text += f" from team store: run {event.source_run}"
+        if event.code_note and event.status in ("ok", "cached"):
+            text += f"\n  [dim]{escape(event.code_note)}[/]"
         if event.log_path and event.status == "failed":
             text += f"\n  log: {escape(event.log_path)}"
         return text

@@ -64,6 +64,8 @@ class StepFinished:
     error: str | None = None
     log_path: str | None = None
     source_run: str | None = None  # ``cached`` from the team store: the run that made it
+    code_note: str | None = None
+    """What its code record said: the file that changed, or why a commit kept it cached."""
 
 
 @dataclass(frozen=True)

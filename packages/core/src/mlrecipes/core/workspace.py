@@ -100,10 +100,34 @@ class Workspace:
         on_event: EventHandler = ignore,
     ) -> Plan:
         """Plan without running; ``large_sweep`` allows more than 1,000 variants."""
+        return self._plan(targets, overrides, force, mode, large_sweep, on_event)[0]
+
+    def dag_page(
+        self,
+        targets: Sequence[str] = (),
+        *,
+        overrides: Sequence[str] = (),
+        on_event: EventHandler = ignore,
+    ) -> str:
+        """The ``pipeline.html`` of the plan (first variant), before anything runs."""
+        from mlrecipes.core.run.page import plan_page
+
+        plan, synced = self._plan(targets, overrides, (), "resolve", False, on_event)
+        return plan_page(plan, synced.repos)
+
+    def _plan(
+        self,
+        targets: Sequence[str],
+        overrides: Sequence[str],
+        force: Collection[str],
+        mode: SyncMode,
+        large_sweep: bool,
+        on_event: EventHandler,
+    ) -> tuple[Plan, SyncResult]:
         variants = expand_overrides(overrides, max_variants=None if large_sweep else MAX_VARIANTS)
         only = needed_repos(self.manifest, targets)
         synced = self.sync(mode=mode, on_event=on_event, only=only, keep_going=True)
-        return make_plan(
+        plan = make_plan(
             self.manifest,
             synced.repos,
             targets=targets,
@@ -111,6 +135,7 @@ class Workspace:
             force=force,
             failed=synced.failed,
         )
+        return plan, synced
 
     def gc(
         self,

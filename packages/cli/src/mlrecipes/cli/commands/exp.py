@@ -13,6 +13,7 @@ from rich.console import Console
 from mlrecipes.cli.exp_table import (
     build_table,
     choose_columns,
+    column_name,
     column_width,
     fit_columns,
     table_width,
@@ -119,7 +120,7 @@ def _print_table(
     console.print(table)
     hidden = [c for c in cols if c not in shown]
     if hidden:
-        names = ", ".join(hidden[:6]) + (", ..." if len(hidden) > 6 else "")
+        names = ", ".join(map(column_name, hidden[:6])) + (", ..." if len(hidden) > 6 else "")
         state.err.print(
             f"{len(hidden)} more column(s): {names} (--wide shows all, --columns chooses)"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -66,6 +67,16 @@ def _delivered(run_id: str, file: Path | None) -> str:
     return ws.resolve_run_id(run_id)
 
 
+PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+
+
+def quiet_downloads(terminal: bool) -> None:
+    """No MLflow download bar when stderr is no terminal (a log, CI): it redraws in place,
+    which a log shows as one line repeated (set the variable to choose otherwise)."""
+    if not terminal:
+        os.environ.setdefault(PROGRESS_BAR, "false")
+
+
 def reproduce(
     ctx: typer.Context,
     run_id: Annotated[
@@ -117,6 +128,7 @@ def reproduce(
 ) -> None:
     """Rerun a logged run from its MLflow artifacts at the same commits; exit 5 on drift."""
     state = get_state(ctx)
+    quiet_downloads(state.err.is_terminal)
     uri = reproduce_tracking_uri(tracking_uri, manifest=file)
     run_id = _delivered(run_id, file)
     result = reproduce_run(

@@ -45,8 +45,10 @@ def _print_plan(console: Console, plan: Plan) -> None:
                     f"  [cyan]remote[/] {escape(step.step)}: from team store: run {source}"
                 )
             elif step.status == "cached":
+                # A step kept across a commit by its code record says why.
+                why = f": {escape('; '.join(step.reasons))}" if step.reasons else ""
                 console.print(
-                    f"  [cyan]cached[/] {escape(step.step)} [dim]{step.fingerprint[:12]}[/]"
+                    f"  [cyan]cached[/] {escape(step.step)} [dim]{step.fingerprint[:12]}[/]{why}"
                 )
             else:
                 # A repo not synced (dry run) or not buildable: say that, not a diff.

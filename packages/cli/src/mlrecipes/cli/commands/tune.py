@@ -123,7 +123,6 @@ def tune(
         int,
         typer.Option(
             "--trials",
-            "-n",
             min=1,
             help="Total finished trials the study should have: a resumed study runs only "
             "the missing ones; a larger N adds trials.",

@@ -7,7 +7,7 @@ source in the payload, so the driver's install path never has to exist on a
 node.
 
 :func:`run_step` checks that the node sees the workspace, writes the spec,
-runs ``python -c PRELUDE parent_pid runner.py spec.json`` in its own process
+runs ``python -c PRELUDE parent_pid step_runner.py spec.json`` in its own process
 group with the log at ``log_path``, and returns a plain dict the driver turns
 into an :class:`~mlrecipes.core.executors.base.Outcome`.
 

@@ -1,7 +1,7 @@
 """The executor protocol: how the scheduler hands a step to something that runs it.
 
 An executor runs one :class:`~mlrecipes.core.executors.task.StepTask` with the step
-runner (:mod:`mlrecipes.core.executors.runner`) and reports an :class:`Outcome` through
+runner (:mod:`mlrecipes.core.executors.step_runner`) and reports an :class:`Outcome` through
 a :class:`concurrent.futures.Future`, which the scheduler waits on without
 polling. The protocol knows nothing of subprocesses, so a Ray executor fits it
 (``ObjectRef.future()`` gives such a future).
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from mlrecipes.core.executors.task import StepTask
 
@@ -29,6 +29,8 @@ class Outcome:
     status: OutcomeStatus
     metrics: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None
+    code: Mapping[str, Any] | None = None
+    """What the step read in the checkouts, hashed (a :class:`CodeRecord`'s JSON), if recorded."""
 
 
 class Executor(Protocol):

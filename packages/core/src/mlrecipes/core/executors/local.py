@@ -1,6 +1,6 @@
 """The local executor: each step a subprocess of its environment's interpreter.
 
-Each task runs as ``[task.python, -c, PRELUDE, our_pid, runner.py, spec.json]``
+Each task runs as ``[task.python, -c, PRELUDE, our_pid, step_runner.py, spec.json]``
 in ``task.cwd``, stdout and stderr to its log, in its own process group: Ctrl-C
 in the terminal reaches only mlrecipes, which then stops the steps itself
 (SIGTERM to each group, SIGKILL after a grace period), so nothing outlives a
@@ -13,7 +13,9 @@ and writing. One pool thread per running step blocks in ``wait()``: no polling.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +23,9 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from mlrecipes.core.codedeps import hash_observed
 
 # One builder of a step process's environment for both executors: the Ray node
 # module is shipped to nodes by value, so it holds it (stdlib only).
@@ -50,7 +55,7 @@ class _RunnerCache:
 
     Python never caches the bytecode of a script it runs; compiling the
     runner costs about as much as a third of an interpreter start. A ``.pyc``
-    runs directly (``python runner.pyc``) when its magic number matches the
+    runs directly (``python step_runner.pyc``) when its magic number matches the
     interpreter, so each is keyed by the runner's source and the resolved
     interpreter binary (path, inode, mtime). Any failure falls back to the
     source file.
@@ -180,12 +185,17 @@ class LocalExecutor:
         task = job.task
         spec_path = job.log_path.with_suffix(".spec.json")
         result_path = job.log_path.with_suffix(".result.json")
-        spec = build_spec(task, entry=job.tmp_entry, result=result_path)
+        observed = job.log_path.with_suffix(".observed.json")
+        spec = build_spec(task, entry=job.tmp_entry, result=result_path, observed=observed)
         write_spec(spec_path, spec)
         try:  # the runner removes the spec (it holds secrets) once read; this, if it never ran
-            return self._start_and_wait(job, spec_path, result_path)
+            outcome = self._start_and_wait(job, spec_path, result_path)
         finally:
             spec_path.unlink(missing_ok=True)
+        if outcome.status == "ok":  # hashed here, after the step: never on its time
+            outcome = dataclasses.replace(outcome, code=_code_record(task, observed))
+        observed.unlink(missing_ok=True)
+        return outcome
 
     def _start_and_wait(self, job: _Job, spec_path: Path, result_path: Path) -> Outcome:
         task = job.task
@@ -221,3 +231,15 @@ class LocalExecutor:
             outcome = Outcome("killed", error="cancelled")
         result_path.unlink(missing_ok=True)
         return outcome
+
+
+def _code_record(task: StepTask, observed: Path) -> dict[str, Any] | None:
+    """What the step read, hashed here after it ended; None when nothing usable was
+    recorded (the entry then falls back to the tree rule)."""
+    if not task.code_roots:
+        return None
+    try:
+        data = json.loads(observed.read_text(encoding="utf-8"))
+        return hash_observed(data, task.code_roots).to_json()
+    except (OSError, ValueError):
+        return None

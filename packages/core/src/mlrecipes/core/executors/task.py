@@ -43,6 +43,11 @@ class StepTask:
     label: str = ""
     unavailable: str | None = None
     """Set when the step cannot start (its environment failed): it fails with this text."""
+    code_roots: Mapping[str, Path] = field(default_factory=dict)
+    """Checkouts (repo -> folder) inside which the runner records what the step reads
+    (:mod:`mlrecipes.core.codedeps`); empty: nothing is recorded (the tree rule)."""
+    code_key: str | None = None
+    """The step's key without its code, under which the store indexes the entry."""
     repo: str = ""
     """The repo whose environment runs the step (Ray's ``store`` mode builds it on the node)."""
     input_ids: Mapping[str, str] = field(default_factory=dict)

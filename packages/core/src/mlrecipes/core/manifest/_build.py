@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlrecipes.core.manifest._cache import build_cache
 from mlrecipes.core.manifest._context import Context, describe
 from mlrecipes.core.manifest._formats import (
     name_problem,
@@ -45,7 +46,7 @@ from mlrecipes.git_sources.rules import REV_HINT, URL_HINT
 
 # Top-level keys starting with `x-` are also accepted and ignored (anchors to reuse).
 TOP_KEYS = ("version", "name", "mlflow", "paths", "params", "repos", "steps", "executor", "store")
-REPO_KEYS = ("url", "rev", "subdir", "python", "uses")
+REPO_KEYS = ("url", "rev", "subdir", "python", "uses", "cache")
 MLFLOW_KEYS = ("tracking_uri", "experiment")
 EXECUTOR_KEYS = ("kind", "address", "storage")
 EXECUTOR_KINDS = ("local", "ray")
@@ -233,11 +234,14 @@ def _repo(ctx: Context, name: str, entry: Entry) -> RepoSpec | None:
         'quote it, so YAML keeps it as text: python: "3.11"',
     )
     uses = _uses(ctx, parts.get("uses"), f"{path}.uses")
+    code = build_cache(ctx, parts.get("cache"), f"{path}.cache")
     if url is None or rev is None:
         return None
     names = tuple(n for n, _ in uses)
     locs = tuple(loc for _, loc in uses)
-    return RepoSpec(name, url, rev, subdir, python, loc=entry.key_loc, uses=names, uses_locs=locs)
+    return RepoSpec(
+        name, url, rev, subdir, python, loc=entry.key_loc, uses=names, uses_locs=locs, code=code
+    )
 
 
 def _uses(ctx: Context, entry: Entry | None, key_path: str) -> list[tuple[str, Location]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from mlrecipes.core.manifest._cache import build_cache
 from mlrecipes.core.manifest._context import Context, describe
 from mlrecipes.core.manifest._formats import (
     kwarg_problem,
@@ -28,7 +29,7 @@ from mlrecipes.core.manifest.model import (
     Value,
 )
 
-STEP_KEYS = ("fn", "params", "deps", "outs", "resources")
+STEP_KEYS = ("fn", "params", "deps", "outs", "resources", "cache")
 # Other repos' code reaches a step through its repo's environment, not the step.
 _USES_HINT = (
     "a step runs in its repo's environment: to install other repos into it, "
@@ -78,6 +79,7 @@ def _build_step(ctx: Context, name: str, entry: Entry) -> StepSpec | None:
         outs=FrozenMap(outs),
         resources=resources,
         loc=entry.key_loc,
+        code=build_cache(ctx, parts.get("cache"), f"{path}.cache"),
     )
 
 

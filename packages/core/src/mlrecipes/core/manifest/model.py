@@ -172,6 +172,10 @@ class Resources:
     """Ray custom resources (``ray start --resources``), e.g. ``{sandbox: 1}``."""
 
 
+CodeRule: TypeAlias = Literal["files", "tree"]
+"""How a step's code is identified (``cache: {code: ...}``; see manifest/_cache.py)."""
+
+
 @dataclass(frozen=True)
 class StepSpec:
     name: str
@@ -181,6 +185,8 @@ class StepSpec:
     outs: Mapping[str, Out]
     resources: Resources = field(default_factory=Resources)
     loc: Location | None = field(default=None, compare=False, repr=False)
+    code: CodeRule | None = None
+    """``cache.code`` of the step (None: its repo's, else ``files``)."""
 
     def upstream(self) -> tuple[str, ...]:
         """Names of the steps whose outputs this step reads, sorted."""
@@ -199,6 +205,8 @@ class RepoSpec:
     """Repos whose locked checkouts are installed into this repo's environment."""
     uses_locs: tuple[Location, ...] = field(default=(), compare=False, repr=False)
     """Where each name of ``uses`` is written (for validation messages)."""
+    code: CodeRule | None = None
+    """``cache.code`` for the steps of this repo (None: ``files``)."""
 
     @property
     def url_template(self) -> str:
@@ -270,6 +278,12 @@ class Manifest:
     @property
     def experiment(self) -> str:
         return self.mlflow.experiment or self.name
+
+    def code_rule(self, step: str) -> CodeRule:
+        """How ``step``'s code is identified: its ``cache.code``, its repo's, or ``files``."""
+        spec = self.steps[step]
+        repo = self.repos.get(spec.fn.repo)
+        return spec.code or (repo.code if repo is not None else None) or "files"
 
     def code_repos(self, repo: str) -> tuple[str, ...]:
         """``repo`` and every repo it uses, transitively: all the code its steps can import.

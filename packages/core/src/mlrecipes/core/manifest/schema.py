@@ -18,6 +18,21 @@ SCHEMA_ID = "https://mlrecipes.dev/schemas/workspace.schema.json"
 _KWARG = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
+_CACHE = {
+    "type": "object",
+    "description": "How the cache identifies a step's code.",
+    "additionalProperties": False,
+    "properties": {
+        "code": {
+            "enum": ["files", "tree"],
+            "description": "files (default): a commit keeps the step cached when no file "
+            "of the checkouts it read last time (recorded while it ran) changed; tree: any "
+            "commit to its repo's folder reruns it (for code that reads files unobserved).",
+        }
+    },
+}
+
+
 def _obj(description: str, properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "type": "object",
@@ -76,6 +91,7 @@ def _defs() -> dict[str, Any]:
                     "items": {"type": "string", "pattern": NAME_PATTERN},
                     "uniqueItems": True,
                 },
+                "cache": _CACHE,
             },
             required=["url", "rev"],
         ),
@@ -122,6 +138,7 @@ def _defs() -> dict[str, Any]:
                         },
                     },
                 ),
+                "cache": _CACHE,
             },
             required=["fn"],
         ),

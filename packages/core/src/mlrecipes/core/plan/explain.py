@@ -11,7 +11,7 @@ uncommitted changes), and then labelled ``tree``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mlrecipes.core.manifest.resolve import is_masked, unmask_digest
@@ -20,12 +20,42 @@ from mlrecipes.git_sources import short_commit
 NEVER_RUN = "no store entry (never run)"
 
 
-def nearest_reasons(now: Mapping[str, Any], before: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
-    """The reasons against the execution in ``before`` (most recent first) nearest to ``now``."""
+def nearest_reasons(
+    now: Mapping[str, Any],
+    before: Sequence[Mapping[str, Any]],
+    *,
+    code_note: str | None = None,
+    code_files: bool = False,
+) -> tuple[str, ...]:
+    """The reasons against the execution in ``before`` (most recent first) nearest to ``now``.
+
+    ``code_note`` details a changed tree: the files a code record found changed
+    (``code_files``: ``code changed: feats/hello.py``), or why the tree rule
+    applied (added in parentheses).
+    """
     if not before:
         return (NEVER_RUN,)
     best = min((explain_change(old, now) for old in before), key=len)  # min keeps the first
+    if code_note is not None:
+        best = _with_code_note(best, code_note, code_files)
     return best or ("no store entry",)
+
+
+def _with_code_note(reasons: tuple[str, ...], note: str, files: bool) -> tuple[str, ...]:
+    """The code reason with what the record found (``files``: ``code changed: a@1 -> a@2:
+    a/x.py``; alone when only a used repo's commit shows) or why the tree rule applied."""
+    if files and not any(r.startswith(CODE_CHANGED) for r in reasons):
+        # Only the environment moved (a used repo, a workspace member): its line says
+        # which commit, the record which files.
+        moved = [i for i, r in enumerate(reasons) if r.startswith(_CODE_IN_ENV)]
+        if not moved:
+            return (*reasons, CODE_CHANGED + note) if reasons else reasons
+        first = moved[0]
+        return (*reasons[:first], f"{reasons[first]}: {note}", *reasons[first + 1 :])
+    return tuple(
+        (f"{r}: {note}" if files else f"{r} ({note})") if r.startswith(CODE_CHANGED) else r
+        for r in reasons
+    )
 
 
 def _short(value: Any) -> str:
@@ -58,22 +88,39 @@ def explain_code(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
     return f"code changed: {old} -> {new}"
 
 
+def _function(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    return [f"function changed: {before.get('fn')} -> {now['fn']}"]
+
+
+def _inputs(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    old_inputs, new_inputs = before.get("inputs") or {}, now["inputs"]
+    keys = sorted(set(old_inputs) | set(new_inputs))
+    return [f"input changed: {k}" for k in keys if old_inputs.get(k) != new_inputs.get(k)]
+
+
+_Explainer = Callable[[Mapping[str, Any], Mapping[str, Any]], list[str]]
+# One explainer per field the fingerprint hashes (plan/identity.py), in the order
+# reasons are listed: a reason is only ever given for a hashed field that differs.
+EXPLAINERS: Mapping[str, _Explainer] = {
+    "fn": _function,
+    "code": lambda before, now: [explain_code(before, now)],
+    "env": lambda before, now: _environment_changes(before, now),
+    "params": lambda before, now: _param_changes(before.get("params") or {}, now["params"]),
+    "inputs": _inputs,
+    "outputs": lambda before, now: ["outputs changed"],
+}
+HASHED = tuple(EXPLAINERS)
+"""The components a step's fingerprint hashes, and the only ones a reason may name."""
+CODE_CHANGED = "code changed: "
+_CODE_IN_ENV = ("used repo changed: ", "package changed: ")
+
+
 def explain_change(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
     """Human reasons why ``now`` differs from the execution ``before``."""
     reasons: list[str] = []
-    if before.get("fn") != now["fn"]:
-        reasons.append(f"function changed: {before.get('fn')} -> {now['fn']}")
-    if before.get("code") != now["code"]:
-        reasons.append(explain_code(before, now))
-    if before.get("env") != now["env"]:
-        reasons += _environment_changes(before, now)
-    reasons += _param_changes(before.get("params") or {}, now["params"])
-    old_inputs, new_inputs = before.get("inputs") or {}, now["inputs"]
-    for key in sorted(set(old_inputs) | set(new_inputs)):
-        if old_inputs.get(key) != new_inputs.get(key):
-            reasons.append(f"input changed: {key}")
-    if before.get("outputs") != now["outputs"]:
-        reasons.append("outputs changed")
+    for key, explain in EXPLAINERS.items():
+        if before.get(key) != now[key]:
+            reasons += explain(before, now)
     return tuple(reasons)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from mlrecipes.core.errors import UserError
-from mlrecipes.core.fingerprint import hash_path, step_fingerprint
+from mlrecipes.core.fingerprint import hash_path
 from mlrecipes.core.manifest import (
     Manifest,
     OutRef,
@@ -30,7 +30,9 @@ from mlrecipes.core.manifest import (
 )
 from mlrecipes.core.manifest.graph import StepGraph
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.plan.explain import nearest_reasons
+from mlrecipes.core.plan.code_lookup import lookup_by_code
+from mlrecipes.core.plan.explain import CODE_CHANGED
+from mlrecipes.core.plan.identity import StepIdentity
 from mlrecipes.core.plan.records import read_executions
 from mlrecipes.core.store.local import Store
 from mlrecipes.core.sync.workspace_sync import RepoContext
@@ -57,6 +59,10 @@ class PlannedStep:
     unavailable: str | None = None
     """Why the step cannot run (its repo's environment failed to build), or None."""
     forced: bool = False  # --force (or downstream of it): never taken from a store
+    code_key: str | None = None
+    """The key without code (codedeps); None: the tree rule alone (``cache.code: tree``)."""
+    code_roots: Mapping[str, Path] = field(default_factory=dict)
+    """The checkouts inside which the runner records what the step reads."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,9 @@ class _Planner:
         self.hash_cache = hash_cache
         self._file_hashes: dict[Path, str] = {}
         self._summaries: dict[str, dict[str, str]] = {}
+        self._without_code: dict[str, str] = {}
         self.forced_fps: set[str] = set()
+        self.checkouts = {name: ctx.source.path for name, ctx in repos.items()}
 
     def file_identity(self, manifest: Manifest, step: str, dep: PathRef) -> tuple[str, Path]:
         path = manifest.resolve_path(dep)
@@ -180,9 +188,54 @@ class _Planner:
     ) -> PlannedStep:
         repo_name = spec.fn.repo
         repo = self.repos.get(repo_name)
-        params = resolve_params(manifest, spec.name)
-        # Secrets enter the fingerprint as a salted digest, never in clear.
-        hashed = resolve_params(manifest, spec.name, view="fingerprint")
+        inputs, input_paths, needs, forced_by = self.inputs(manifest, spec, planned)
+        outputs, declared = output_layout(spec, manifest)
+        identity = self.identity(manifest, spec, repo, inputs, outputs)
+        fp = identity.fingerprint
+        unavailable = None if repo else self.why_unavailable(repo_name)
+        files_rule = repo is not None and manifest.code_rule(spec.name) == "files"
+        code_key = identity.code_free_key if files_rule else None
+        forced = spec.name in self.force or bool(forced_by)
+        cached = repo is not None and not forced and self.store.is_complete(spec.name, fp)
+        reasons: tuple[str, ...] = ()
+        if forced:
+            self.forced_fps.add(fp)
+            reasons = (
+                ("forced",)
+                if spec.name in self.force
+                else (f"forced: upstream {', '.join(sorted(set(forced_by)))} reruns",)
+            )
+        elif unavailable is not None:
+            reasons = (f"the environment of repo {repo_name!r} could not be built",)
+        elif not cached:
+            kept, reasons = self.by_code(spec.name, identity, code_key)
+            fp, cached = kept or fp, kept is not None
+        return PlannedStep(
+            step=spec.name,
+            repo=repo_name,
+            fn=str(spec.fn),
+            fingerprint=fp,
+            status="cached" if cached else "run",
+            reasons=reasons,
+            params=resolve_params(manifest, spec.name),
+            public_params=public_params(manifest, spec.name),
+            inputs=inputs,
+            input_paths=input_paths,
+            outputs=outputs,
+            declared=declared,
+            needs=tuple(sorted(set(needs))),
+            components=identity.components,
+            unavailable=unavailable,
+            forced=forced,
+            code_key=code_key,
+            code_roots=self.checkouts if code_key else {},
+        )
+
+    def inputs(
+        self, manifest: Manifest, spec: StepSpec, planned: Mapping[str, PlannedStep]
+    ) -> tuple[dict[str, str], dict[str, Path], list[str], list[str]]:
+        """(identity, path) of each dep, the upstream fingerprints it needs, and which
+        upstream steps are forced."""
         inputs: dict[str, str] = {}
         input_paths: dict[str, Path] = {}
         needs: list[str] = []
@@ -201,73 +254,75 @@ class _Planner:
                 inputs[dep_name], input_paths[dep_name] = self.file_identity(
                     manifest, spec.name, dep
                 )
-        outputs, declared = output_layout(spec, manifest)
+        return inputs, input_paths, needs, forced_by
+
+    def identity(
+        self,
+        manifest: Manifest,
+        spec: StepSpec,
+        repo: RepoContext | None,
+        inputs: Mapping[str, str],
+        outputs: Mapping[str, str],
+    ) -> StepIdentity:
+        """The step's identity (plan/identity.py: what the fingerprint hashes, and labels)."""
+        name = spec.fn.repo
         # A repo whose environment failed has no identity: its steps get a
         # fingerprint that no store entry can have, and fail when started.
         tree = repo.source.tree if repo else "unavailable"
-        env_hash = repo.env_hash if repo else f"unavailable:{repo_name}"
-        unavailable = None if repo else self.why_unavailable(repo_name)
-        components: dict[str, Any] = {
-            "fn": str(spec.fn),
-            "code": f"{repo_name}@{tree}",
-            # Not hashed (the tree is the code's identity): what people know code by.
-            "commit": f"{repo_name}@{repo.source.commit if repo else 'unavailable'}",
-            "dirty": repo.source.dirty if repo else False,
-            "env": env_hash,
-            "params": hashed,
-            "inputs": inputs,
-            "outputs": outputs,
-            # Explanations only (the environment's identity holds their trees):
-            # which used repo moved, for `--dry-run`.
-            "uses": {
-                name: {
-                    "commit": self.repos[name].source.commit,
-                    "tree": self.repos[name].source.tree,
-                }
-                for name in manifest.code_repos(repo_name)[1:]
-                if name in self.repos
-            },
-            "packages": self.packages(repo),
-        }
-        fp = step_fingerprint(
-            fn=str(spec.fn),
-            code_tree=tree,
-            env_hash=env_hash,
-            params={"params": hashed, "outputs": outputs},
-            inputs=inputs,
+        return StepIdentity(
+            {
+                "fn": str(spec.fn),
+                "code": f"{name}@{tree}",
+                # Labels of the code (the tree is its identity): what people know code by.
+                "commit": f"{name}@{repo.source.commit if repo else 'unavailable'}",
+                "dirty": repo.source.dirty if repo else False,
+                "env": repo.env_hash if repo else f"unavailable:{name}",
+                # Secrets enter the fingerprint as a salted digest, never in clear.
+                "params": resolve_params(manifest, spec.name, view="fingerprint"),
+                "inputs": dict(inputs),
+                "outputs": dict(outputs),
+                # Labels of the environment (its identity holds their trees):
+                # which used repo or package moved, for `--dry-run`.
+                "uses": {
+                    used: {
+                        "commit": self.repos[used].source.commit,
+                        "tree": self.repos[used].source.tree,
+                    }
+                    for used in manifest.code_repos(name)[1:]
+                    if used in self.repos
+                },
+                "packages": self.packages(repo),
+                # The key without code (codedeps): where the step runs, and the
+                # environment without what it imports from the checkouts in place.
+                "project": f"{name}:{repo.source.subdir or '' if repo else 'unavailable'}",
+                "env_without_code": self.env_without_code(repo, name),
+            }
         )
-        forced = spec.name in self.force or bool(forced_by)
-        cached = repo is not None and not forced and self.store.is_complete(spec.name, fp)
-        reasons: tuple[str, ...] = ()
-        if forced:
-            self.forced_fps.add(fp)
-            reasons = (
-                ("forced",)
-                if spec.name in self.force
-                else (f"forced: upstream {', '.join(sorted(set(forced_by)))} reruns",)
-            )
-        elif unavailable is not None:
-            reasons = (f"the environment of repo {repo_name!r} could not be built",)
-        elif not cached:
-            reasons = self.reasons(spec.name, components)
-        return PlannedStep(
-            step=spec.name,
-            repo=repo_name,
-            fn=str(spec.fn),
-            fingerprint=fp,
-            status="cached" if cached else "run",
-            reasons=reasons,
-            params=params,
-            public_params=public_params(manifest, spec.name),
-            inputs=inputs,
-            input_paths=input_paths,
-            outputs=outputs,
-            declared=declared,
-            needs=tuple(sorted(set(needs))),
-            components=components,
-            unavailable=unavailable,
-            forced=forced,
-        )
+
+    def env_without_code(self, repo: RepoContext | None, name: str) -> str:
+        if repo is None:
+            return f"unavailable:{name}"
+        if repo.identity is None:
+            return repo.env_hash
+        key = repo.identity.digest
+        if key not in self._without_code:
+            self._without_code[key] = repo.identity.without_checkout_code()
+        return self._without_code[key]
+
+    def by_code(
+        self, step: str, identity: StepIdentity, code_key: str | None
+    ) -> tuple[str | None, tuple[str, ...]]:
+        """(fingerprint of an entry whose code record vouches for the checkouts now, or
+        None; the reasons: why it is kept, or why the step runs)."""
+        before = read_executions(self.store.root, step)
+        if code_key is None:  # cache.code: tree
+            return None, identity.reasons(before, code_note="cache.code: tree")
+        found = lookup_by_code(self.store, step, code_key, self.checkouts)
+        if found.fingerprint is None:
+            return None, identity.reasons(before, code_note=found.note, code_files=found.changed)
+        code = [r for r in identity.reasons(before) if r.startswith(CODE_CHANGED)]
+        kept = tuple(f"{r.removeprefix(CODE_CHANGED)}: {found.note}" for r in code)
+        return found.fingerprint, kept or (str(found.note),)
 
     def packages(self, repo: RepoContext | None) -> dict[str, str]:
         """The environment's package summary (once per environment), for explanations."""
@@ -286,9 +341,6 @@ class _Planner:
         text = str(failure)
         hint = getattr(failure, "hint", None)
         return f"{text}\n  hint: {hint}" if hint else text
-
-    def reasons(self, step: str, now: Mapping[str, Any]) -> tuple[str, ...]:
-        return nearest_reasons(now, read_executions(self.store.root, step))
 
 
 def needed_repos(manifest: Manifest, targets: Sequence[str]) -> set[str] | None:

@@ -46,6 +46,23 @@ def store_identity(tracking_uri: str) -> str | None:
     return f"{info.st_dev}:{info.st_ino}"
 
 
+def _create_sqlite(tracking_uri: str) -> str | None:
+    """Create the (empty) sqlite file a run is about to be delivered to; its identity.
+
+    A workspace's first run records itself before the warm tracker has created
+    the store; without the file, the next command would see another database and
+    log the same pipeline again. SQLite and MLflow take an empty file as an empty
+    database.
+    """
+    path = Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    except OSError:
+        return "missing"
+    return store_identity(tracking_uri)
+
+
 def read_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str) -> str | None:
     """The parent run id that logged this exact pipeline to ``tracking_uri``, if any."""
     try:
@@ -63,7 +80,10 @@ def read_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str) -> str | 
 def write_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str, run_id: str) -> None:
     # The URI may hold credentials (an `!env` tracking_uri): never on disk.
     uri = redact_url(tracking_uri)
-    data = {"run_id": run_id, "tracking_uri": uri, "store": store_identity(tracking_uri)}
+    identity = store_identity(tracking_uri)
+    if identity == "missing":  # the outbox delivers the run there later: name the file now
+        identity = _create_sqlite(tracking_uri)
+    data = {"run_id": run_id, "tracking_uri": uri, "store": identity}
     write_json_atomic(runs_dir / f"{fp_hash}.json", data)
 
 

@@ -29,6 +29,7 @@ from mlrecipes.core.tracking.base import (
     RepoRef,
     decode_overrides,
     decode_repo_tags,
+    split_step_metric,
 )
 
 __all__ = ["TAG_REPRODUCES", "LoggedRun", "read_logged_run", "refuse_dirty", "step_metrics"]
@@ -112,9 +113,9 @@ def step_metrics(
     row = rows[0]
     by_step: dict[str, dict[str, float]] = {}
     for key, value in row.metrics.items():
-        step, dot, metric = key.partition(".")  # step names hold no dot
-        if dot:
-            by_step.setdefault(step, {})[metric] = value
+        split = split_step_metric(key)
+        if split is not None:
+            by_step.setdefault(split[0], {})[split[1]] = value
     return row, by_step
 
 

@@ -31,6 +31,7 @@ from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan.planner import Plan, PlannedStep, Variant
 from mlrecipes.core.plan.records import fingerprints_hash, write_finished_run, write_latest
+from mlrecipes.core.run.code_notes import code_reason, code_tags, upload_record, write_record
 from mlrecipes.core.run.compose import RunServices, default_jobs
 from mlrecipes.core.run.info import (
     StepRecord,
@@ -41,13 +42,14 @@ from mlrecipes.core.run.info import (
 )
 from mlrecipes.core.run.log_follow import LogFollower
 from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.run.page import run_box, write_run_page
 from mlrecipes.core.run.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
 from mlrecipes.core.run.tasks import build_task
 from mlrecipes.core.store.local import Store
 from mlrecipes.core.sync.workspace_sync import SyncResult
 from mlrecipes.core.tracking import sanitize_metrics
 from mlrecipes.core.tracking.background import BackgroundTracker
-from mlrecipes.core.tracking.base import TAG_SKIPPED, CacheStatus, StepOutcome
+from mlrecipes.core.tracking.base import TAG_SKIPPED, CacheStatus, StepOutcome, step_metric_key
 from mlrecipes.core.tracking.outbox import RunIds
 
 Status = Literal["FINISHED", "FAILED", "KILLED"]
@@ -159,10 +161,15 @@ class PipelineExecution:
     def _outcome(self, result: StepResult) -> StepOutcome:
         metrics, renamed = sanitize_metrics(result.metrics)
         if renamed and result.log_path is not None:
-            _note_renamed(result.log_path, renamed)
+            keys = {old: step_metric_key(result.step, new) for old, new in renamed.items()}
+            _note_renamed(result.log_path, keys)
+        record = self.store.read_record(result.step, result.key) if result.ok else None
+        code = record.code if record is not None else None
         return StepOutcome(
             status=_OUTCOME[result.status],
-            metrics=metrics,
+            # the parent's key too (DESIGN.md, "In MLflow"): one column fills for both
+            metrics={step_metric_key(result.step, k): v for k, v in metrics.items()},
+            tags=code_tags(self.to_run[result.key], code) if result.ok else {},
             log_path=result.log_path,
             log_name=f"{result.step}.log",
             finished_at=time.time(),
@@ -185,6 +192,7 @@ class PipelineExecution:
             self._tracker.finish_step(self.children[result.key], outcome)
         if result.status == "ok":
             write_latest(self.store.root, step.step, step.components)
+            self._upload_code_record(result)
             job = self.services.after_step(result) if self.services.after_step else None
             if job is not None:
                 self.post_jobs.append(self._tracker.after_run(self.children[result.key], job))
@@ -195,9 +203,23 @@ class PipelineExecution:
                 status=result.status,
                 duration=result.duration,
                 metrics=tuple(sorted(result.metrics.items())),
+                code_note=code_reason(step),
                 error=result.error,
                 log_path=str(result.log_path) if result.log_path else None,
             )
+        )
+
+    def _upload_code_record(self, result: StepResult) -> None:
+        """Queue the step's code record as an artifact of its run (after its logging)."""
+        record = self.store.read_record(result.step, result.key)
+        if record is None or record.code is None or result.log_path is None:
+            return
+        try:
+            path = write_record(record.code, result.log_path)
+        except OSError:
+            return  # the record stays in the store entry; only the artifact is lost
+        self.post_jobs.append(
+            self._tracker.after_run(self.children[result.key], upload_record(path))
         )
 
     def _announce_cached(self) -> None:
@@ -206,7 +228,10 @@ class PipelineExecution:
                 record = self.store.read_record(step.step, step.fingerprint)
                 metrics = tuple(sorted(record.metrics.items())) if record else ()
                 source = self.plan.remote.get(step.fingerprint)  # from the team store
-                event = StepFinished(step.step, step.fingerprint, "cached", 0.0, metrics)
+                event = StepFinished(
+                    step.step, step.fingerprint, "cached", 0.0, metrics,
+                    code_note=code_reason(step),
+                )  # fmt: skip
                 self.on_event(dataclasses.replace(event, source_run=source))
 
     def _record_of(
@@ -226,18 +251,31 @@ class PipelineExecution:
         cached: CacheStatus = "remote" if fp in self.plan.remote else "hit"  # team store
         return StepRecord(step.step, fp, cached, record.run_id, dict(record.metrics))
 
+    def _page(
+        self, variant: Variant, records: list[StepRecord], results: Mapping[str, StepResult]
+    ) -> Path:
+        """Write the variant's ``pipeline.html`` (see :mod:`mlrecipes.core.run.page`)."""
+        boxes = []
+        for step, record in zip(variant.steps, records, strict=True):
+            result = results.get(step.fingerprint) if step.fingerprint in self.to_run else None
+            failed_run = _resolved(self.children.get(step.fingerprint))
+            boxes.append(run_box(step, record, result, self.sync.repos, failed_run))
+        return write_run_page(variant, boxes, self._scratch(variant))
+
     def _finish_variants(
         self, results: Mapping[str, StepResult], interrupted: bool
     ) -> dict[int, tuple[Status, Future[None]]]:
         finished: dict[int, tuple[Status, Future[None]]] = {}
         for variant in self.plan.variants:
             records = [self._record_of(variant, s, results) for s in variant.steps]
+            page = self._page(variant, records, results)
             status: Status = "FINISHED"
             if interrupted:
                 status = "KILLED"
             elif any(r.cache is None for r in records):
                 status = "FAILED"
             summary = variant_summary(records, self._scratch(variant))
+            summary = dataclasses.replace(summary, pages=(page,))
             future = self._tracker.finish_pipeline(self.parents[variant.index], status, summary)
             finished[variant.index] = (status, future)
         return finished

@@ -28,6 +28,7 @@ from mlrecipes.core.tracking.base import (
     StepInfo,
     WorkspaceSource,
     pipeline_tags,
+    step_metric_key,
     step_summary_tags,
     step_tags,
     variant_run_name,
@@ -125,6 +126,20 @@ def _manifest_artifact(path: Path, artifacts_dir: Path) -> Path:
     return copy
 
 
+def param_order(manifest: Manifest) -> list[str]:
+    """Every param key in the manifest's order: globals, then ``step.param`` step by step."""
+    keys = list(manifest.params)
+    for name, spec in manifest.steps.items():
+        keys += [f"{name}.{param}" for param in spec.params]
+    return keys
+
+
+def run_name(variant: Variant) -> str:
+    """The parent run's name of a variant (see :func:`variant_run_name`)."""
+    manifest = variant.manifest
+    return variant_run_name(manifest.name, variant.overrides, order=param_order(manifest))
+
+
 def step_params(variant: Variant) -> dict[str, dict[str, object]]:
     return {s.step: dict(s.public_params) for s in variant.steps}  # secrets masked
 
@@ -173,7 +188,7 @@ def pipeline_info(
     )
     return PipelineInfo(
         experiment=experiment,
-        run_name=variant_run_name(manifest.name, variant.overrides),
+        run_name=run_name(variant),
         tags=tags,
         # every resolved param, flattened `step.param`; the full set is params.json
         params=params,
@@ -217,7 +232,7 @@ def variant_summary(records: Sequence[StepRecord], artifacts_dir: Path) -> Pipel
                 step_summary_tags(record.step, record.fingerprint, record.cache, record.source_run)
             )
         for name, value in record.metrics.items():
-            metrics[f"{record.step}.{sanitize_metric_key(name)}"] = value
+            metrics[step_metric_key(record.step, sanitize_metric_key(name))] = value
         rows.append(
             {
                 "step": record.step,

@@ -186,6 +186,8 @@ class _Run:
                 label=task.display,
                 started_at=job.started_at,
                 finished_at=time.time(),
+                code=outcome.code,
+                code_key=task.code_key,
             )
             entry = self.store.publish(job.tmp, task.step, task.fingerprint, record)
         else:

@@ -37,6 +37,8 @@ def build_task(step: PlannedStep, sync: SyncResult, running: Collection[str]) ->
         env={"PYTHONPYCACHEPREFIX": str(ctx.pycache)} if ctx.pycache else {},
         needs=needs,
         label=f"{step.step} ({step.repo}@{short_commit(ctx.source.commit)})",
+        code_roots=dict(step.code_roots),
+        code_key=step.code_key,
         repo=step.repo,
         input_ids=dict(step.inputs),
     )

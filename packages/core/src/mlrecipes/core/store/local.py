@@ -7,6 +7,9 @@ Layout of one step's folder::
     <step>/.tmp-<fp>-<rand>/          an entry being written (never counts as done)
     <step>/.tmp-<fp>-<rand>.lock      held (a file lock) by the process writing that temp
     <step>/.logs/<fp>-<time>-<rand>.log   the step's stdout and stderr, kept on failure
+    <step>/.bycode/<code key>/<fp>    an empty file: entry <fp> was made with this key
+                                      without code (function, params, inputs,
+                                      environment minus the checkouts' code)
 
 A step writes into a temp folder; :meth:`Store.publish` writes the marker and
 renames the folder into place with :func:`os.replace`, so a crash or a kill
@@ -48,6 +51,7 @@ SPEC_LEFTOVER_AGE = 600.0
 """Seconds after which a step's runner spec (it holds secrets) counts as left over: a
 live step's runner reads and removes its spec within a second of its start."""
 _COPIES = ".copies"  # registry of declared paths where a copy stands in for a symlink
+_BY_CODE = ".bycode"  # entries by their key without code (mlrecipes.core.codedeps)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,10 @@ class EntryRecord:
     finished_at: float | None = None
     files: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     """Every file of the entry (relative path -> size, mtime_ns), checked when served."""
+    code: Mapping[str, Any] | None = None
+    """What the step read in the checkouts (a CodeRecord's JSON); None: not recorded."""
+    code_key: str | None = None
+    """The step's key without its code, when its record may stand in for the tree."""
 
     def to_json(self) -> dict[str, Any]:
         """The marker's JSON object."""
@@ -78,6 +86,8 @@ class EntryRecord:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "files": {rel: list(stamp) for rel, stamp in self.files.items()},
+            "code": dict(self.code) if self.code is not None else None,
+            "code_key": self.code_key,
         }
 
     @classmethod
@@ -93,6 +103,8 @@ class EntryRecord:
             started_at=data.get("started_at"),
             finished_at=data.get("finished_at"),
             files={str(k): (int(v[0]), int(v[1])) for k, v in data.get("files", {}).items()},
+            code=data.get("code") if isinstance(data.get("code"), Mapping) else None,
+            code_key=data.get("code_key") if isinstance(data.get("code_key"), str) else None,
         )
 
 
@@ -177,7 +189,29 @@ class Store:
                 self.discard(tmp)
                 return final
         self._release(tmp)
+        if record.code_key is not None:
+            self._index_code(step, record.code_key, fingerprint)
         return final
+
+    def code_candidates(self, step: str, code_key: str) -> list[str]:
+        """Fingerprints of entries made with ``code_key`` (key without code), newest first.
+
+        Only an index: each may be gone or incomplete (read its record to know).
+        """
+        _check_name("code key", code_key)
+        folder = self.root / step / _BY_CODE / code_key
+        try:
+            found = [(p.stat().st_mtime_ns, p.name) for p in folder.iterdir()]
+        except OSError:
+            return []
+        return [name for _, name in sorted(found, reverse=True)]
+
+    def _index_code(self, step: str, code_key: str, fingerprint: str) -> None:
+        _check_name("code key", code_key)
+        folder = self.root / step / _BY_CODE / code_key
+        with contextlib.suppress(OSError):  # an index: losing it costs a rerun, never a result
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / fingerprint).touch()
 
     def discard(self, tmp: Path) -> None:
         """Delete a temp folder (a failed or killed step) and release its lock."""

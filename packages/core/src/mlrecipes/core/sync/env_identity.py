@@ -53,6 +53,17 @@ class EnvIdentity:
             lines[str(p["name"])] = text
         return lines
 
+    def without_checkout_code(self) -> str:
+        """The digest without the trees of what a step imports from the checkouts in
+        place (editable installs, ``.pth`` folders): a step's code record accounts for
+        that code (:mod:`mlrecipes.core.codedeps`). Third-party packages, and path
+        installs copied into the environment, count as in :attr:`digest`."""
+        packages = [
+            {k: v for k, v in _hashed(p).items() if k != "tree"} if _in_place(p) else _hashed(p)
+            for p in self.packages
+        ]
+        return _digest({"version": IDENTITY_VERSION, "code": "recorded", "packages": packages})
+
     def to_json(self) -> str:
         """The package list as the MLflow artifact holds it."""
         body = {"identity": self.digest, "packages": [dict(p) for p in self.packages]}
@@ -64,10 +75,19 @@ def env_identity(env: Environment, sources: Mapping[str, Resolved]) -> EnvIdenti
     roots = sorted(sources.values(), key=lambda s: -len(str(s.path)))  # nested roots first
     packages = tuple(_entry(item, roots) for item in read_installed(env.path))
     value = {"version": IDENTITY_VERSION, "packages": [_hashed(p) for p in packages]}
+    return EnvIdentity(_digest(value), packages)
+
+
+def _digest(value: Mapping[str, Any]) -> str:
     # JSON with sorted keys is canonical for these plain str/bool values, and its
     # C encoder is 20x faster than the fingerprint encoding on 200 packages.
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return EnvIdentity(hashlib.sha256(text.encode()).hexdigest(), packages)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _in_place(entry: Mapping[str, Any]) -> bool:
+    """A checkout folder the environment imports in place (not a copy of it)."""
+    return "repo" in entry and (bool(entry.get("editable")) or entry.get("source") == "pth")
 
 
 def _entry(item: Installed, roots: list[Resolved]) -> dict[str, Any]:

@@ -127,6 +127,8 @@ def fetch_entry(
         run_id=remote.run_id,
         label=label,
         finished_at=time.time(),
+        code=manifest.code,
+        code_key=manifest.code_key,
     )
     entry = store.publish(tmp, remote.step, remote.fingerprint, record)
     return FetchResult(remote, entry, size=manifest.total_size)

@@ -3,7 +3,9 @@
 A step run's artifacts hold, under :data:`OUTPUTS_DIR`::
 
     mlrecipes/outputs/manifest.json      this manifest (format, step, fingerprint,
-                                         metrics, outputs, files: path, size, sha256)
+                                         metrics, outputs, files: path, size, sha256,
+                                         and, when recorded, the entry's code record
+                                         and key without code)
     mlrecipes/outputs/files/<path>       every file of the store entry
 
 The run's tag ``mlrecipes.outputs.sha256`` holds the SHA-256 of the manifest's
@@ -55,6 +57,9 @@ class OutputsManifest:
     files: tuple[FileEntry, ...]
     metrics: Mapping[str, float] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
+    code: Mapping[str, Any] | None = None
+    """The entry's code record (mlrecipes.core.codedeps), shared with it."""
+    code_key: str | None = None
 
     @property
     def total_size(self) -> int:
@@ -70,6 +75,9 @@ class OutputsManifest:
             "outputs": list(self.outputs),
             "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files],
         }
+        if self.code is not None and self.code_key is not None:
+            # Optional keys: readers from before records ignore them (format unchanged).
+            data.update(code=dict(self.code), code_key=self.code_key)
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
@@ -86,6 +94,8 @@ class OutputsManifest:
                 files=files,
                 metrics={str(k): float(v) for k, v in data["metrics"].items()},
                 outputs=tuple(check_path(str(p)) for p in data["outputs"]),
+                code=data["code"] if isinstance(data.get("code"), dict) else None,
+                code_key=_code_key(data.get("code_key")),
             )
         except ManifestProblem:
             raise
@@ -94,6 +104,13 @@ class OutputsManifest:
         if len({f.path for f in files}) != len(files):
             raise ManifestProblem("the outputs manifest names a file twice")
         return manifest
+
+
+def _code_key(value: Any) -> str | None:
+    """A key without code as the store indexes it (hex), or None."""
+    if isinstance(value, str) and len(value) == 64 and _is_hex(value):
+        return value
+    return None
 
 
 def _file_entry(item: Any) -> FileEntry:

@@ -43,6 +43,9 @@ class PublishJob:
     entry: Path
     metrics: Mapping[str, float] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
+    code: Mapping[str, Any] | None = None
+    """The entry's code record and key without code, shared with it."""
+    code_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,9 @@ def _publish(
         files = scan_entry(job.entry)
     except ManifestProblem as exc:
         return _skip(client, job, "unshareable", str(exc))
-    manifest = OutputsManifest(job.step, job.fingerprint, files, job.metrics, job.outputs)
+    manifest = OutputsManifest(
+        job.step, job.fingerprint, files, job.metrics, job.outputs, job.code, job.code_key
+    )
     if manifest.total_size > settings.max_size:
         why = (
             f"outputs are {human_size(manifest.total_size)}, more than store.max_size "

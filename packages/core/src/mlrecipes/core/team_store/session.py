@@ -135,6 +135,8 @@ class TeamStore:
             entry=result.entry,
             metrics=dict(result.metrics),
             outputs=record.outputs if record is not None else (),
+            code=record.code if record is not None else None,
+            code_key=record.code_key if record is not None else None,
         )
         return functools.partial(publish_in_tracker, job, self.settings, self.results)
 

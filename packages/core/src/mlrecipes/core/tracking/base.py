@@ -33,6 +33,13 @@ TAG_SKIPPED = "mlrecipes.skipped"
 TAG_NOTE = "mlrecipes.note"
 """Why mlrecipes ended a run itself (e.g. its process died)."""
 TAG_DIRTY = "mlrecipes.dirty"
+TAG_CODE_RECORD = "mlrecipes.code.record"
+"""On a step run: what of the checkouts its record holds (``8 files``), or why the tree
+rule applies to it (``tree rule: the step started a process (subprocess.Popen)``)."""
+TAG_CODE_REASON = "mlrecipes.code.reason"
+"""On a step run that ran because its code changed: what changed (``code changed: ...``)."""
+CODE_RECORD_ARTIFACT = "mlrecipes/code.json"
+"""A step run's code record (mlrecipes.core.codedeps), as its store entry holds it."""
 TAG_LOCAL_ID = "mlrecipes.local_id"
 """The id a run had in the outbox before MLflow had it: a redone delivery finds it by this."""
 TAG_OVERRIDES = "mlrecipes.overrides"
@@ -62,6 +69,11 @@ TAG_LOCAL_ONLY = "local_only"
 """``mlrecipes.repo.<name>.local_only=true``: a folder with no remote, fetchable on the
 machine that ran it only (``reproduce`` elsewhere says so by name)."""
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+TAG_SAVED_VIEW_PREFIX = "mlflow.sharedViewState."
+"""An experiment tag the MLflow UI (3.x) lists under "Views" and opens with
+``?viewStateShareKey=<rest of the key>``: its columns, sort and filters."""
+RUNS_VIEW = "mlrecipes"
+"""The saved view ``mlrecipes ui`` writes and opens (``mlflow.sharedViewState.mlrecipes``)."""
 EXPERIMENT_KIND = "custom_model_development"
 """What the MLflow UI (3.x) calls "custom model development": it opens on the runs."""
 
@@ -250,20 +262,67 @@ def step_summary_tags(
     return tags
 
 
-def variant_run_name(workspace: str, overrides: Mapping[str, Any], limit: int = 60) -> str:
+def step_metric_key(step: str, metric: str) -> str:
+    """The one key of a step's metric, on its child run and on the parent run alike
+    (``<step>.<metric>``), so one column of the runs table fills for both. Metrics a
+    step logs to its run itself keep the names it gives them."""
+    return f"{step}.{metric}"
+
+
+def step_metric_name(step: str, key: str) -> str:
+    """The metric's own name in a step run's ``key``: without the ``<step>.`` prefix
+    (child runs logged before the prefix, and the step's own logging, have none)."""
+    return key.removeprefix(f"{step}.")
+
+
+def split_step_metric(key: str) -> tuple[str, str] | None:
+    """``(step, metric)`` of a parent run's ``<step>.<metric>`` key; None for other keys.
+
+    Step names hold no dot; metric names may.
+    """
+    step, dot, metric = key.partition(".")
+    return (step, metric) if dot and step and metric else None
+
+
+def variant_run_name(
+    workspace: str,
+    overrides: Mapping[str, Any],
+    limit: int = 60,
+    order: Sequence[str] = (),
+) -> str:
     """A parent run's name: the overrides when there are some, else the workspace name.
 
     Keys are shortened to their last part where that stays unambiguous
-    (``train.lr=0.1 seed=2``), so sweep variants differ within what the UI shows.
+    (``train.lr=0.1 seed=2``), so sweep variants differ within what the UI shows;
+    they come in ``order`` (the manifest's order of its params), whatever order the
+    overrides were given in (a trial and its reproduction get the same name), and
+    a float shows 4 significant digits (``lr=0.3832``; its run's params hold all).
     """
     if not overrides:
         return workspace
-    keys = [key.lstrip("+") for key in overrides]
-    short = [key.rpartition(".")[2] for key in keys]
+    rank = {key: index for index, key in enumerate(order)}
+    keys = sorted(overrides, key=lambda k: rank.get(k.lstrip("+"), len(rank)))
+    plain = [key.lstrip("+") for key in keys]
+    short = [key.rpartition(".")[2] for key in plain]
     if len(set(short)) < len(short):
-        short = keys
-    name = " ".join(f"{k}={v}" for k, v in zip(short, overrides.values(), strict=True))
+        short = plain
+    values = [short_value(overrides[key]) for key in keys]
+    name = " ".join(f"{k}={v}" for k, v in zip(short, values, strict=True))
     return name if len(name) <= limit else name[: limit - 9] + "-" + _digest(name)
+
+
+def short_value(value: Any) -> str:
+    """A float as 4 significant digits (``0.3832``); anything else as it is."""
+    text = str(value)
+    if isinstance(value, bool) or not isinstance(value, float | str):
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if isinstance(value, str) and not any(c in text for c in ".eE"):
+        return text  # an int or a word such as "inf" stays as written
+    return f"{number:.4g}"
 
 
 def _digest(text: str) -> str:
@@ -327,6 +386,9 @@ class PipelineSummary:
     params: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
     artifacts: Mapping[str, Path] = field(default_factory=dict)
+    pages: tuple[Path, ...] = ()
+    """Files logged at the top of the run's artifacts, where the UI lists them first
+    (``pipeline.html``)."""
 
 
 PostRunJob = Callable[[Any, str], None]

@@ -212,6 +212,7 @@ class Deliverer:
             tags=self._values(summary.tags),
             params=self._values(summary.params),
             artifacts=self._files(summary.artifacts),
+            pages=tuple(self._files({page.name: page for page in summary.pages}).values()),
         )
 
 

@@ -89,7 +89,8 @@ class MlflowTracker:
     def start_pipeline(self, info: PipelineInfo) -> str:
         with self._errors("start the pipeline run"):
             experiment_id = self._ensure_experiment(info.experiment)
-            tags = {**info.tags, TAG_KIND: KIND_PIPELINE}
+            # a pipeline run unless its tags say otherwise (a study's run)
+            tags = {TAG_KIND: KIND_PIPELINE, **info.tags}
             run_id = self._create_run(experiment_id, info.run_name, tags, info.started_at)
             self._open_children[run_id] = set()
         try:
@@ -157,6 +158,8 @@ class MlflowTracker:
                         at=ended_at,
                     )
                     self._log_artifacts(parent_id, summary.artifacts)
+                    for page in summary.pages:
+                        self._client.log_artifact(parent_id, str(page))
             finally:
                 self._terminate(parent_id, status, ended_at)
                 self._open_children.pop(parent_id, None)

@@ -258,9 +258,10 @@ class OutboxTracker:
     def finish_pipeline(
         self, parent_id: str, status: RunStatus, summary: PipelineSummary | None = None
     ) -> None:
-        if summary is not None and summary.artifacts:
+        if summary is not None and (summary.artifacts or summary.pages):
             artifacts = {k: self.writer.blob(p) for k, p in summary.artifacts.items()}
-            summary = dataclasses.replace(summary, artifacts=artifacts)
+            pages = tuple(self.writer.blob(page) for page in summary.pages)  # same names
+            summary = dataclasses.replace(summary, artifacts=artifacts, pages=pages)
         children = tuple(sorted(self._children.pop(parent_id, ())))
         self._append(FinishPipeline(parent_id, status, summary, children, time.time()))
 

@@ -25,6 +25,8 @@ from mlrecipes.core.tracking.base import (
     TAG_STEP,
     decode_overrides,
     decode_repo_tags,
+    split_step_metric,
+    step_metric_name,
     summary_steps,
 )
 from mlrecipes.git_sources import redact_text, short_commit
@@ -215,7 +217,8 @@ def _children_metrics(
             parent = child.data.tags.get(TAG_PARENT)
             if parent in wanted:
                 step = child.data.tags.get(TAG_STEP, child.info.run_name)
-                found.setdefault(parent, {})[step] = dict(child.data.metrics)
+                metrics = {step_metric_name(step, k): v for k, v in child.data.metrics.items()}
+                found.setdefault(parent, {})[step] = metrics
         token = page.token
         if not token or not page:
             return found
@@ -251,9 +254,9 @@ def _step_metrics(
     steps = summary_steps(tags)
     found: dict[str, dict[str, float]] = {}
     for key, value in metrics.items():
-        step, dot, name = key.partition(".")  # step names have no dots; metric names may
-        if dot and step in steps:
-            found.setdefault(step, {})[name] = value
+        split = split_step_metric(key)
+        if split is not None and split[0] in steps:
+            found.setdefault(split[0], {})[split[1]] = value
     for step, values in children.items():
         found.setdefault(step, {}).update(values)
     return {step: dict(sorted(found[step].items())) for step in sorted(found)}

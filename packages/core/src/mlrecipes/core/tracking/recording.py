@@ -112,6 +112,7 @@ class RecordingTracker:
                 parent.tags.update(summary.tags)
                 parent.params.update(summary.params)
                 parent.artifacts.update(summary.artifacts)
+                parent.artifacts.update({page.name: page for page in summary.pages})
             parent.status = status
             self.calls.append(("finish_pipeline", parent_id))
 

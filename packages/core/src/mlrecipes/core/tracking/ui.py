@@ -30,6 +30,7 @@ from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.tracking.sqlite_listing import experiment_id as sqlite_experiment_id
+from mlrecipes.core.tracking.ui_view import save_runs_view, view_query
 from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.git_sources.urls import redact_url
 
@@ -86,7 +87,7 @@ def plan_ui(manifest: Manifest, *, host: str = "127.0.0.1", port: int | None = N
     uri = tracking_uri(manifest)
     scheme = urlsplit(uri).scheme
     if scheme in ("http", "https"):
-        return UiPlan(_server_url(uri, manifest.experiment))
+        return UiPlan(_server_url(uri, manifest))
     if scheme not in ("", "file", "sqlite"):
         raise UserError(
             f"mlrecipes ui cannot serve a {scheme!r} tracking store",
@@ -96,6 +97,7 @@ def plan_ui(manifest: Manifest, *, host: str = "127.0.0.1", port: int | None = N
     _check_free(host, port)
     base = f"http://{_url_host(host)}:{port}"
     found = sqlite_experiment_id(uri, manifest.experiment)
+    saved = found is not None and save_runs_view(uri, manifest)
     paths = WorkspacePaths.for_manifest(manifest)
     command = [
         *(sys.executable, "-m", "mlflow", "server"),
@@ -103,7 +105,7 @@ def plan_ui(manifest: Manifest, *, host: str = "127.0.0.1", port: int | None = N
         *("--default-artifact-root", paths.mlflow_artifacts.as_uri(), "--no-serve-artifacts"),
         *("--host", host, "--port", str(port), "--workers", "1"),
     ]
-    return UiPlan(_experiment_url(base, found), command, base, paths.ui_log)
+    return UiPlan(_experiment_url(base, found, saved), command, base, paths.ui_log)
 
 
 def serve(plan: UiPlan, on_ready: Callable[[str], None], timeout: float = READY_TIMEOUT) -> None:
@@ -172,17 +174,21 @@ def _tail(log: Path | None) -> str:
     return lines[-1] if lines else "no output"
 
 
-def _server_url(uri: str, experiment: str) -> str:
+def _server_url(uri: str, manifest: Manifest) -> str:
     from mlrecipes.core.tracking.queries import find_experiment_id
 
-    return _experiment_url(redact_url(uri).rstrip("/"), find_experiment_id(uri, experiment))
+    found = find_experiment_id(uri, manifest.experiment)
+    saved = found is not None and save_runs_view(uri, manifest)
+    return _experiment_url(redact_url(uri).rstrip("/"), found, saved)
 
 
-def _experiment_url(base: str, experiment_id: str | None) -> str:
-    # The runs table itself: MLflow 3.x's UI opens a bare experiment URL on its
-    # GenAI "Overview" (traces) whatever the experiment's kind, which shows
-    # nothing of a pipeline run.
-    return f"{base}/#/experiments/{experiment_id}/runs" if experiment_id else f"{base}/"
+def _experiment_url(base: str, experiment_id: str | None, saved: bool) -> str:
+    # The runs table itself, on the model-training side, with mlrecipes' columns
+    # (see tracking/ui_view.py): MLflow 3.x's UI otherwise opens on its GenAI
+    # side, which shows nothing of a pipeline run.
+    if not experiment_id:
+        return f"{base}/"
+    return f"{base}/#/experiments/{experiment_id}/runs?{view_query(saved)}"
 
 
 def _url_host(host: str) -> str:

@@ -17,6 +17,7 @@ as they end (only the main thread receives the signal).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -39,7 +40,15 @@ from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.run.compose import RunServices, default_services
 from mlrecipes.core.run.options import RunOptions
 from mlrecipes.core.sync.workspace_sync import SyncResult
-from mlrecipes.core.tracking.base import TAG_STUDY, TAG_TRIAL
+from mlrecipes.core.tracking.background import BackgroundTracker
+from mlrecipes.core.tracking.base import (
+    TAG_PARENT,
+    TAG_STUDY,
+    TAG_TRIAL,
+    PipelineInfo,
+    RunStatus,
+)
+from mlrecipes.core.tracking.outbox import RunIds
 from mlrecipes.core.tracking.uri import tracking_uri
 from mlrecipes.core.tune._optuna import Direction, import_optuna, make_sampler, open_study
 from mlrecipes.core.tune.limits import check_options
@@ -55,6 +64,7 @@ from mlrecipes.core.tune.result import (
 from mlrecipes.core.tune.space import Scalar, SearchSpace, parse_space
 from mlrecipes.core.tune.stale import end_dead_trials, mark_owner
 from mlrecipes.core.tune.storage import default_storage, redact_storage
+from mlrecipes.core.tune.summary import finish_study_run, study_info
 
 if TYPE_CHECKING:
     import optuna
@@ -86,12 +96,19 @@ def tune(
     )
     end_dead_trials(study)  # trials a killed tune left RUNNING: failed, run again
     trials = _TrialLoop(manifest, paths, targets, study, space, objective, name, on_event)
+    if options.summary:
+        trials.study_info = study_info(
+            manifest.experiment, name, str(objective), direction, space.describe()
+        )
     ran = trials.run_missing(sync, options)
     result = _result(manifest, study, name, storage, objective, direction, space, ran)
-    if ran and options.summary:
-        from mlrecipes.core.tune.summary import log_summary
-
-        result = dataclasses.replace(result, summary_run_id=log_summary(result, paths))
+    if trials.study_tracker is not None and trials.study_run is not None:
+        try:
+            finish_study_run(result, paths, trials.study_tracker, trials.study_run)
+        finally:
+            trials.study_tracker.close()
+        run_id = RunIds(paths.outbox).resolve(trials.study_run)  # MLflow's, once delivered
+        result = dataclasses.replace(result, summary_run_id=run_id)
     return result
 
 
@@ -167,6 +184,9 @@ class _TrialLoop:
         self.synced: SyncResult | None = None
         self.services: RunServices | None = None
         self.options = RunOptions()
+        self.study_info: PipelineInfo | None = None  # None: no study run (--no-summary)
+        self.study_run: str | None = None  # the trials' parent run, once it exists
+        self.study_tracker: BackgroundTracker | None = None  # logs the study run
 
     def run_missing(self, sync: Callable[[], SyncResult], options: TuneOptions) -> int:
         """Run the trials the study lacks; how many ran."""
@@ -178,10 +198,23 @@ class _TrialLoop:
             return 0
         self.synced = sync()
         self.options = options.run
-        # Every trial's runs go through the outbox to the one warm tracker.
+        # Every trial's runs go through the outbox to the one warm tracker; the study's
+        # own run too (its local id, the trials' parent, becomes MLflow's on delivery).
         self.services = default_services(self.manifest, self.paths, options.run)
-        with self.synced.held(self.paths.checkouts):  # no update moves them under a trial
-            return self.run(budget, options.jobs)
+        if self.study_info is not None:
+            tracker = self.services.tracker(tracking_uri(self.manifest))
+            self.study_tracker = tracker
+            self.study_run = tracker.run_id(tracker.start_pipeline(self.study_info))
+        try:
+            with self.synced.held(self.paths.checkouts):  # no update moves them under a trial
+                return self.run(budget, options.jobs)
+        except BaseException as exc:
+            if self.study_tracker is not None and self.study_run is not None:
+                status: RunStatus = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+                with contextlib.suppress(Exception):  # the first error is the one to report
+                    self.study_tracker.finish_pipeline(self.study_run, status)
+                self.study_tracker.close()
+            raise
 
     def ask(self) -> optuna.trial.Trial:
         with self.lock:
@@ -225,6 +258,8 @@ class _TrialLoop:
             overrides = self.space.overrides(trial.params)
             self.on_event(TrialStarted(self.name, trial.number, overrides))
             tags = {TAG_STUDY: self.name, TAG_TRIAL: str(trial.number)}
+            if self.study_run is not None:  # study -> trial -> step runs
+                tags[TAG_PARENT] = self.study_run
             if self.synced is None or self.services is None:
                 raise RuntimeError("a trial ran before the workspace was synced")
             outcome = run_trial(

@@ -1,15 +1,26 @@
-"""The study's summary run in MLflow: search space, best trial and value, all trials."""
+"""The study's run in MLflow: its trials' pipeline runs are its children.
+
+MLflow's usual shape for a search (study -> trial -> step runs): the study run
+is created before the first trial, each trial's parent run names it as
+``mlflow.parentRunId``, and it ends with the search space (params), the best
+trial (tags), ``best_value`` and the trial counts (metrics) and ``study.json``
+(every trial). ``best_value`` is not named after the objective: a study run is
+no trial and must not sort among them.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
+import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.tracking import MlflowTracker, PipelineInfo
+from mlrecipes.core.tracking import PipelineInfo
+from mlrecipes.core.tracking.background import BackgroundTracker
 from mlrecipes.core.tracking.base import (
     KIND_STUDY,
     TAG_BEST_RUN,
@@ -22,47 +33,50 @@ from mlrecipes.core.tracking.base import (
 )
 from mlrecipes.core.tune.result import TuneResult
 
+BEST_VALUE = "best_value"
 
-def log_summary(result: TuneResult, paths: WorkspacePaths) -> str:
-    """Log one run (``mlrecipes.kind=study``) for this ``tune`` call; its id.
 
-    Its params are the search space as written, its metric the best value (named
-    after the objective), its artifact ``study.json`` every trial of the study.
-    """
+def study_info(
+    experiment: str, study: str, objective: str, direction: str, space: Mapping[str, str]
+) -> PipelineInfo:
+    """The study run as it starts (``mlrecipes.kind=study``)."""
+    tags = {
+        TAG_KIND: KIND_STUDY,
+        TAG_STUDY: study,
+        TAG_OBJECTIVE: objective,
+        TAG_DIRECTION: direction,
+    }
+    return PipelineInfo(
+        experiment=experiment,
+        run_name=f"study {study}",
+        tags=tags,
+        params=dict(space),
+        started_at=time.time(),
+    )
+
+
+def finish_study_run(
+    result: TuneResult, paths: WorkspacePaths, tracker: BackgroundTracker, run_id: str
+) -> None:
+    """End the study run with its best trial, trial counts and ``study.json``."""
     # a temp folder: no file name is made from the study's name (any text)
     paths.tmp.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="study-", dir=paths.tmp))
-    trials = scratch / "study.json"
-    trials.write_text(json.dumps([asdict(t) for t in result.trials], indent=2, default=str))
-    best = result.best
-    tags = {
-        TAG_KIND: KIND_STUDY,
-        TAG_STUDY: result.study,
-        TAG_OBJECTIVE: result.objective,
-        TAG_DIRECTION: result.direction,
-    }
-    metrics = {
-        "trials.complete": float(sum(t.state == "COMPLETE" for t in result.trials)),
-        "trials.failed": float(len(result.failed)),
-    }
-    if best is not None and best.value is not None:
-        tags[TAG_BEST_TRIAL] = str(best.number)
-        tags[TAG_BEST_RUN] = best.run_id or ""
-        metrics[result.objective] = best.value
-    info = PipelineInfo(
-        experiment=result.experiment,
-        run_name=f"study {result.study}",
-        tags=tags,
-        params=dict(result.space),
-        artifacts={"study": trials},
-    )
-    tracker = MlflowTracker(result.tracking_uri, artifact_root=paths.mlflow_artifacts)
     try:
-        run_id = tracker.start_pipeline(info)
-        # The tracker starts every parent as a pipeline run; the summary says what it is.
-        summary = PipelineSummary(tags={TAG_KIND: KIND_STUDY}, metrics=metrics)
+        trials = scratch / "study.json"
+        trials.write_text(json.dumps([asdict(t) for t in result.trials], indent=2, default=str))
+        best = result.best
+        tags = {TAG_KIND: KIND_STUDY}
+        metrics = {
+            "trials.complete": float(sum(t.state == "COMPLETE" for t in result.trials)),
+            "trials.failed": float(len(result.failed)),
+        }
+        if best is not None and best.value is not None:
+            tags[TAG_BEST_TRIAL] = str(best.number)
+            tags[TAG_BEST_RUN] = best.run_id or ""
+            metrics[BEST_VALUE] = best.value
+        summary = PipelineSummary(tags=tags, metrics=metrics, artifacts={"study": trials})
         tracker.finish_pipeline(run_id, "FINISHED", summary)
+        tracker.flush()  # the outbox has copied study.json: the scratch folder may go
     finally:
-        tracker.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    return run_id
