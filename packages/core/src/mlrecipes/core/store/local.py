@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlrecipes.core.atomic import write_json_atomic
 from mlrecipes.core.errors import StoreError
 
 if TYPE_CHECKING:
@@ -485,9 +486,3 @@ def _rmtree(path: Path) -> None:
             func(name)
 
     shutil.rmtree(path, onerror=writable_then_retry)
-
-
-def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
