@@ -4,15 +4,26 @@
 * In ``core``, a layer imports only itself and the layers below it (imports
   under ``if TYPE_CHECKING:`` are annotations, not dependencies).
 * No module imports a private module (``_name``) of another package.
+* At run time, the walk from the CLI's ``run`` down to a step's execution enters
+  each layer once (cli, workspace, sync, plan, run, executors) and never calls
+  back up into a higher layer, except the CLI's own event handler.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import sys
+import threading
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
+from tests.helpers.mlflow_db import seed_mlflow_db
+from tests.helpers.workspaces import make_repo, write_files, write_manifest
 
 PACKAGES = Path(__file__).parents[1] / "packages"
 SOURCES = {
@@ -24,7 +35,7 @@ SOURCES = {
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "errors suggest events paths fingerprint codedeps install view",
+        "errors suggest events paths fingerprint codedeps install view atomic",
         "manifest",
         "envs",
         "sync",
@@ -149,3 +160,113 @@ def test_the_scan_sees_what_it_checks() -> None:
     assert "mlrecipes.core.plan.planner.make_plan" in imports
     assert _owner_of_private("mlrecipes.core.tracking._client.redact") == "mlrecipes.core.tracking"
     assert _layer("mlrecipes.core.run.pipeline") == 9 and _layer("mlrecipes.core.errors") == 0
+
+
+# The walk of `mlrecipes run` (ARCHITECTURE.md): each layer is entered from the one above.
+# Only these layers are traced: lower ones hold the values passed down the walk (a
+# manifest, paths, events) whose methods any layer calls.
+WALK = ("cli", "workspace", "sync", "plan", "run", "executors")
+CLI = len(LAYERS)  # above every core layer
+
+
+def _rank(module: str) -> tuple[str, int] | None:
+    """``module``'s layer as (name, rank) when it is on the walk; the CLI ranks highest."""
+    if module == "mlrecipes.cli" or module.startswith("mlrecipes.cli."):
+        return "cli", CLI
+    rank = _layer(module)
+    name = module.split(".")[2] if rank is not None else ""
+    return (name, rank) if rank is not None and name in WALK else None
+
+
+def _walk(frame: FrameType | None) -> tuple[tuple[str, int], ...] | None:
+    """The layers on the stack, outermost first, each run of frames once; None at import."""
+    layers: list[tuple[str, int]] = []
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        found = _rank(module)
+        if found is not None:
+            if frame.f_code.co_name == "<module>":
+                return None  # a module being imported, not the walk
+            if not layers or layers[-1] != found:
+                layers.append(found)
+        frame = frame.f_back
+    return tuple(reversed(layers))
+
+
+def _goes_up(walk: tuple[tuple[str, int], ...]) -> bool:
+    """True when a layer calls one above it; a call back into the CLI (its event handler)
+    starts a new walk."""
+    return any(above[1] >= below[1] and above[0] != "cli" for below, above in pairwise(walk))
+
+
+def _trace_run(workspace: Path) -> tuple[list[tuple[tuple[str, int], ...]], Any]:
+    """Every distinct layer walk seen while the CLI's `run` runs in this thread, in order."""
+    from typer.testing import CliRunner
+
+    from mlrecipes.cli.main import app
+
+    seen: dict[tuple[tuple[str, int], ...], None] = {}
+    main = threading.get_ident()
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and threading.get_ident() == main:
+            walk = _walk(frame)
+            if walk:
+                seen.setdefault(walk)
+
+    cwd = Path.cwd()
+    os.chdir(workspace)
+    sys.setprofile(profile)
+    try:
+        result = CliRunner().invoke(app, ["run"])
+    finally:
+        sys.setprofile(None)
+        os.chdir(cwd)
+    return list(seen), result
+
+
+@pytest.mark.slow
+def test_the_walk_from_run_to_a_step_enters_each_layer_once(
+    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_repo(tmp_path / "up" / "a", {"moda.py": "def f(out):\n    out.write_text('1')\n"})
+    write_files(tmp_path / "ws", {".gitignore": ".mlrecipes/\n"})
+    manifest = write_manifest(
+        tmp_path / "ws",
+        """
+        version: 1
+        name: walk
+        repos:
+          a: {url: ../up/a, rev: main}
+        steps:
+          first: {fn: "a:moda.f", outs: {out: o.txt}}
+        """,
+    )
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    for name in [k for k in os.environ if k.startswith("MLFLOW_")]:
+        monkeypatch.delenv(name)
+    walks, result = _trace_run(manifest.parent)
+    assert result.exit_code == 0, result.output
+    assert "first" in result.output and "ok" in result.output
+
+    names = [tuple(name for name, _ in walk) for walk in walks]
+    assert [" > ".join(n) for n, w in zip(names, walks, strict=True) if _goes_up(w)] == []
+    # in order: the workspace syncs, then the run layer plans, then an executor runs the step
+    order = [
+        ("cli", "workspace", "sync"),
+        ("cli", "workspace", "run", "plan"),
+        ("cli", "workspace", "run", "executors"),
+    ]
+    assert all(walk in names for walk in order), names
+    assert [names.index(walk) for walk in order] == sorted(names.index(walk) for walk in order)
+    # the step reaches its executor through each layer once
+    to_executor = [n for n in names if "executors" in n and n[0] == "cli" and "workspace" in n]
+    assert to_executor == [("cli", "workspace", "run", "executors")]
+
+
+def test_the_walk_check_sees_a_call_back_up() -> None:
+    down = (("cli", CLI), ("workspace", 11), ("run", 9), ("executors", 4))
+    assert not _goes_up(down)
+    assert not _goes_up((*down, ("cli", CLI)))  # the CLI's event handler
+    assert _goes_up((*down, ("run", 9)))
+    assert _goes_up((("cli", CLI), ("run", 9), ("workspace", 11)))

@@ -12,9 +12,19 @@ from tests.helpers.mlflow_db import seed_mlflow_db
 from tests.helpers.workspaces import cli, make_repo, write_files, write_manifest
 
 # What `import mlrecipes.cli.main` must not pull in (each costs 20-250 ms or, for mlflow, seconds).
-LAZY = ("git", "networkx", "packaging", "filelock", "importlib.metadata", "mlflow", "optuna")
+LAZY = (
+    "git",
+    "networkx",
+    "packaging",
+    "filelock",
+    "importlib.metadata",
+    "mlflow",
+    "optuna",
+    "hydra",
+    "antlr4",
+)
 # What no read-only command may load, whatever it does (issue 11).
-HEAVY = ("mlflow", "git", "networkx")
+HEAVY = ("mlflow", "git", "networkx", "hydra")
 
 # Runs the real CLI, then prints which HEAVY modules were loaded when the process exits.
 WRAPPER = f"""
@@ -49,6 +59,13 @@ def test_loading_and_ordering_a_graph_imports_no_networkx() -> None:
     code = GRAPH.format(path=str(path))
     assert "networkx" not in _loaded_after(code)
     assert "networkx" in _loaded_after(code + "graph.upstream_closure(['train'])")
+
+
+def test_only_parsing_a_search_space_imports_hydra() -> None:
+    importing = "import mlrecipes.core.tune.space"
+    assert "hydra" not in _loaded_after(importing)
+    parsing = f"{importing}\nmlrecipes.core.tune.space.parse_space(['a=choice(1, 2)'])"
+    assert "hydra" in _loaded_after(parsing)
 
 
 def test_version_still_prints() -> None:
@@ -97,6 +114,7 @@ def ran_workspace(tmp_path_factory: pytest.TempPathFactory, blank_mlflow_db: Pat
         ("workspace", "status"),
         ("--help",),
         ("run", "--help"),
+        ("tune", "--help"),
     ],
     ids=" ".join,
 )

@@ -375,3 +375,53 @@ def test_output_conflicts_are_found_before_any_step_runs(manifest: Path) -> None
     assert again.exit_code == 1, again.output
     assert (out / "note.txt").is_symlink() and (out / "report").is_symlink()  # the rest linked
     assert (out / "model.json").read_text() == "mine"
+
+
+_INTRUDER_STEPS = """\
+from pathlib import Path
+
+
+def first(out: Path, intrude: str) -> dict:
+    Path(intrude).parent.mkdir(parents=True, exist_ok=True)
+    Path(intrude).write_text("not from mlrecipes")  # takes second's place mid-run
+    out.write_text("first")
+    return {"v": 1.0}
+
+
+def second(before: Path, out: Path) -> dict:
+    out.write_text("second after " + before.read_text())
+    return {"v": 2.0}
+"""
+
+
+def test_a_conflict_that_appears_during_the_run_fails_the_parent_run(tmp_path: Path) -> None:
+    """Issue 25 item 15: a place taken after the pre-check left the parent run FINISHED."""
+    make_repo(tmp_path / "up" / "s", {"s.py": _INTRUDER_STEPS})
+    intruder = tmp_path / "ws" / "outputs" / "second.txt"
+    manifest = write_manifest(
+        tmp_path / "ws",
+        f"""
+        version: 1
+        name: intrude
+        paths: {{out: outputs}}
+        repos: {{s: {{url: ../up/s, rev: main}}}}
+        steps:
+          first:
+            fn: "s:s.first"
+            params: {{intrude: "{intruder}"}}
+            outs: {{out: !path out/first.txt}}
+          second:
+            fn: "s:s.second"
+            deps: {{before: !out first.out}}
+            outs: {{out: !path out/second.txt}}
+        """,
+    )
+    result = CliRunner().invoke(app, ["run", "-f", str(manifest)])
+    assert result.exit_code == 1, result.output
+    assert "second.txt already exists" in " ".join(result.output.split())
+    out = manifest.parent / "outputs"
+    assert (out / "first.txt").is_symlink() and (out / "first.txt").read_text() == "first"
+    assert intruder.read_text() == "not from mlrecipes"  # never overwritten
+    parents, children = _runs(f"sqlite:///{Workspace.load(manifest).paths.mlflow_db}", "intrude")
+    assert [p.info.status for p in parents] == ["FAILED"]  # matches exit 1
+    assert {c.info.status for c in children} == {"FINISHED"}  # both steps did their work

@@ -170,3 +170,57 @@ def test_reproduce_never_passes_a_mask_to_the_step(
     monkeypatch.delenv("API_KEY")
     unset = runner.invoke(app, [*args[:-2], "--workdir", str(tmp_path / "rep2")])
     assert unset.exit_code == 1 and "'API_KEY', which is not set" in unset.output, unset.output
+
+
+def test_no_file_under_mlrecipes_holds_a_secret_while_a_step_runs(
+    tmp_path: Path, blank_mlflow_db: Path
+) -> None:
+    """Issue 25 item 20: the spec lives only until the runner has read it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    gated = {
+        "w.py": STEP["w.py"]
+        + """
+
+def g(api_key: str, tok: str, started: str, go: str) -> dict:
+    import time
+    Path(started).write_text("started")
+    while not Path(go).exists():  # the test scans the workspace meanwhile
+        time.sleep(0.02)
+    return {"ok": float(tok.endswith("42"))}
+"""
+    }
+    make_repo(tmp_path / "up" / "a", gated)
+    started, go = tmp_path / "started", tmp_path / "go"
+    params = f'{{api_key: !env API_KEY, tok: !secret {PLAIN}, started: "{started}", go: "{go}"}}'
+    text = MANIFEST + f"  held:\n    fn: 'a:w.g'\n    params: {params}\n"
+    manifest = write_manifest(tmp_path / "ws", text)
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    needles = [TOKEN.encode(), PLAIN.encode()]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlrecipes.cli", "run", "held", "-f", str(manifest)],
+        cwd=manifest.parent,
+        env={**os.environ, "API_KEY": TOKEN},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the step never started"
+        during = _files_holding(manifest.parent / ".mlrecipes", needles)
+        go.touch()
+        assert proc.wait(timeout=120) == 0
+    finally:
+        go.touch()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert during == [], "\n".join(during)
+    after = _files_holding(manifest.parent / ".mlrecipes", needles)
+    assert after == [], "\n".join(after)

@@ -233,3 +233,38 @@ def test_server_without_artifact_serving_degrades_to_local_caching(
     assert len(_notices(events2)) == 1
     again, _ = _run(m2)
     assert again.up_to_date and ran(m2) == ["prep", "train", "report"]
+
+
+def test_an_oversized_artifact_is_refused_before_it_is_downloaded(
+    machines: tuple[Path, Path, str], mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file larger than the manifest says is compared first and never read in full."""
+    import requests
+
+    m1, m2, _ = machines
+    first, _ = _run(m1)
+    train_run = next(r for r in _runs_of(mlflow_server, first.run_ids[0]) if r[0] == "train")[1]
+    weights = next((mlflow_server.root / "artifacts").rglob(f"{train_run}/**/weights.json"))
+    expected = weights.stat().st_size
+    oversized = 64 * 1024 * 1024
+    with weights.open("r+b") as fh:  # same first bytes, 64 MiB in all (sparse on the server)
+        fh.truncate(oversized)
+    received: dict[str, int] = {}
+    iter_content = requests.models.Response.iter_content
+
+    def counting(self: requests.Response, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        for chunk in iter_content(self, *args, **kwargs):
+            if self.url.endswith("weights.json"):
+                received[self.url] = received.get(self.url, 0) + len(chunk)
+            yield chunk
+
+    monkeypatch.setattr(requests.models.Response, "iter_content", counting)
+    _, events = _run(m2)
+    assert ran(m2) == ["train"]  # refused, run here; report still comes from the team store
+    (notice,) = _notices(events)
+    assert notice.startswith("train: not taken from the team store (run "), notice
+    assert "size mismatch on model/model/weights.json: " in notice
+    assert f"expected {expected}; running it instead" in notice and "\n" not in notice
+    # Stopped at the size: never more than the expected size plus one chunk was read.
+    assert sum(received.values()) <= expected + 1024 * 1024, received
+    assert _outputs(m2) == _outputs(m1)

@@ -210,7 +210,7 @@ def test_bad_grammar_and_objective_exit_1(manifest: Path) -> None:
     base = ["--direction", "max", "--trials", "3"]
     result = _cli(manifest, "-S", "train.x=interval(0,", "--objective", "train.score", *base)
     assert result.exit_code == 1
-    assert "column 20: expected a value" in result.output
+    assert "column 20: no viable alternative at input" in result.output
     result = _cli(manifest, "-S", "train.x=interval(0, 1)", "--objective", "trian.score", *base)
     assert result.exit_code == 1 and "did you mean 'train'" in result.output
 

@@ -82,7 +82,8 @@ def test_failing_step_reports_traceback_and_skips_dependents(
     assert "Traceback" not in results[1].error or "boom" in results[1].error.splitlines()[-1]
     assert results[1].log_path is not None
     assert "ValueError: boom" in results[1].log_path.read_text()
-    assert results[1].log_path.with_suffix(".spec.json").exists()  # kept for `step run`
+    # the spec holds secrets: it never outlives the step, even a failed one (issue 25)
+    assert not results[1].log_path.with_suffix(".spec.json").exists()
     assert not store.entry("bad", "badfp").exists()
 
 

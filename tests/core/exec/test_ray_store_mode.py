@@ -127,3 +127,25 @@ def test_an_authentication_failure_is_named_with_the_variable_to_set(
     other = connect_error("10.0.0.5:6379", ConnectionError("Failed to connect"), "")
     assert "cannot connect" in other.message
     assert other.hint is not None and "ray start --head" in other.hint
+
+
+def test_a_ray_node_step_that_never_read_its_spec_leaves_no_secret(tmp_path: Path) -> None:
+    """Issue 25 item 20: the node removed the spec (secrets in clear) only on success."""
+    import sys
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    spec_path = logs / "step.spec.json"
+    payload: dict[str, Any] = {
+        "python": sys.executable,
+        "cwd": str(tmp_path),
+        "spec": {"result": str(logs / "step.result.json"), "params": {"token": "s3cr3t-value"}},
+        "env": {},
+        "runner_source": "raise SystemExit(3)  # fails before it reads its spec\n",
+        "grace": 5.0,
+    }
+    reply = _ray_node.launch(payload, spec_path, logs / "step.log")
+    assert reply["returncode"] == 3 and not reply["killed"]
+    assert not spec_path.exists()
+    holding = [p for p in tmp_path.rglob("*") if p.is_file() and b"s3cr3t" in p.read_bytes()]
+    assert holding == []

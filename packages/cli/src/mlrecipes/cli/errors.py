@@ -53,10 +53,24 @@ def _table() -> tuple[tuple[type[BaseException], int, str], ...]:
 # Core hints name the Python API's options in backticks (core knows no argv); the
 # CLI shows the flag that sets each one.
 API_FLAGS: Final[dict[str, str]] = {
+    "`Workspace.load(path)`": "-f/--file",
     "`dev`": "--dev",
+    "`force`": "--force",
+    "`host`": "--host",
+    "`init_workspace(manifest)`": "-f",
+    "`mode='frozen'`": "--frozen",
+    "`mode='locked'`": "--locked",
     "`large_sweep=True`": "--yes",
     "`objective`": "--objective",
+    "`overrides`": "-S",
+    "`port`": "--port",
+    "`ray_address`": "--ray-address",
+    "`ray_storage`": "--ray-storage",
+    "`repos`": "--repo",
     "`sampler`": "--sampler",
+    "`space`": "-S",
+    "`storage`": "--storage",
+    "`study`": "--study",
     "`tracking_uri`": "--tracking-uri",
     "`workdir`": "--workdir",
 }

@@ -20,6 +20,7 @@ from mlrecipes.core.events import (
     StepFinished,
     StepLog,
     StepStarted,
+    StepWaiting,
     TeamStoreNotice,
 )
 
@@ -134,6 +135,11 @@ class EventPrinter:
                 if not self.verbose:
                     return None
                 return f"[dim]     start[/] {escape(self._named(label or step, key))}"
+            case StepWaiting(step=step, key=key, label=label):
+                name = escape(self._named(label or step, key))
+                return (
+                    f"[dim]      wait[/] {name}: another run is executing it; its result is reused"
+                )
             case StepFinished():
                 return self._step_line(event)
             case StepLog(step=step, line=text, key=key):

@@ -55,6 +55,15 @@ class StepStarted:
 
 
 @dataclass(frozen=True)
+class StepWaiting:
+    """Another run of the workspace is executing this step: its result will be reused."""
+
+    step: str
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
 class StepFinished:
     step: str
     key: str
@@ -134,6 +143,7 @@ Event: TypeAlias = (
     | LockWritten
     | PlanReady
     | StepStarted
+    | StepWaiting
     | StepFinished
     | StepLog
     | TeamStoreNotice

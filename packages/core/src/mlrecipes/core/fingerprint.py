@@ -32,6 +32,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from mlrecipes.core.atomic import write_text_atomic
+
 FINGERPRINT_VERSION = 1
 _SALT = f"mlrecipes-fingerprint-v{FINGERPRINT_VERSION}\0".encode()
 _CACHE_VERSION = 1
@@ -226,11 +228,8 @@ class _HashCache:
     def close(self) -> None:
         if self.location is None or not self.dirty:
             return
-        self.location.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.location.with_name(f".{self.location.name}.{os.getpid()}.tmp")
         data = {"version": _CACHE_VERSION, "files": self.entries}
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        tmp.replace(self.location)
+        write_text_atomic(self.location, json.dumps(data, separators=(",", ":")))
 
 
 class NotAFileError(ValueError):

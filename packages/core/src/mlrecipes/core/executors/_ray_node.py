@@ -112,25 +112,27 @@ def launch(payload: dict[str, Any], spec_path: Path, log_path: Path) -> dict[str
     python = payload["python"]
     argv = [python, "-c", PRELUDE, str(os.getpid()), str(runner), str(spec_path)]
     env = subprocess_env(Path(python), {**payload["env"], "MLRECIPES_RAY_NODE_ID": node_id()})
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            argv,
-            cwd=payload["cwd"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
-        returncode, killed = _wait(proc, float(payload["grace"]))
+    # The runner removes the spec once read; this, whatever happened before it read it.
+    try:
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                argv,
+                cwd=payload["cwd"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
+            returncode, killed = _wait(proc, float(payload["grace"]))
+    finally:
+        spec_path.unlink(missing_ok=True)
     result_path = Path(payload["spec"]["result"])
     try:
         result = result_path.read_text(encoding="utf-8")
     except OSError:
         result = None
     result_path.unlink(missing_ok=True)
-    if returncode == 0 and not killed:
-        spec_path.unlink(missing_ok=True)
     return {
         "returncode": returncode,
         "result": result,

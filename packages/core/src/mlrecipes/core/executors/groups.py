@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlrecipes.core.atomic import write_json_atomic
+
 MARKER_VAR = "MLRECIPES_STEP_GROUP"
 """Set in each local step's environment; its children inherit it."""
 _PROC = Path("/proc")
@@ -42,9 +44,7 @@ def record_group(log_path: Path, pgid: int, marker: str) -> Path:
     path = record_path(log_path)
     owner = os.getpid()
     data = {"pgid": pgid, "marker": marker, "owner": owner, "owner_start": start_time(owner)}
-    tmp = path.with_name(f".{path.name}.{owner}.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, data, indent=None)
     return path
 
 

@@ -313,7 +313,7 @@ def connect_error(address: str | None, exc: BaseException, native: str) -> UserE
     return UserError(
         f"cannot connect to the Ray cluster{where}: {exc}",
         hint="start one with `ray start --head`, or pass its address with "
-        "--ray-address (or `executor: {kind: ray, address: ...}` in workspace.yaml)",
+        "`ray_address` (or `executor: {kind: ray, address: ...}` in workspace.yaml)",
     )
 
 

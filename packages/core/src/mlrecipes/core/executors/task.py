@@ -67,7 +67,8 @@ class StepResult:
     ``status`` is ``skipped`` when a task it needs did not succeed (or the run
     stopped first). ``entry`` is the published store entry (``ok`` only);
     ``log_path`` is kept on failure too. ``error`` holds the last lines of the
-    traceback or the runner's one-line message.
+    traceback or the runner's one-line message. ``reused``: another process
+    executed it meanwhile and this run took its entry.
     """
 
     key: str
@@ -78,6 +79,7 @@ class StepResult:
     log_path: Path | None = None
     duration: float = 0.0
     error: str | None = None
+    reused: bool = False
 
     @property
     def ok(self) -> bool:

@@ -18,7 +18,7 @@ def find_manifest(explicit: Path | None = None, *, start: Path | None = None) ->
             _refuse_odd(path)
             raise UserError(
                 f"manifest {explicit} does not exist",
-                hint="check the path given with -f/--file",
+                hint="check the path given to `Workspace.load(path)`",
             )
         return path.resolve()
     here = (start or Path.cwd()).resolve()
@@ -29,7 +29,7 @@ def find_manifest(explicit: Path | None = None, *, start: Path | None = None) ->
         _refuse_odd(candidate)
     raise UserError(
         f"no {MANIFEST_NAME} in {here} or any parent folder",
-        hint="run the command inside a workspace, or pass the manifest with -f/--file",
+        hint="run the command inside a workspace, or pass the manifest to `Workspace.load(path)`",
     )
 
 

@@ -196,7 +196,7 @@ def _check_valid(text: str, manifest: Path) -> None:
         where = f" [{first.key_path}]" if first.key_path else ""
         raise UserError(
             f"init would write a manifest that validate refuses: {first.message}{where}{more}",
-            hint=first.hint or "check the --repo values",
+            hint=first.hint or "check the `repos` values",
         ) from None
     finally:
         draft.unlink(missing_ok=True)
@@ -222,7 +222,7 @@ def init_workspace(manifest: Path, repos: Sequence[NewRepo] = ()) -> InitResult:
     if manifest.exists():
         raise UserError(
             f"{manifest} already exists; init never overwrites a manifest",
-            hint="edit it, or give another file with -f (e.g. -f other.yaml)",
+            hint="edit it, or give another file to `init_workspace(manifest)` (e.g. other.yaml)",
         )
     manifest.parent.mkdir(parents=True, exist_ok=True)
     chosen = tuple(choose_rev(r, manifest.parent) for r in repos if r.rev is None)

@@ -16,26 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mlrecipes.core.atomic import write_json_atomic
 from mlrecipes.git_sources.urls import redact_url
 
 
 def fingerprints_hash(fingerprints: Iterable[str]) -> str:
     """The identity of a pipeline run: the sorted set of its step fingerprints."""
     return hashlib.sha256("\n".join(sorted(set(fingerprints))).encode()).hexdigest()
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, sort_keys=True, indent=1)
-    Path(tmp).replace(path)
 
 
 def store_identity(tracking_uri: str) -> str | None:
@@ -93,7 +84,7 @@ def write_finished_run(runs_dir: Path, fp_hash: str, tracking_uri: str, run_id: 
     if identity == "missing":  # the outbox delivers the run there later: name the file now
         identity = _create_sqlite(tracking_uri)
     data = {"run_id": run_id, "tracking_uri": uri, "store": identity}
-    _write_json(runs_dir / f"{fp_hash}.json", data)
+    write_json_atomic(runs_dir / f"{fp_hash}.json", data)
 
 
 EXECUTIONS = ".executions"
@@ -101,10 +92,10 @@ EXECUTIONS = ".executions"
 
 def write_latest(store_root: Path, step: str, components: Mapping[str, Any]) -> None:
     """Record what an execution of ``step`` hashed: as the latest, and among all of them."""
-    _write_json(store_root / step / "latest.json", components)
+    write_json_atomic(store_root / step / "latest.json", components)
     canonical = json.dumps(components, sort_keys=True, default=str)
     digest = hashlib.sha256(canonical.encode()).hexdigest()
-    _write_json(store_root / step / EXECUTIONS / f"{digest}.json", components)
+    write_json_atomic(store_root / step / EXECUTIONS / f"{digest}.json", components)
 
 
 def read_executions(store_root: Path, step: str) -> list[dict[str, Any]]:

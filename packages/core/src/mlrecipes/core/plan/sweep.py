@@ -40,7 +40,9 @@ def parse_override(item: str) -> tuple[str, list[str]]:
     key = key.strip()
     if not sep or not key:
         raise OverrideError(
-            f"override {item!r} is not KEY=VALUE", key=key or item, hint="e.g. -S train.lr=0.01"
+            f"override {item!r} is not KEY=VALUE",
+            key=key or item,
+            hint="give `overrides` as KEY=VALUE, e.g. `train.lr=0.01`",
         )
     values = _split_values(value)
     if any(v == "" for v in values) and len(values) > 1:

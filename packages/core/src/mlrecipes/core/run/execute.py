@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Literal
 
 from mlrecipes.core.envs.probe import has_mlflow
-from mlrecipes.core.errors import TrackingError
-from mlrecipes.core.events import EventHandler, StepFinished, StepStarted
+from mlrecipes.core.errors import StoreError, TrackingError
+from mlrecipes.core.events import EventHandler, StepFinished, StepStarted, StepWaiting
 from mlrecipes.core.executors import Executor
 from mlrecipes.core.executors.task import StepResult, StepTask
 from mlrecipes.core.manifest import Manifest
@@ -42,8 +42,15 @@ from mlrecipes.core.run.info import (
 )
 from mlrecipes.core.run.log_follow import LogFollower
 from mlrecipes.core.run.options import RunOptions
+from mlrecipes.core.run.outputs import link_declared_outputs
 from mlrecipes.core.run.page import run_box, write_run_page
-from mlrecipes.core.run.scheduler import SchedulerEvent, TaskFinished, TaskStarted, run_tasks
+from mlrecipes.core.run.scheduler import (
+    SchedulerEvent,
+    TaskFinished,
+    TaskStarted,
+    TaskWaiting,
+    run_tasks,
+)
 from mlrecipes.core.run.tasks import build_task
 from mlrecipes.core.store.local import Store
 from mlrecipes.core.sync.workspace_sync import SyncResult
@@ -64,6 +71,7 @@ class Execution:
     status: Status
     run_ids: tuple[str, ...]
     tracking_error: TrackingError | None = None
+    link_error: StoreError | None = None  # a declared place could not take its output
 
 
 class PipelineExecution:
@@ -153,6 +161,8 @@ class PipelineExecution:
             self.on_event(StepStarted(event.task.step, event.task.key, event.task.label))
             if self.logs is not None:
                 self.logs.follow(event.task.key, event.task.step, event.log_path)
+        elif isinstance(event, TaskWaiting):
+            self.on_event(StepWaiting(event.task.step, event.task.key, event.task.label))
         elif isinstance(event, TaskFinished):
             if self.logs is not None:
                 self.logs.stop(event.result.key)
@@ -177,6 +187,9 @@ class PipelineExecution:
 
     def _finished(self, result: StepResult) -> None:
         step = self.to_run[result.key]
+        if result.reused:
+            self._reused(result)
+            return
         if result.status in _OUTCOME:
             outcome = self._outcome(result)
             if result.key in self.children:
@@ -208,6 +221,16 @@ class PipelineExecution:
                 log_path=str(result.log_path) if result.log_path else None,
             )
         )
+
+    def _reused(self, result: StepResult) -> None:
+        """Executed by a concurrent run meanwhile: like a store hit, with no run of its own."""
+        if result.key in self.children:  # its run was made ahead for nothing
+            outcome = StepOutcome(status="KILLED", tags={TAG_SKIPPED: "true"})
+            self._tracker.finish_step(self.children.pop(result.key), outcome)
+        step = self.to_run[result.key]
+        write_latest(self.store.root, step.step, step.components)
+        metrics = tuple(sorted(result.metrics.items()))
+        self.on_event(StepFinished(step.step, result.key, "cached", 0.0, metrics))
 
     def _upload_code_record(self, result: StepResult) -> None:
         """Queue the step's code record as an artifact of its run (after its logging)."""
@@ -242,6 +265,10 @@ class PipelineExecution:
             result = results.get(fp)
             if result is None or result.status != "ok":
                 return StepRecord(step.step, fp, None, None, {})
+            if result.reused:
+                record = self.store.read_record(step.step, fp)
+                source = record.run_id if record else None
+                return StepRecord(step.step, fp, "hit", source, dict(result.metrics))
             cache: CacheStatus = "miss" if self.owner[fp] == variant.index else "hit"
             source = _resolved(self.children.get(fp))
             return StepRecord(step.step, fp, cache, source, dict(result.metrics))
@@ -250,6 +277,15 @@ class PipelineExecution:
             return StepRecord(step.step, fp, None, None, {})
         cached: CacheStatus = "remote" if fp in self.plan.remote else "hit"  # team store
         return StepRecord(step.step, fp, cached, record.run_id, dict(record.metrics))
+
+    def _link_outputs(self) -> StoreError | None:
+        """Link the declared places before the runs end, so a place taken meanwhile
+        fails the run it belongs to (the last variant's, whose outputs they show)."""
+        try:
+            link_declared_outputs(self.store, self.plan.variants[-1].steps, self.paths.root)
+        except StoreError as exc:
+            return exc
+        return None
 
     def _page(
         self, variant: Variant, records: list[StepRecord], results: Mapping[str, StepResult]
@@ -263,16 +299,17 @@ class PipelineExecution:
         return write_run_page(variant, boxes, self._scratch(variant))
 
     def _finish_variants(
-        self, results: Mapping[str, StepResult], interrupted: bool
+        self, results: Mapping[str, StepResult], interrupted: bool, link_failed: bool = False
     ) -> dict[int, tuple[Status, Future[None]]]:
         finished: dict[int, tuple[Status, Future[None]]] = {}
+        last = self.plan.variants[-1].index
         for variant in self.plan.variants:
             records = [self._record_of(variant, s, results) for s in variant.steps]
             page = self._page(variant, records, results)
             status: Status = "FINISHED"
             if interrupted:
                 status = "KILLED"
-            elif any(r.cache is None for r in records):
+            elif any(r.cache is None for r in records) or (link_failed and variant.index == last):
                 status = "FAILED"
             summary = variant_summary(records, self._scratch(variant))
             summary = dataclasses.replace(summary, pages=(page,))
@@ -317,7 +354,7 @@ class PipelineExecution:
         for key, result in results.items():
             run_id = _resolved(self.children.get(key))
             run_id = ids.resolve(run_id) if run_id else None
-            if result.status == "ok" and run_id is not None:
+            if result.status == "ok" and not result.reused and run_id is not None:
                 with contextlib.suppress(OSError, ValueError):
                     self.store.set_run_id(result.step, key, run_id)
         for variant in self.plan.variants:
@@ -338,6 +375,7 @@ class PipelineExecution:
         finished: dict[int, tuple[Status, Future[None]]] = {}
         results: dict[str, StepResult] = {}
         interrupted = False
+        link_error: StoreError | None = None
         try:
             self._start_runs()
             self._announce_cached()
@@ -345,7 +383,8 @@ class PipelineExecution:
             if interrupted:  # Ctrl-C: post-run jobs not started yet (uploads) are dropped
                 for job in self.post_jobs:
                     job.cancel()
-            finished = self._finish_variants(results, interrupted)
+            link_error = self._link_outputs()
+            finished = self._finish_variants(results, interrupted, link_error is not None)
         except BaseException:
             self._tracker.abort()
             raise
@@ -366,7 +405,7 @@ class PipelineExecution:
             overall = "KILLED"
         elif any(status != "FINISHED" for status, _ in finished.values()):
             overall = "FAILED"
-        return Execution(results, overall, run_ids, error)
+        return Execution(results, overall, run_ids, error, link_error)
 
     def _wait_for_tracking(self) -> TrackingError | None:
         """Wait until everything is logged; a second Ctrl-C ends the open runs KILLED."""

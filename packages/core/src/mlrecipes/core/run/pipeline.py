@@ -119,11 +119,12 @@ def run_pipeline(
     finally:
         if team is not None:
             team.report_uploads()  # --- team store: what was not shared, and why ---
-    link_declared_outputs(Store(paths.store), plan.variants[-1].steps, paths.root)
     on_event(PipelineFinished(done_run.run_ids, done_run.status, uri, experiment))
     report_waiting(paths, on_event, started_before=started)
     if done_run.status == "KILLED":
         raise KeyboardInterrupt
+    if done_run.link_error is not None:  # linked before the runs ended: they say FAILED
+        raise done_run.link_error
     results = done_run.results
     failures = [r for r in results.values() if r.status == "failed"]
     failed = {r.step: _failure_text(r, plan, sync) for r in failures}

@@ -3,7 +3,11 @@
 For each task: :meth:`Store.begin` a temp entry, call ``prepare(task)`` (the
 caller fills ``task.env``, e.g. the MLflow run id), submit to the executor; on
 success check the declared outputs exist and :meth:`Store.publish`, otherwise
-:meth:`Store.discard` (logs live outside the entry and survive). A task whose
+:meth:`Store.discard` (logs live outside the entry and survive). Around that,
+the task holds the store's claim on its fingerprint: a task whose claim another
+process holds (a concurrent run of the workspace) waits for it (a
+:class:`TaskWaiting` event), then reuses the entry that process published, or
+runs when there is none. A task whose
 dependency did not succeed is ``skipped``; independent branches go on. With
 ``fail_fast`` the first failure cancels everything still running.
 
@@ -29,11 +33,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TypeAlias
+from typing import Any, TypeAlias
+
+from filelock import BaseFileLock
 
 from mlrecipes.core.executors.base import Executor, Outcome
 from mlrecipes.core.executors.task import StepResult, StepTask
@@ -55,7 +61,14 @@ class TaskFinished:
     result: StepResult
 
 
-SchedulerEvent: TypeAlias = TaskStarted | TaskFinished
+@dataclass(frozen=True)
+class TaskWaiting:
+    """Another process is executing this task's fingerprint; its entry will be reused."""
+
+    task: StepTask
+
+
+SchedulerEvent: TypeAlias = TaskStarted | TaskFinished | TaskWaiting
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -102,6 +115,8 @@ def run_tasks(
         except BaseException:
             run.stop_all()  # never leave processes or temp entries behind
             raise
+        finally:
+            run.waiter.shutdown(wait=True)
     return run.results()
 
 
@@ -131,26 +146,69 @@ class _Run:
         self.prepare = prepare
         self.launching: Path | None = None  # temp entry of a task between begin and submit
         self.keys = [task.key for task in tasks]
+        self.claims: dict[str, BaseFileLock] = {}  # key -> the store's claim this run holds
+        self.waiting: dict[Future[BaseFileLock | None], StepTask] = {}
+        self.waiter = ThreadPoolExecutor(thread_name_prefix="mlrecipes-claim")
+        self.stop_waiting = threading.Event()
 
     def results(self) -> list[StepResult]:
         return [self.done[key] for key in self.keys]
 
     def loop(self) -> None:
-        while self.running or (self.ready and not self.stopping):
+        while self.running or self.waiting or (self.ready and not self.stopping):
             while self.ready and len(self.running) < self.jobs and not self.stopping:
                 key = self.keys[heapq.heappop(self.ready)]
                 if key not in self.done:
                     self.launch(self.tasks[key])
-            if self.running:
-                finished, _ = wait(self.running, return_when=FIRST_COMPLETED)
+            if self.running or self.waiting:
+                pending: list[Future[Any]] = [*self.running, *self.waiting]
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    self.finish(future)
+                    self.settle(future)
         self.skip_rest("not run: an earlier step failed and fail-fast is on")
+
+    def settle(self, future: Future[Any]) -> None:
+        if future in self.waiting:
+            self.resume(self.waiting.pop(future), future.result())
+        else:
+            self.finish(future)
 
     def launch(self, task: StepTask) -> None:
         if task.unavailable is not None:
             self.record(StepResult(task.key, task.step, "failed", error=task.unavailable))
             return
+        claim = self.store.claim(task.step, task.fingerprint)
+        if claim is None:  # another process executes it: wait in a thread, then reuse
+            self.emit(TaskWaiting(task))
+            self.waiting[self.waiter.submit(self.wait_claim, task)] = task
+            return
+        self.resume(task, claim)
+
+    def wait_claim(self, task: StepTask) -> BaseFileLock | None:
+        """The claim on ``task`` once the other process let go; None when stopping."""
+        while not self.stop_waiting.is_set():
+            claim = self.store.claim(task.step, task.fingerprint, timeout=0.5)
+            if claim is not None:
+                return claim
+        return None
+
+    def resume(self, task: StepTask, claim: BaseFileLock | None) -> None:
+        """Holding ``claim``: reuse the entry another process published, else start."""
+        if claim is None or self.stopping:
+            if claim is not None:
+                claim.release()
+            return  # recorded as skipped by the caller of the loop
+        record = self.store.read_record(task.step, task.fingerprint)
+        if record is not None:
+            claim.release()
+            entry = self.store.entry(task.step, task.fingerprint)
+            metrics = dict(record.metrics)
+            self.record(StepResult(task.key, task.step, "ok", metrics, entry, reused=True))
+            return
+        self.claims[task.key] = claim
+        self.start(task)
+
+    def start(self, task: StepTask) -> None:
         started = time.monotonic()
         tmp = self.launching = self.store.begin(task.step, task.fingerprint)
         try:
@@ -162,6 +220,7 @@ class _Run:
         except Exception as exc:
             self.store.discard(tmp)
             self.launching = None
+            self.release(task.key)
             self.record(StepResult(task.key, task.step, "failed", error=f"could not start: {exc}"))
             return
         self.running[future] = _Running(task, tmp, log, started, time.time())
@@ -192,12 +251,18 @@ class _Run:
             entry = self.store.publish(job.tmp, task.step, task.fingerprint, record)
         else:
             self.store.discard(job.tmp)
+        self.release(task.key)
         duration = time.monotonic() - job.started
         result = StepResult(
             task.key, task.step, outcome.status, outcome.metrics, entry, job.log, duration,
             outcome.error,
         )  # fmt: skip
         self.record(result)
+
+    def release(self, key: str) -> None:
+        claim = self.claims.pop(key, None)
+        if claim is not None:
+            claim.release()
 
     def record(self, result: StepResult) -> None:
         """Store ``result``, emit it, and release or skip the tasks that need it."""
@@ -217,6 +282,9 @@ class _Run:
             self.stopping = True
             self.executor.cancel_all()
 
+    def _running_keys(self) -> set[str]:
+        return {job.task.key for job in self.running.values()}
+
     def skip_rest(self, why: str) -> None:
         for key in self.keys:
             running = any(job.task.key == key for job in self.running.values())
@@ -226,9 +294,14 @@ class _Run:
     def stop_all(self) -> None:
         """Cancel running steps, wait for them, record the rest as skipped."""
         self.stopping = True
+        self.stop_waiting.set()
         if self.launching is not None:
             self.store.discard(self.launching)
             self.launching = None
+        for key in [key for key in self.claims if key not in self._running_keys()]:
+            self.release(key)
+        for waiter in list(self.waiting):
+            self.resume(self.waiting.pop(waiter), waiter.result())
         self.executor.cancel_all()
         while self.running:
             try:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlrecipes.core.atomic import write_json_atomic
 from mlrecipes.core.errors import StoreError
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 MARKER = ".mlrecipes-complete.json"
 RECORD_VERSION = 1
 _TMP = ".tmp-"
+_CLAIM = ".run-"  # <step>/.run-<fp>.lock: held by the process executing that entry
 _LOGS = ".logs"
 SPEC_LEFTOVER_AGE = 600.0
 """Seconds after which a step's runner spec (it holds secrets) counts as left over: a
@@ -162,6 +164,24 @@ class Store:
         with self._mutex:
             self._locks[tmp] = lock
         return tmp
+
+    def claim(self, step: str, fingerprint: str, timeout: float = 0) -> BaseFileLock | None:
+        """The lock on executing ``step`` at ``fingerprint`` (one process at a time).
+
+        None when another process holds it after ``timeout`` seconds. The caller
+        re-checks :meth:`read_record` once it holds the lock (the other process
+        may have published the entry) and releases it after publish or discard.
+        """
+        from filelock import FileLock, Timeout
+
+        step_dir = self.entry(step, fingerprint).parent
+        step_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(step_dir / f"{_CLAIM}{fingerprint}.lock", mode=0o644, timeout=timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            return None
+        return lock
 
     def publish(self, tmp: Path, step: str, fingerprint: str, record: EntryRecord) -> Path:
         """Write the marker into ``tmp`` and move it into place; returns the entry.
@@ -466,9 +486,3 @@ def _rmtree(path: Path) -> None:
             func(name)
 
     shutil.rmtree(path, onerror=writable_then_retry)
-
-
-def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)

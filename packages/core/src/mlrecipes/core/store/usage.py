@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrecipes.core.store.local import write_json_atomic
+from mlrecipes.core.atomic import write_json_atomic
 
 USAGE_DIR = "usage"
 

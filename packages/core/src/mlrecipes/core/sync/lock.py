@@ -8,8 +8,6 @@ byte for byte. It holds no credentials: URLs are stored redacted. Written by
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from mlrecipes.core.atomic import write_text_atomic
 from mlrecipes.core.errors import LockError
 
 LOCK_VERSION = 1
@@ -148,12 +147,5 @@ def write_lock(path: Path, lock: Lock) -> bool:
             return False
     except (FileNotFoundError, UnicodeDecodeError):  # a damaged lock is replaced
         pass
-    fd, tmp = tempfile.mkstemp(prefix=".workspace.lock.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
     return True

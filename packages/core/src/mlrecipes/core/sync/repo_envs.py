@@ -128,7 +128,7 @@ def _spec(
     if options.frozen and (missing := [r for r in refs if lock_key(r) not in locked]):
         raise LockError(
             f"repo {name!r}: the lock has no commit for git dependency {lock_key(missing[0])}",
-            hint="run `mlrecipes workspace sync` without --frozen and commit workspace.lock",
+            hint="run `mlrecipes workspace sync` without `mode='frozen'` and commit workspace.lock",
         )
     try:
         pins = resolve_pins(

@@ -11,12 +11,11 @@ Only repos whose rev is a branch can move: tags and SHAs are never asked about.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlrecipes.core.atomic import write_json_atomic
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
@@ -145,10 +144,7 @@ def _record(manifest: Manifest, heads: Mapping[str, tuple[str, str | None]]) -> 
             data.pop(name, None)
         else:
             data[name] = {"rev": rev, "head": head}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # two statuses may race
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, sort_keys=True, indent=1)
-    Path(tmp).replace(path)
+    write_json_atomic(path, data, sort_keys=True)  # two statuses may race
 
 
 def locked_commits(manifest: Manifest) -> dict[str, str]:

@@ -133,7 +133,7 @@ def _pins(
             f"{path.name} does not cover repo(s) {', '.join(sorted(uncovered))} "
             "as the manifest names them (url, rev and subdir)",
             path=path,
-            hint="run `mlrecipes workspace sync` without --frozen and commit workspace.lock",
+            hint="run `mlrecipes workspace sync` without `mode='frozen'` and commit workspace.lock",
         )
     return pins
 
@@ -147,7 +147,8 @@ def _refuse_unpinned(
         raise LockError(
             f"{path.name} would change for repo(s) {', '.join(changed)}",
             path=path,
-            hint="run `mlrecipes workspace sync` (without --locked) and commit workspace.lock",
+            hint="run `mlrecipes workspace sync` (without `mode='locked'`) and commit "
+            "workspace.lock",
         )
 
 
@@ -288,7 +289,8 @@ def sync_workspace(
         raise LockError(
             f"{lock_path.name} would change for repo(s) {', '.join(changed)}",
             path=lock_path,
-            hint="run `mlrecipes workspace sync` (without --locked) and commit workspace.lock",
+            hint="run `mlrecipes workspace sync` (without `mode='locked'`) and commit "
+            "workspace.lock",
         )
     written = False
     # The lock records what environments were built from: not after a failed build.

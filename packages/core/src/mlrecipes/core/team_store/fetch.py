@@ -22,6 +22,7 @@ from typing import Any
 
 from mlrecipes.core.store.local import EntryRecord, Store
 from mlrecipes.core.team_store import _mlflow
+from mlrecipes.core.team_store._download import download_file
 from mlrecipes.core.team_store.manifest import (
     FILES_DIR,
     MANIFEST_NAME,
@@ -154,9 +155,9 @@ def _download(
     for item in manifest.files:
         target = tmp / item.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        # `_download_file(remote, local)` writes exactly `local`; the public
+        # One file to exactly `target`, stopped at its size; the public
         # `download_artifacts` adds the remote folders and lists before each file.
-        repo._download_file(f"{FILES_DIR}/{item.path}", str(target))
+        download_file(repo, f"{FILES_DIR}/{item.path}", target, item.size, item.path)
         verify_file(target, item)
         if on_file is not None:
             on_file(item)

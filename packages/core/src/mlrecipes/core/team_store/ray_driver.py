@@ -109,7 +109,7 @@ class StoreMode:
             raise UserError(
                 f"step {step!r} ({fingerprint[:12]}) is in the local store but not in the "
                 "team store, so no Ray node can read it",
-                hint=f"run it again with `--force {step}` to publish it",
+                hint=f"run it again with `force` {step} to publish it",
             )
         with self._lock:
             self.published[fingerprint] = found
@@ -125,7 +125,7 @@ class StoreMode:
         if path.is_dir():
             raise UserError(
                 f"{path} is a folder: store mode moves external inputs one file at a time",
-                hint="point the dep at a file, or run with --ray-storage shared",
+                hint="point the dep at a file, or run with `ray_storage` shared",
             )
         repo = _mlflow.artifact_repo(base, self.settings.tracking_uri)
         present = {Path(item.path).name for item in repo.list_artifacts()}

@@ -17,13 +17,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlrecipes.core.atomic import write_json_atomic
 from mlrecipes.core.tracking.queries import PipelineRunRow
 
 FORMAT = 1
@@ -63,11 +62,7 @@ def save_summaries(path: Path, summaries: Mapping[str, Summary]) -> None:
     runs = {
         run_id: {"stamp": s.stamp, "row": _plain(s.row)} for run_id, s in sorted(summaries.items())
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:  # replaced whole: a reader never sees half a file
-        json.dump({"format": [FORMAT, _FIELDS], "runs": runs}, fh)
-    Path(tmp).replace(path)
+    write_json_atomic(path, {"format": [FORMAT, _FIELDS], "runs": runs}, indent=None)
 
 
 def _plain(row: PipelineRunRow) -> dict[str, Any]:

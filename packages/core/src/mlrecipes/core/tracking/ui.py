@@ -146,7 +146,7 @@ def _wait_ready(process: subprocess.Popen[bytes], plan: UiPlan, timeout: float) 
         if process.poll() is not None:
             raise UserError(
                 f"the MLflow UI did not start: {_tail(plan.log)}",
-                hint=f"full log: {plan.log}; another port: --port",
+                hint=f"full log: {plan.log}; another port: `port`",
             )
         try:
             with urllib.request.urlopen(f"{plan.base}/health", timeout=2) as answer:  # noqa: S310 - our own http URL
@@ -206,8 +206,8 @@ def _check_free(host: str, port: int) -> None:
         except OSError as exc:
             raise UserError(
                 f"cannot serve on {host}:{port}: {exc.strerror or exc}",
-                hint="another program holds that port: give another --port, or leave "
-                "--port out to take a free one",
+                hint="another program holds that port: give another `port`, or leave "
+                "`port` out to take a free one",
             ) from None
 
 
@@ -221,4 +221,4 @@ def _default_port(host: str) -> int:
                 continue
             found: int = sock.getsockname()[1]
             return found
-    raise UserError(f"cannot bind {host}", hint="give another --host")
+    raise UserError(f"cannot bind {host}", hint="give another `host`")

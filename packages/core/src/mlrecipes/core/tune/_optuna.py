@@ -94,7 +94,7 @@ def open_study(
         reason = str(exc).splitlines()[0].replace(storage, shown) if str(exc) else ""
         raise UserError(
             f"cannot open study {name!r} in {shown}: {type(exc).__name__} {reason}".strip(),
-            hint="--storage takes an Optuna storage URL, e.g. sqlite:///studies.db "
+            hint="`storage` takes an Optuna storage URL, e.g. sqlite:///studies.db "
             "or postgresql://user@host/db",
         ) from None
     described = json.dumps(space.describe(), sort_keys=True)
@@ -120,5 +120,5 @@ def _check_same(
     if differs:
         raise UserError(
             f"study {name!r} exists with another " + "; ".join(differs),
-            hint="give the same search, or a new --study NAME",
+            hint="give the same search, or a new `study` NAME",
         )

@@ -1,62 +1,46 @@
-"""Hydra's sweep grammar for ``tune -S``, read by a small recursive-descent parser.
+"""Hydra's sweep grammar for ``tune -S``, read by Hydra's own override parser.
 
-What it reads (the part of Hydra's grammar a search space needs)::
+A ``-S KEY=VALUE`` item means what it means to Hydra: ``choice(a, b)`` and
+``a,b``, ``range(start, stop[, step])`` (stop exclusive), ``interval(low, high)``,
+``int(interval(low, high))`` and ``tag(log, interval(...))``. A value that is not
+a sweep is fixed: it is passed to the run as written. hydra-core comes with the
+``tune`` extra and is imported only here, when a space is parsed.
 
-    override  := KEY "=" value
-    value     := element ("," element)*       # two or more elements: a choice
-    element   := call | primitive
-    call      := NAME "(" [element ("," element)*] ")"
-    primitive := quoted string | [flow list] | {flow map} | bare text
-
-The calls: ``choice(a, b, ...)``, ``range(start, stop[, step])`` (integers, stop
-exclusive as in Hydra and Python), ``interval(low, high)`` (floats),
-``int(interval(low, high))`` and ``tag(log, interval(...))``. A value without a
-call and without a top-level comma is fixed: it is passed to the run as written.
-
-Every error names the override and the 1-based column of the problem, with a caret.
+Every error names the override and the 1-based column of the problem, with a
+caret: the column of the token Hydra's parser refused when it says which, else
+the column where the value starts. Two things are refused before Hydra sees the
+value: an empty value (Hydra reads ``a=`` as the empty string) and a function
+that is not part of a search space (Hydra's ``sort``, ``glob``, ...).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from mlrecipes.core.errors import SearchSpaceError
+from mlrecipes.core.errors import MissingExtra, SearchSpaceError
+from mlrecipes.core.suggest import did_you_mean
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_STOP = ",()"  # bare text ends at these (outside quotes and brackets)
-_CLOSE = {"[": "]", "{": "}"}
-
-
-@dataclass(frozen=True)
-class Text:
-    """A primitive as written (quotes kept), at ``column`` of the override."""
-
-    text: str
-    column: int
-
-
-@dataclass(frozen=True)
-class Call:
-    """``name(args...)`` at ``column``."""
-
-    name: str
-    args: tuple[Node, ...]
-    column: int
-
-
-Node = Text | Call
+FUNCTIONS = ("choice", "range", "interval", "int", "tag")
+_CALLS = re.compile(r"'[^']*'|\"[^\"]*\"|([A-Za-z_]\w*)\s*\(")
+_PREFIX = "x="  # Hydra parses a whole override; its key is ours to check, not Hydra's
+_EXAMPLE = "e.g. `train.lr=0.01`"
 
 
 @dataclass(frozen=True)
 class Override:
-    """One parsed ``-S`` item: its key, the raw value text and the value's elements."""
+    """One parsed ``-S`` item: its key, the value as written and as Hydra read it.
+
+    ``value`` is a Hydra ``ChoiceSweep``, ``RangeSweep`` or ``IntervalSweep``, or a
+    plain value (then the item is fixed).
+    """
 
     source: str
     key: str
     value_text: str
     value_column: int
-    elements: tuple[Node, ...]
+    value: Any
 
 
 def fail(source: str, column: int, message: str, *, hint: str | None = None) -> SearchSpaceError:
@@ -66,103 +50,55 @@ def fail(source: str, column: int, message: str, *, hint: str | None = None) -> 
 
 def parse(source: str) -> Override:
     """Parse one ``-S KEY=VALUE`` item; raises :class:`SearchSpaceError`."""
-    key, sep, _ = source.partition("=")
+    key, sep, rest = source.partition("=")
     if not sep:
-        raise fail(source, len(source) + 1, "expected KEY=VALUE", hint="e.g. -S train.lr=0.01")
+        raise fail(source, len(source) + 1, "expected KEY=VALUE", hint=_EXAMPLE)
     if not key.strip():
-        raise fail(source, 1, "the key before '=' is empty", hint="e.g. -S train.lr=0.01")
-    parser = _Parser(source, len(key) + 1)
-    elements = parser.value()
-    start = len(key) + 1
-    return Override(source, key.strip(), source[start:].strip(), start + 1, elements)
+        raise fail(source, 1, "the key before '=' is empty", hint=_EXAMPLE)
+    value_text = rest.strip()
+    column = len(key) + 2 + (len(rest) - len(rest.lstrip()))
+    if not value_text:
+        raise fail(source, column, "expected a value", hint=_EXAMPLE)
+    _check_functions(source, value_text, column)
+    value = _hydra_value(source, value_text, column)
+    return Override(source, key.strip(), value_text, column, value)
 
 
-class _Parser:
-    def __init__(self, source: str, pos: int) -> None:
-        self.source = source
-        self.pos = pos  # 0-based index into source
+def _check_functions(source: str, text: str, column: int) -> None:
+    for found in _CALLS.finditer(text):
+        name = found.group(1)
+        if name is not None and name not in FUNCTIONS:
+            hint = did_you_mean(name, FUNCTIONS)
+            raise fail(source, column + found.start(1), f"unknown function {name!r}", hint=hint)
 
-    def error(self, message: str, *, at: int | None = None, hint: str | None = None) -> Exception:
-        return fail(self.source, (self.pos if at is None else at) + 1, message, hint=hint)
 
-    def peek(self) -> str:
-        self.skip_space()
-        return self.source[self.pos] if self.pos < len(self.source) else ""
+def _hydra_value(source: str, text: str, column: int) -> Any:
+    try:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from hydra.errors import HydraException
+    except ImportError:
+        from mlrecipes.core.tune._optuna import install_hint
 
-    def skip_space(self) -> None:
-        while self.pos < len(self.source) and self.source[self.pos].isspace():
-            self.pos += 1
+        message = "`mlrecipes tune` needs hydra-core to read a search space, which is not installed"
+        raise MissingExtra(message, extra="tune", hint=install_hint()) from None
+    try:
+        return OverridesParser.create().parse_override(_PREFIX + text).value()
+    except HydraException as error:
+        offset = _offset(error.__cause__)
+        raise fail(source, column + max(offset - len(_PREFIX), 0), _reason(error)) from None
 
-    def value(self) -> tuple[Node, ...]:
-        elements = self.elements()
-        if self.peek():
-            raise self.error(f"unexpected {self.peek()!r}")
-        return elements
 
-    def elements(self) -> tuple[Node, ...]:
-        found = [self.element()]
-        while self.peek() == ",":
-            self.pos += 1
-            found.append(self.element())
-        return tuple(found)
+def _offset(cause: BaseException | None) -> int:
+    """Where in the parsed text Hydra's parser stopped, when it says (else 0)."""
+    token = getattr(cause, "offendingToken", None)
+    if token is not None and getattr(token, "start", -1) >= 0:
+        return int(token.start)
+    start = getattr(cause, "startIndex", None)
+    return int(start) if isinstance(start, int) else 0
 
-    def element(self) -> Node:
-        char = self.peek()
-        start = self.pos
-        if char in ("", ",", ")"):
-            raise self.error("expected a value")
-        if char == "(":
-            raise self.error("'(' without a function name before it")
-        name = _NAME.match(self.source, self.pos)
-        if name is not None:
-            self.pos = name.end()
-            if self.peek() == "(":
-                return self.call(name.group(), start)
-            self.pos = start
-        return Text(self.primitive(), start + 1)
 
-    def call(self, name: str, start: int) -> Call:
-        self.pos += 1  # the "("
-        args: tuple[Node, ...] = ()
-        if self.peek() != ")":
-            args = self.elements()
-        if self.peek() != ")":
-            where = "the end" if not self.peek() else repr(self.peek())
-            raise self.error(f"expected ')' to close {name}( at column {start + 1}, found {where}")
-        self.pos += 1
-        return Call(name, args, start + 1)
-
-    def primitive(self) -> str:
-        start = self.pos
-        while self.pos < len(self.source) and self.source[self.pos] not in _STOP:
-            char = self.source[self.pos]
-            if char in "'\"":
-                self.quoted(char)
-            elif char in _CLOSE:
-                self.bracketed(char)
-            else:
-                self.pos += 1
-        return self.source[start : self.pos].strip()
-
-    def quoted(self, quote: str) -> None:
-        end = self.source.find(quote, self.pos + 1)
-        if end < 0:
-            raise self.error(f"unterminated string: no closing {quote}")
-        self.pos = end + 1
-
-    def bracketed(self, opening: str) -> None:
-        start, depth = self.pos, 0
-        while self.pos < len(self.source):
-            char = self.source[self.pos]
-            if char in "'\"":
-                self.quoted(char)
-                continue
-            if char in "[{":
-                depth += 1
-            elif char in "]}":
-                depth -= 1
-                if depth == 0:
-                    self.pos += 1
-                    return
-            self.pos += 1
-        raise self.error(f"unclosed {opening!r}: no matching {_CLOSE[opening]!r}", at=start)
+def _reason(error: BaseException) -> str:
+    """Hydra's message, first line only, without the token list it expected."""
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    first = re.sub(r" expecting \{.*\}$", "", first)
+    return first.replace(f"'{_PREFIX}", "'")

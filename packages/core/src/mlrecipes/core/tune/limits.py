@@ -44,14 +44,14 @@ def check_storage(url: str) -> None:
     if sep and scheme.split("+")[0] == "sqlite" and rest.lstrip("/") in ("", ":memory:"):
         raise UserError(
             f"--storage {url} is an in-memory database: the study would not persist",
-            hint="give a file, e.g. sqlite:///studies.db, or leave --storage out",
+            hint="give a file, e.g. sqlite:///studies.db, or leave `storage` out",
         )
 
 
 def check_study_name(name: str) -> None:
     """A name Optuna, MLflow and a terminal take: 1 to 200 characters, no control character."""
     if not name.strip():
-        raise UserError("--study is empty", hint="give a name, or leave --study out")
+        raise UserError("--study is empty", hint="give a name, or leave `study` out")
     if len(name) > MAX_STUDY_NAME:
         raise UserError(
             f"--study is {len(name)} characters long, more than {MAX_STUDY_NAME}",

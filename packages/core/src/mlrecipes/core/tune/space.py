@@ -16,17 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlrecipes.core.errors import UserError
 from mlrecipes.core.manifest import Manifest, apply_overrides, parse_value
-from mlrecipes.core.suggest import did_you_mean
-from mlrecipes.core.tune.grammar import Call, Node, Override, Text, fail, parse
+from mlrecipes.core.tune.grammar import Override, fail, parse
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
 Scalar = str | int | float | bool | None
-_INT = re.compile(r"[-+]?\d+")
-_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-/]*")
-FUNCTIONS = ("choice", "range", "interval", "int", "tag")
 TAGS = ("log",)
 MAX_GRID_POINTS = 100_000
 """The most points ``--sampler grid`` takes (each is held in memory to be shuffled)."""
@@ -140,7 +136,7 @@ class SearchSpace:
         if (points := math.prod(sizes.values())) > MAX_GRID_POINTS:
             raise UserError(
                 f"the grid has {points:,} points, more than {MAX_GRID_POINTS:,}",
-                hint="narrow the range(...) or choice(...) values, or use --sampler tpe or random",
+                hint="narrow the range(...) or choice(...) values, or use `sampler` tpe or random",
             )
         return {
             d.key: list(d.span()) if isinstance(d, IntDim) else list(d.choices)
@@ -166,8 +162,8 @@ def parse_space(items: Sequence[str]) -> SearchSpace:
     space = SearchSpace(tuple(dims))
     if not space.searched:
         raise UserError(
-            "nothing to search: every -S value is fixed",
-            hint="give a range, e.g. -S 'train.lr=tag(log, interval(1e-4, 1e-1))'",
+            "nothing to search: every value of the space is fixed",
+            hint="give a range, e.g. `train.lr=tag(log, interval(1e-4, 1e-1))` in `space`",
         )
     return space
 
@@ -192,118 +188,57 @@ def _example(dim: Dimension) -> str:
 
 
 def _dimension(ov: Override) -> Dimension:
-    if len(ov.elements) > 1:  # Hydra's simple sweep `a,b,c` is a choice
-        return ChoiceDim(ov.key, _choices(ov, ov.elements))
-    node = ov.elements[0]
-    if isinstance(node, Text):
-        return Fixed(ov.key, ov.value_text)
-    return _from_call(ov, node, log=False)
+    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+
+    value = ov.value
+    if isinstance(value, ChoiceSweep | RangeSweep | IntervalSweep):
+        unknown = sorted(set(value.tags) - set(TAGS))
+        if unknown:
+            raise fail(
+                ov.source, ov.value_column, f"unknown tag {unknown[0]!r}", hint="the tag is log"
+            )
+    if isinstance(value, IntervalSweep):
+        return _interval(ov, value.start, value.end, log="log" in value.tags)
+    if "log" in getattr(value, "tags", ()):
+        raise fail(ov.source, ov.value_column, "tag(log, ...) applies to interval(...) only")
+    if isinstance(value, RangeSweep):
+        return _range(ov, value.start, value.stop, value.step)
+    if isinstance(value, ChoiceSweep):
+        return ChoiceDim(ov.key, _choices(ov, value.list))
+    return Fixed(ov.key, ov.value_text)
 
 
-def _from_call(ov: Override, call: Call, *, log: bool) -> Dimension:
-    if call.name == "choice":
-        if log:
-            raise fail(ov.source, call.column, "tag(log, ...) applies to interval(...) only")
-        return ChoiceDim(ov.key, _choices(ov, call.args, at=call.column))
-    if call.name == "range":
-        if log:
-            raise fail(ov.source, call.column, "tag(log, ...) applies to interval(...) only")
-        return _range(ov, call)
-    if call.name == "interval":
-        low, high = _bounds(ov, call, integers=False)
-        return FloatDim(ov.key, float(low), float(high), log=_log_ok(ov, call, low, log))
-    if call.name == "int":
-        inner = _single_call(ov, call, "interval", "int(interval(low, high))")
-        low, high = _bounds(ov, inner, integers=True)
-        return IntDim(ov.key, int(low), int(high), log=_log_ok(ov, inner, low, log))
-    if call.name == "tag":
-        return _tag(ov, call)
-    raise fail(
-        ov.source,
-        call.column,
-        f"unknown function {call.name!r}",
-        hint=did_you_mean(call.name, FUNCTIONS),
-    )
-
-
-def _tag(ov: Override, call: Call) -> Dimension:
-    if len(call.args) < 2 or not isinstance(call.args[-1], Call):
-        raise fail(ov.source, call.column, "expected tag(log, interval(low, high))")
-    for tag in call.args[:-1]:
-        if not isinstance(tag, Text) or tag.text not in TAGS:
-            name = tag.text if isinstance(tag, Text) else tag.name
-            raise fail(ov.source, tag.column, f"unknown tag {name!r}", hint="the tag is log")
-    return _from_call(ov, call.args[-1], log=True)
-
-
-def _single_call(ov: Override, call: Call, name: str, shape: str) -> Call:
-    if len(call.args) != 1 or not isinstance(call.args[0], Call) or call.args[0].name != name:
-        raise fail(ov.source, call.column, f"expected {shape}")
-    return call.args[0]
-
-
-def _log_ok(ov: Override, call: Call, low: float, log: bool) -> bool:
+def _interval(ov: Override, low: float | None, high: float | None, *, log: bool) -> Dimension:
+    if low is None or high is None or not low < high:
+        raise fail(ov.source, ov.value_column, f"low must be below high, got {low!r} and {high!r}")
     if log and low <= 0:
-        raise fail(ov.source, call.column, f"a log scale needs low > 0, got {low!r}")
-    return log
+        raise fail(ov.source, ov.value_column, f"a log scale needs low > 0, got {low!r}")
+    if isinstance(low, int) and isinstance(high, int):  # int(interval(...))
+        return IntDim(ov.key, low, high, log=log)
+    return FloatDim(ov.key, float(low), float(high), log=log)
 
 
-def _bounds(ov: Override, call: Call, *, integers: bool) -> tuple[float, float]:
-    if len(call.args) != 2:
-        raise fail(ov.source, call.column, f"expected {call.name}(low, high)")
-    low, high = (_number(ov, arg, integers=integers) for arg in call.args)
-    if not low < high:
-        raise fail(ov.source, call.column, f"low must be below high, got {low!r} and {high!r}")
-    return low, high
-
-
-def _range(ov: Override, call: Call) -> IntDim:
-    if not 1 <= len(call.args) <= 3:
-        raise fail(ov.source, call.column, "expected range(start, stop[, step])")
-    numbers = [int(_number(ov, arg, integers=True)) for arg in call.args]
-    if len(numbers) == 1:
-        numbers.insert(0, 0)
-    if len(numbers) == 3 and numbers[2] == 0:
-        raise fail(ov.source, call.args[2].column, "the step of a range cannot be 0")
-    values = range(*numbers)  # never a list: range(0, 10**12) is a fine search space
+def _range(ov: Override, start: Any, stop: Any, step: Any) -> IntDim:
+    numbers = (start, stop, step)
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+        hint = "use interval(low, high) for floats"
+        raise fail(ov.source, ov.value_column, "range(...) takes integers only", hint=hint)
+    if step == 0:
+        raise fail(ov.source, ov.value_column, "the step of a range cannot be 0")
+    values = range(start, stop, step)  # never a list: range(0, 10**12) is a fine search space
     if not values:
-        raise fail(ov.source, call.column, f"range{tuple(numbers)!r} is empty (stop is exclusive)")
-    step = abs(numbers[2]) if len(numbers) == 3 else 1
-    return IntDim(ov.key, min(values[0], values[-1]), max(values[0], values[-1]), step=step)
+        raise fail(ov.source, ov.value_column, f"{ov.value_text} is empty (stop is exclusive)")
+    return IntDim(ov.key, min(values[0], values[-1]), max(values[0], values[-1]), step=abs(step))
 
 
-def _number(ov: Override, node: Node, *, integers: bool) -> float:
-    text = node.text if isinstance(node, Text) else ""
-    if _INT.fullmatch(text):
-        return int(text)
-    if not integers and _FLOAT.fullmatch(text):
-        return float(text)
-    kind = "an integer" if integers else "a number"
-    hint = "use interval(low, high) for floats" if integers and _FLOAT.fullmatch(text) else None
-    raise fail(ov.source, node.column, f"expected {kind}", hint=hint)
-
-
-def _choices(ov: Override, nodes: Sequence[Node], *, at: int = 0) -> tuple[Scalar, ...]:
-    if not nodes:
-        raise fail(ov.source, at, "choice() needs at least one value")
+def _choices(ov: Override, items: Sequence[Any]) -> tuple[Scalar, ...]:
     values: list[Scalar] = []
-    for node in nodes:
-        if isinstance(node, Call):
-            raise fail(ov.source, node.column, f"a choice cannot hold {node.name}(...)")
-        value = _scalar(ov, node)
+    for value in items:
+        if not (value is None or isinstance(value, str | int | float | bool)):
+            raise fail(
+                ov.source, ov.value_column, "a choice holds scalars (numbers, strings, booleans)"
+            )
         if any(type(v) is type(value) and v == value for v in values):  # 1 == True
-            raise fail(ov.source, node.column, f"{node.text} is given twice in the choice")
+            raise fail(ov.source, ov.value_column, f"{value!r} is given twice in the choice")
         values.append(value)
     return tuple(values)
-
-
-def _scalar(ov: Override, node: Text) -> Scalar:
-    """Python's number syntax first (so 1e-4 is a float), then the manifest's YAML rules."""
-    if _INT.fullmatch(node.text):
-        return int(node.text)
-    if _FLOAT.fullmatch(node.text):
-        return float(node.text)
-    value = parse_value(ov.key, node.text)
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise fail(ov.source, node.column, "a choice holds scalars (numbers, strings, booleans)")
