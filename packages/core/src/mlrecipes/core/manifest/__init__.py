@@ -6,11 +6,13 @@ import one module of this package, not the loader and its dependencies.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlrecipes.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mlrecipes.core.manifest._frozen import FrozenMap
+    from mlrecipes.core.manifest._local import local_path
     from mlrecipes.core.manifest._overrides import SECRET_MASK, parse_value, public_overrides
     from mlrecipes.core.manifest.load import load_manifest, with_dev_paths
     from mlrecipes.core.manifest.model import (
@@ -76,21 +78,11 @@ _SOURCES: dict[str, str] = {
     "public_params": "mlrecipes.core.manifest.resolve",
     "resolve_params": "mlrecipes.core.manifest.resolve",
     "manifest_json_schema": "mlrecipes.core.manifest.schema",
+    "local_path": "mlrecipes.core.manifest._local",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _SOURCES.get(name)
-    if module is None:  # a submodule not imported yet
-        try:
-            return importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _SOURCES, globals())
 
 
 __all__ = [
@@ -119,6 +111,7 @@ __all__ = [
     "Value",
     "apply_overrides",
     "load_manifest",
+    "local_path",
     "manifest_json_schema",
     "parse_value",
     "public_overrides",

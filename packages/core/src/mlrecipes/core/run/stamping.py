@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mlrecipes.core.manifest import Manifest
-from mlrecipes.core.manifest._local import local_path
+from mlrecipes.core.manifest import Manifest, local_path
 from mlrecipes.core.paths import WorkspacePaths
 from mlrecipes.core.plan.records import fingerprints_hash
 from mlrecipes.core.run.options import RunOptions, RunResult
