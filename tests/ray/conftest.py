@@ -38,6 +38,8 @@ def ray_cluster() -> Iterator[Cluster]:
     cluster = start_cluster(env=env)
     import_ray()  # as the executor does: no `uv run` runtime env for the workers
     try:
+        if ray.is_initialized():  # another module's connection (xdist may interleave modules)
+            ray.shutdown()
         ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
         yield cluster
     finally:
