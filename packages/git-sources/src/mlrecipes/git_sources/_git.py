@@ -86,6 +86,8 @@ class GitFailed(Exception):
 _DISK_FAULTS = (
     ("No space left on device", "the disk is full"),
     ("Out of diskspace", "the disk is full"),
+    # config.c: a short write of .git/config.lock when the disk filled mid-clone
+    ("failed to write new configuration file", "the disk is full"),
     ("Disk quota exceeded", "the disk quota is exceeded"),
     ("Read-only file system", "the file system is read-only"),
     ("Permission denied", "permission denied"),
