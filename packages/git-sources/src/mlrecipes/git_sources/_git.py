@@ -65,19 +65,45 @@ _CREDENTIAL_HELPER = (
 class GitFailed(Exception):
     """A git command exited non-zero; ``stderr`` is already redacted."""
 
-    def __init__(self, command: str, returncode: int, stderr: str) -> None:
+    def __init__(self, command: str, returncode: int, stderr: str, cwd: Path | None = None) -> None:
         super().__init__(f"`{command}` failed ({returncode}): {stderr.strip()}")
         self.command = command
         self.returncode = returncode
         self.stderr = stderr
+        self.cwd = cwd  # where git ran (a mirror or a checkout): its disk is checked too
 
-    @property
-    def disk_fault(self) -> str | None:
-        """What the machine refused (a full disk, a read-only mount), from git's words."""
-        for needle, what in _DISK_FAULTS:
-            if needle in self.stderr:
-                return what
+    def disk_fault(self, path: Path) -> str | None:
+        """What the machine refused while git wrote under ``path`` (or where it ran), or None.
+
+        Read from the file system first (a read-only mount, no free space left),
+        since git words a short write differently at each place that writes
+        (``index.lock``, ``config.lock``, a pack); git's own words are the fallback.
+        """
+        places = [path] if self.cwd is None else [path, self.cwd]
+        return next(filter(None, map(filesystem_fault, places)), None) or next(
+            (what for needle, what in _DISK_FAULTS if needle in self.stderr), None
+        )
+
+
+# Below this many free bytes a failed git write is taken for a full disk: no
+# checkout or mirror update fits in it, and git's message varies with where it stopped.
+_FULL_BELOW = 1 << 20
+
+
+def filesystem_fault(path: Path) -> str | None:
+    """ "the disk is full" / "the file system is read-only" for the disk holding ``path``."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        st = os.statvfs(probe)
+    except OSError:
         return None
+    if st.f_flag & os.ST_RDONLY:
+        return "the file system is read-only"
+    if st.f_bavail * st.f_frsize < _FULL_BELOW:
+        return "the disk is full"
+    return None
 
 
 # git prints strerror(); these are the faults of the machine, not of the repository.
@@ -86,8 +112,6 @@ class GitFailed(Exception):
 _DISK_FAULTS = (
     ("No space left on device", "the disk is full"),
     ("Out of diskspace", "the disk is full"),
-    # config.c: a short write of .git/config.lock when the disk filled mid-clone
-    ("failed to write new configuration file", "the disk is full"),
     ("Disk quota exceeded", "the disk quota is exceeded"),
     ("Read-only file system", "the file system is read-only"),
     ("Permission denied", "permission denied"),
@@ -177,10 +201,10 @@ def run(
         )
     except subprocess.TimeoutExpired:
         shown = redact_text(" ".join(["git", *args[:2]]), secrets)
-        raise GitFailed(shown, -1, f"no answer within {timeout:g} s") from None
+        raise GitFailed(shown, -1, f"no answer within {timeout:g} s", cwd) from None
     if proc.returncode != 0:
         shown = redact_text(" ".join(["git", *args[:2]]), secrets)
-        raise GitFailed(shown, proc.returncode, redact_text(proc.stderr, secrets))
+        raise GitFailed(shown, proc.returncode, redact_text(proc.stderr, secrets), cwd)
     return proc.stdout
 
 

@@ -65,10 +65,9 @@ def is_dirty(path: Path) -> bool:
     try:
         out = _git.run(["status", "--porcelain", "--untracked-files=normal"], cwd=path)
     except _git.GitFailed as exc:
-        if exc.disk_fault is not None:  # a full disk is no local change: say what it is
-            raise DiskFaultError(
-                name=path.name, path=path, what=exc.disk_fault, detail=exc.stderr
-            ) from None
+        fault = exc.disk_fault(path)
+        if fault is not None:  # a full disk is no local change: say what it is
+            raise DiskFaultError(name=path.name, path=path, what=fault, detail=exc.stderr) from None
         return True  # a broken checkout is not one to trust, nor to delete silently
     return bool(out.strip())
 

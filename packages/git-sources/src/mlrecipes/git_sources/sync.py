@@ -119,11 +119,10 @@ def _sync_one(spec: SourceSpec, pin: str | None, job: _Job) -> Resolved:
         error: GitSourceError = GitSourceError(
             f"{spec.name}: {exc}", hint="see git's message above"
         )
-        if exc.disk_fault is not None:
-            path = job.checkouts_dir / spec.name
-            error = DiskFaultError(
-                name=spec.name, path=path, what=exc.disk_fault, detail=exc.stderr
-            )
+        path = job.checkouts_dir / spec.name
+        fault = exc.disk_fault(path)
+        if fault is not None:
+            error = DiskFaultError(name=spec.name, path=path, what=fault, detail=exc.stderr)
         job.emit(SourceEvent(spec.name, "failed", error.message))
         raise error from None
     except Exception as exc:
