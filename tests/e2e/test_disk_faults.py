@@ -8,12 +8,12 @@ not allowed.
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests.helpers.mounts import needs_mounts, read_only, run_with_mount
 from tests.helpers.workspaces import make_workspace
 
 from mlrecipes.core import Workspace
@@ -21,35 +21,9 @@ from mlrecipes.core import Workspace
 pytestmark = pytest.mark.slow
 
 
-def _can_mount() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"],
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
-
-
-needs_mounts = pytest.mark.skipif(not _can_mount(), reason="needs mount namespaces")
-
-
 def _cli_with_mount(mount: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cli = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "mlrecipes.cli", *args))
-    return subprocess.run(
-        ["unshare", "-m", "sh", "-c", f"{mount} && exec {cli}"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def _read_only(path: Path) -> str:
-    p = shlex.quote(str(path))
-    return f"mount --bind {p} {p} && mount -o remount,bind,ro {p}"
+    command = [sys.executable, "-m", "mlrecipes.cli", *args]
+    return run_with_mount(mount, command, cwd=cwd, timeout=600, check=False)
 
 
 @needs_mounts
@@ -57,10 +31,10 @@ def test_a_read_only_store_is_a_user_error_naming_what_cannot_be_written(tmp_pat
     manifest = make_workspace(tmp_path)
     Workspace.load(manifest).run()
     store = manifest.parent / ".mlrecipes" / "store"
-    cached = _cli_with_mount(_read_only(store), manifest.parent, "run", "-f", str(manifest))
+    cached = _cli_with_mount(read_only(store), manifest.parent, "run", "-f", str(manifest))
     assert cached.returncode == 0, cached.stderr  # fully cached: nothing to write there
     again = _cli_with_mount(
-        _read_only(store), manifest.parent, "run", "-f", str(manifest), "-S", "fit.lr=0.3"
+        read_only(store), manifest.parent, "run", "-f", str(manifest), "-S", "fit.lr=0.3"
     )
     assert again.returncode == 1, again.stdout + again.stderr
     assert "read-only file system" in again.stderr and str(store) in again.stderr

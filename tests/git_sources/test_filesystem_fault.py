@@ -8,28 +8,12 @@ and a read-only bind mount in a private mount namespace stand in for the faults.
 from __future__ import annotations
 
 import shlex
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.helpers.mounts import needs_mounts, read_only, run_with_mount
 
 from mlrecipes.git_sources._git import filesystem_fault
-
-
-def _can_mount() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"],
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
-
-
-needs_mounts = pytest.mark.skipif(not _can_mount(), reason="needs mount namespaces")
 
 _ASK = (
     "import sys; from pathlib import Path; "
@@ -39,15 +23,8 @@ _ASK = (
 
 
 def _ask_inside(mount: str, path: Path) -> str:
-    ask = " ".join(shlex.quote(a) for a in (sys.executable, "-c", _ASK, str(path)))
-    out = subprocess.run(
-        ["unshare", "-m", "sh", "-c", f"{mount} && {ask}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return out.stdout.strip()
+    ask = run_with_mount(mount, [sys.executable, "-c", _ASK, str(path)], timeout=120, check=True)
+    return ask.stdout.strip()
 
 
 def test_a_disk_with_room_is_no_fault(tmp_path: Path) -> None:
@@ -66,6 +43,4 @@ def test_a_full_tmpfs_is_a_full_disk_whatever_git_said(tmp_path: Path) -> None:
 
 @needs_mounts
 def test_a_read_only_mount_is_named(tmp_path: Path) -> None:
-    p = shlex.quote(str(tmp_path))
-    ro = f"mount --bind {p} {p} && mount -o remount,bind,ro {p}"
-    assert _ask_inside(ro, tmp_path / "co") == "the file system is read-only"
+    assert _ask_inside(read_only(tmp_path), tmp_path / "co") == "the file system is read-only"
