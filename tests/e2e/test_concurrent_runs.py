@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.helpers.waiting import wait_for
 from tests.helpers.workspaces import cli, executions, make_repo, write_manifest
 
 from mlrecipes.core import Workspace
@@ -30,15 +29,6 @@ def gate(flag: str, counter: str, out: Path) -> dict:
     return {"v": 1.0}
 """
 }
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_two_concurrent_runs_execute_a_step_once(tmp_path: Path, blank_mlflow_db: Path) -> None:
@@ -77,8 +67,8 @@ def test_two_concurrent_runs_execute_a_step_once(tmp_path: Path, blank_mlflow_db
             )
     try:
         # One executes the step; the other says it waits for it.
-        _wait_for(lambda: executions(manifest) == ["gate"])
-        _wait_for(lambda: any("another run is executing it" in p.read_text() for p in logs))
+        wait_for(lambda: executions(manifest) == ["gate"])
+        wait_for(lambda: any("another run is executing it" in p.read_text() for p in logs))
         assert executions(manifest) == ["gate"]
         flag.touch()
         codes = [proc.wait(timeout=120) for proc in procs]

@@ -9,10 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from tests.helpers.processes import live_pids
+from tests.helpers.waiting import wait_for
 from tests.helpers.workspaces import cli, executions, make_workspace
 
 from mlrecipes.core import Workspace
@@ -20,29 +21,9 @@ from mlrecipes.core import Workspace
 pytestmark = pytest.mark.slow
 
 
-def _wait_for(predicate: object, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 def _step_pids(marker: str) -> list[int]:
     """Live (not zombie) processes whose command line holds ``marker``."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker in cmdline and state != "Z":
-            pids.append(int(proc.name))
-    return pids
+    return live_pids(lambda cmdline: marker.encode() in cmdline)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")
@@ -57,12 +38,12 @@ def test_kill_9_takes_the_step_down_and_the_next_run_recovers(tmp_path: Path) ->
         stderr=subprocess.DEVNULL,
     )
     fit_logs = str(manifest.parent / ".mlrecipes" / "store" / "fit" / ".logs")
-    _wait_for(lambda: "fit" in executions(manifest) and _step_pids(fit_logs))
+    wait_for(lambda: "fit" in executions(manifest) and _step_pids(fit_logs))
     step_pids = _step_pids(fit_logs)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
 
-    _wait_for(lambda: not _step_pids(fit_logs), timeout=20)  # no orphan keeps running
+    wait_for(lambda: not _step_pids(fit_logs), timeout=20)  # no orphan keeps running
     fit_dir = manifest.parent / ".mlrecipes" / "store" / "fit"
     left = sorted(p.name for p in fit_dir.glob(".tmp-*"))
     assert left, "the killed step's temp entry should be there before the next run"
@@ -135,17 +116,17 @@ def test_the_next_command_ends_what_a_killed_step_left_in_its_group(
         start_new_session=True,  # its own group: the test never signals its own
     )
     try:
-        _wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
         child = int(pidfile.read_text())
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         spawn_logs = str(manifest.parent / ".mlrecipes" / "store" / "spawn" / ".logs")
-        _wait_for(lambda: not _step_pids(spawn_logs), timeout=20)  # the step itself died
+        wait_for(lambda: not _step_pids(spawn_logs), timeout=20)  # the step itself died
         assert _alive(child), "the step's child outlives the killed run (the defect's setup)"
 
         again = cli("run", "quick", "-f", str(manifest), cwd=manifest.parent)
         assert again.returncode == 0, again.stdout + again.stderr
-        _wait_for(lambda: not _alive(child), timeout=20)
+        wait_for(lambda: not _alive(child), timeout=20)
         logs = manifest.parent / ".mlrecipes" / "store" / "spawn" / ".logs"
         assert not list(logs.glob("*.group.json"))  # the record goes with the group
     finally:

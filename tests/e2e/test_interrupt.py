@@ -5,24 +5,15 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from tests.helpers.waiting import wait_for
 from tests.helpers.workspaces import executions, make_workspace
 
 from mlrecipes.core import Workspace
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for(predicate: object, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_ctrl_c_publishes_nothing_and_rerun_completes(tmp_path: Path) -> None:
@@ -36,7 +27,7 @@ def test_ctrl_c_publishes_nothing_and_rerun_completes(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    _wait_for(lambda: "fit" in executions(manifest))
+    wait_for(lambda: "fit" in executions(manifest))
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import Any
 
 import pytest
 from tests.helpers.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
+from tests.helpers.processes import live_pids
+from tests.helpers.waiting import wait_for
 from tests.helpers.workspaces import cli, executions, make_workspace
 
 from mlrecipes.core import Workspace
@@ -39,15 +40,6 @@ pytestmark = pytest.mark.slow
 IDLE = "30"
 
 
-def _wait_for(predicate: Callable[[], object], timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 @pytest.fixture
 def warm_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[WorkspacePaths]]:
     """The warm tracker on, with a short idle; every one a test registers is stopped."""
@@ -56,7 +48,7 @@ def warm_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[WorkspacePaths]]:
     yield started
     for paths in started:
         warm.stop(paths.tracker_socket)
-        _wait_for(_gone(paths), timeout=30)
+        wait_for(_gone(paths), timeout=30)
 
 
 def _gone(paths: WorkspacePaths) -> Callable[[], bool]:
@@ -65,19 +57,12 @@ def _gone(paths: WorkspacePaths) -> Callable[[], bool]:
 
 def _tracker_pids(paths: WorkspacePaths) -> list[int]:
     """Live warm tracker processes of this workspace."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        ours = b"mlrecipes.core.tracking.warm" in cmdline and os.fsencode(paths.root) in cmdline
-        if ours and state != "Z":
-            found.append(int(proc.name))
-    return found
+
+    def ours(cmdline: bytes) -> bool:
+        args = cmdline.split(b"\0")
+        return b"mlrecipes.core.tracking.warm" in args and os.fsencode(paths.root) in args
+
+    return live_pids(ours)
 
 
 def _client(uri: str) -> Any:
@@ -124,7 +109,7 @@ def _kill_when(manifest: Path, args: list[str], moment: Callable[[], bool]) -> N
         start_new_session=True,  # its own group: the kill reaches its steps, not this test
     )
     try:
-        _wait_for(lambda: moment() or proc.poll() is not None)
+        wait_for(lambda: moment() or proc.poll() is not None, timeout=180)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -240,7 +225,7 @@ def test_two_commands_share_one_warm_tracker(tmp_path: Path, warm_on: list[Works
         assert proc.returncode == 0
     status = ws.tracker_status()
     assert status is not None
-    _wait_for(lambda: _tracker_pids(ws.paths) == [status.pid])  # a second one gave way
+    wait_for(lambda: _tracker_pids(ws.paths) == [status.pid], timeout=180)  # a second one gave way
     assert ws.push_runs().runs == 0  # asks that tracker, which holds MLflow open
     parents = [
         r for r in _runs(f"sqlite:///{ws.paths.mlflow_db}") if "mlrecipes.step" not in r.data.tags
@@ -260,10 +245,13 @@ def test_the_warm_tracker_never_holds_a_command_and_ends_when_idle(
     # capture_output: if the tracker kept the command's stdout or stderr, this would hang
     done = cli("run", "-f", str(manifest), cwd=manifest.parent, timeout=300)
     assert done.returncode == 0, done.stderr
-    _wait_for(lambda: _tracker_pids(ws.paths))
+    wait_for(lambda: _tracker_pids(ws.paths), timeout=180)
     uri = f"sqlite:///{ws.paths.mlflow_db}"
-    _wait_for(lambda: {r.info.status for r in _runs(uri)} == {"FINISHED"} and len(_runs(uri)) == 5)
-    _wait_for(lambda: not _tracker_pids(ws.paths), timeout=120)  # idle 3 s, then gone
+    wait_for(
+        lambda: {r.info.status for r in _runs(uri)} == {"FINISHED"} and len(_runs(uri)) == 5,
+        timeout=180,
+    )
+    wait_for(lambda: not _tracker_pids(ws.paths), timeout=120)  # idle 3 s, then gone
     assert ws.tracker_status() is None and not ws.paths.tracker_socket.exists()
 
 

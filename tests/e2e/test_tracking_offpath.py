@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers.waiting import wait_for
 from tests.helpers.workspaces import cli, executions, git, make_workspace
 
 from mlrecipes.core import Workspace
@@ -27,15 +28,6 @@ from mlrecipes.core.tracking import BackgroundTracker, RecordingTracker, Tracker
 from mlrecipes.core.tracking.outbox import CreateStep, read_events, segments
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for(predicate: Any, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def _client(ws: Workspace) -> Any:
@@ -142,7 +134,7 @@ def test_runs_of_a_killed_command_are_ended_by_the_next_one(tmp_path: Path) -> N
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own group: the kill reaches its steps, not this test
     )
-    _wait_for(lambda: "fit" in executions(manifest) and _outbox_holds_run(ws, "fit"))
+    wait_for(lambda: "fit" in executions(manifest) and _outbox_holds_run(ws, "fit"))
     os.killpg(proc.pid, signal.SIGKILL)  # the CLI dies without a word
     proc.wait(timeout=60)
 

@@ -7,13 +7,12 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.helpers.tune_repos import OPTIMUM, make_lab_workspace, prepare_count
+from tests.helpers.waiting import wait_for
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
@@ -146,7 +145,7 @@ def test_sigint_then_resume_runs_only_the_missing_trials(manifest: Path) -> None
         if line.startswith("trial 2 starts"):
             break
     train = Workspace.load(manifest).paths.store / "train"
-    _wait_for(lambda: any(train.glob(".tmp-*")))  # trial 2's train step is running
+    wait_for(lambda: any(train.glob(".tmp-*")))  # trial 2's train step is running
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read()
     proc.stderr.close()
@@ -181,13 +180,6 @@ def test_parallel_trials_draw_the_same_startup_points(manifest: Path) -> None:
     assert parallel.best.value == sequential.best.value
     # the same params twice: the second study's trials were all cache hits
     assert prepare_count(manifest) == 1
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def _cli(manifest: Path, *args: str) -> Any:
@@ -330,7 +322,7 @@ def test_sigint_during_parallel_trials_lets_them_finish(manifest: Path) -> None:
     )
     train = Workspace.load(manifest).paths.store / "train"
     # both trials' train steps are running: each has its temp entry (a folder) in the store
-    _wait_for(lambda: len([p for p in train.glob(".tmp-*") if p.is_dir()]) == 2)
+    wait_for(lambda: len([p for p in train.glob(".tmp-*") if p.is_dir()]) == 2)
     proc.send_signal(signal.SIGINT)
     assert proc.stderr is not None
     err = proc.stderr.read()
