@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.helpers.mlflow_server import MlflowServer, mlflow_server_fixture
-from tests.helpers.workspaces import commit, git, make_repo, write_files
+from tests.helpers.workspaces import commit, git, make_repo, pyproject_toml, write_files
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO / "examples" / "ci" / "reproduce.yml"
@@ -85,13 +85,7 @@ def _head() -> str:
 
 
 STEP_REPO = {
-    "pyproject.toml": """
-        [project]
-        name = "lab"
-        version = "0.1.0"
-        requires-python = ">=3.10"
-        dependencies = []
-    """,
+    "pyproject.toml": pyproject_toml("lab"),
     "lab/__init__.py": "",
     "lab/steps.py": """
         import os

@@ -14,9 +14,17 @@ from tests.helpers.uses_repos import (
     make_mono_workspace,
     make_path_install_workspace,
     make_uses_workspace,
-    seed_db,
+    plainlib,
 )
-from tests.helpers.workspaces import cli, commit, executions, git, make_repo, write_manifest
+from tests.helpers.workspaces import (
+    cli,
+    commit,
+    counted_step,
+    executions,
+    git,
+    make_counter_workspace,
+    make_repo,
+)
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
@@ -76,7 +84,7 @@ def test_used_repos_are_installed_and_their_commits_rerun_exactly_their_users(
     assert child.data.tags["mlrecipes.repo.app.dirty"] == "false"
 
     # A new commit in the unpackaged one (on sys.path through a .pth): both its users rerun.
-    commit(tmp_path / "upstream" / "plain", {"plainlib.py": PLAIN_V2})
+    commit(tmp_path / "upstream" / "plain", {"plainlib.py": plainlib(3)})
     ws.sync(update=["plain"])
     assert {s: v[0] for s, v in _statuses(ws).items()} == {"combo": "run", "solo": "run"}
     third = ws.run()
@@ -99,20 +107,6 @@ def test_used_repos_are_installed_and_their_commits_rerun_exactly_their_users(
     assert any(p.get("repo") == "plain" for p in packages["app"]["packages"])
 
 
-PLAIN_V2 = """
-from pathlib import Path
-
-FACTOR = 3
-
-
-def solo(out: Path, counter: str = "") -> dict:
-    with open(counter, "a") as fh:
-        fh.write("solo\\n")
-    out.write_text(str(FACTOR))
-    return {"factor": FACTOR}
-"""
-
-
 def test_uv_workspace_member_reruns_on_its_sibling_not_on_unrelated_folders(
     tmp_path: Path,
 ) -> None:
@@ -133,25 +127,16 @@ def test_uv_workspace_member_reruns_on_its_sibling_not_on_unrelated_folders(
     assert executions(manifest) == ["tokenize", "tokenize"]
 
 
-def _small_workspace(root: Path, repos: str, steps: str) -> Path:
-    ws = root / "ws"
-    ws.mkdir()
-    seed_db(ws)
-    text = f"version: 1\nname: e2e\nparams:\n  counter: {ws / 'counter.log'}\n"
-    return write_manifest(ws, text + f"repos:\n{repos}\nsteps:\n{steps}")
-
-
 def test_moving_git_dependency_is_pinned_until_update(tmp_path: Path) -> None:
     dep = make_repo(tmp_path / "upstream" / "dep", {**LIB_FILES})
     make_repo(
         tmp_path / "upstream" / "app",
         {**APP_FILES, "requirements.txt": f"gradlib @ git+file://{dep}@main\n"},
     )
-    manifest = _small_workspace(
+    manifest = make_counter_workspace(
         tmp_path,
-        "  app: {url: ../upstream/app, rev: main}\n",
-        "  combo: {fn: 'app:app.steps.combo', params: {counter: !param counter},"
-        " outs: {out: v.txt}}\n",
+        {"app": ""},
+        counted_step("combo", "app:app.steps.combo", "v.txt"),
     )
     (tmp_path / "upstream" / "app" / "plainlib.py").write_text("FACTOR = 1\n")
     commit(tmp_path / "upstream" / "app", {}, "plainlib beside the app")
@@ -183,18 +168,25 @@ def test_moving_git_dependency_is_pinned_until_update(tmp_path: Path) -> None:
     assert [r.environment for r in ws.status()] == ["ready"]
 
 
-def test_workspace_pin_wins_over_the_repos_own_pin(tmp_path: Path) -> None:
-    lib = make_repo(tmp_path / "upstream" / "lib", LIB_FILES)
-    old = git(lib, "rev-parse", "HEAD")
-    new = commit(lib, {"gradlib/__init__.py": "VALUE = 7\n"})
+def _sync_with_own_pin(root: Path, lib: Path, ref: str) -> tuple[Workspace, list[RepoNote]]:
+    """app's own requirements pin gradlib at ``ref`` of ``lib`` (made already); the uses
+    workspace synced, and the notes of its sync."""
     manifest = make_uses_workspace(
-        tmp_path,
-        app_files={"requirements.txt": f"gradlib @ git+file://{lib}@{old}\n"},
+        root,
+        app_files={"requirements.txt": f"gradlib @ git+file://{lib}@{ref}\n"},
         lib_exists=True,
     )
     notes: list[RepoNote] = []
     ws = Workspace.load(manifest)
     ws.sync(on_event=lambda e: notes.append(e) if isinstance(e, RepoNote) else None)
+    return ws, notes
+
+
+def test_workspace_pin_wins_over_the_repos_own_pin(tmp_path: Path) -> None:
+    lib = make_repo(tmp_path / "upstream" / "lib", LIB_FILES)
+    old = git(lib, "rev-parse", "HEAD")
+    new = commit(lib, {"gradlib/__init__.py": "VALUE = 7\n"})
+    ws, notes = _sync_with_own_pin(tmp_path, lib, old)
     assert len(notes) == 1 and notes[0].repo == "app"
     assert old[:12] in notes[0].message and new[:12] in notes[0].message
     result = ws.run()
@@ -208,15 +200,12 @@ def test_workspace_pin_wins_over_the_repos_own_pin(tmp_path: Path) -> None:
 def test_a_broken_environment_fails_only_its_steps(tmp_path: Path) -> None:
     make_repo(tmp_path / "upstream" / "plain", PLAIN_FILES)
     make_repo(tmp_path / "upstream" / "broken", {"requirements.txt": "-e ./does-not-exist\n"})
-    manifest = _small_workspace(
+    manifest = make_counter_workspace(
         tmp_path,
-        "  plain: {url: ../upstream/plain, rev: main}\n"
-        "  broken: {url: ../upstream/broken, rev: main}\n",
-        "  solo: {fn: 'plain:plainlib.solo', params: {counter: !param counter},"
-        " outs: {out: f.txt}}\n"
-        "  bad: {fn: 'broken:nothing.here', outs: {out: b.txt}}\n"
-        "  after: {fn: 'plain:plainlib.solo', params: {counter: !param counter},"
-        " deps: {x: !out bad.out}, outs: {out: g.txt}}\n",
+        {"plain": "", "broken": ""},
+        counted_step("solo", "plain:plainlib.solo", "f.txt")
+        + "  bad: {fn: 'broken:nothing.here', outs: {out: b.txt}}\n"
+        + counted_step("after", "plain:plainlib.solo", "g.txt", "deps: {x: !out bad.out}, "),
     )
     ws_dir = manifest.parent
     done = cli("run", cwd=ws_dir)
@@ -305,14 +294,7 @@ def test_the_workspace_pin_wins_before_a_broken_own_pin_is_tried(
     branch that does not exist; the environment builds from the workspace's checkout."""
     lib = make_repo(tmp_path / "upstream" / "lib", LIB_FILES)
     new = commit(lib, {"gradlib/__init__.py": "VALUE = 7\n"})
-    manifest = make_uses_workspace(
-        tmp_path,
-        app_files={"requirements.txt": f"gradlib @ git+file://{lib}@{own_ref}\n"},
-        lib_exists=True,
-    )
-    notes: list[RepoNote] = []
-    ws = Workspace.load(manifest)
-    ws.sync(on_event=lambda e: notes.append(e) if isinstance(e, RepoNote) else None)
+    ws, notes = _sync_with_own_pin(tmp_path, lib, own_ref)
     assert len(notes) == 1 and own_ref in notes[0].message and new[:12] in notes[0].message
     result = ws.run(["combo"])
     assert result.results

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-from tests.helpers.uses_repos import seed_db
-from tests.helpers.workspaces import make_repo, write_manifest
+from tests.helpers.workspaces import counted_step, make_counter_workspace, make_repo
 
 _COUNT = """
 def count(counter: str, name: str) -> None:
@@ -85,35 +83,13 @@ LIB_FILES = {
     "libtools.py": "BONUS = 10\n",
     "other.py": "UNUSED = 1\n",
 }
-MANIFEST = """
-    version: 1
-    name: e2e
-    params:
-      counter: {counter}
-    repos:
-      lib: {{url: ../upstream/lib, rev: main}}
-      feats:
-        url: ../upstream/feats
-        rev: main
-        uses: [lib]
-    steps:
-      hello:
-        fn: feats:pkg.hello.run
-        params: {{counter: !param counter}}
-        outs: {{out: hello.txt}}
-      train:
-        fn: feats:pkg.train.run
-        params: {{counter: !param counter}}
-        outs: {{out: table.txt}}
-      shell:
-        fn: feats:pkg.shell.run
-        params: {{counter: !param counter}}
-        outs: {{out: shell.txt}}
-      uselib:
-        fn: feats:pkg.uselib.run
-        params: {{counter: !param counter}}
-        outs: {{out: bonus.txt}}
-"""
+REPOS = {"lib": "", "feats": "uses: [lib]"}
+STEPS = (
+    counted_step("hello", "feats:pkg.hello.run", "hello.txt")
+    + counted_step("train", "feats:pkg.train.run", "table.txt")
+    + counted_step("shell", "feats:pkg.shell.run", "shell.txt")
+    + counted_step("uselib", "feats:pkg.uselib.run", "bonus.txt")
+)
 
 
 def make_codedeps_workspace(root: Path, *, extra: str = "") -> Path:
@@ -121,8 +97,4 @@ def make_codedeps_workspace(root: Path, *, extra: str = "") -> Path:
     as written (steps go indented by two spaces)."""
     make_repo(root / "upstream" / "lib", LIB_FILES)
     make_repo(root / "upstream" / "feats", FEATS_FILES)
-    ws = root / "ws"
-    ws.mkdir()
-    seed_db(ws)
-    text = textwrap.dedent(MANIFEST.format(counter=str(ws / "counter.log")))
-    return write_manifest(ws, text + extra)
+    return make_counter_workspace(root, REPOS, STEPS + extra)

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.workspaces import make_repo, write_files, write_manifest
+from tests.helpers.workspaces import make_repo, pyproject_toml, write_files, write_manifest
 
 TOY_FILES = {
     # Build leftovers must not make the checkout look dirty on the next sync.
     ".gitignore": "*.egg-info/\n__pycache__/\n",
-    "pkg/pyproject.toml": """
-        [project]
-        name = "toy"
-        version = "0.1.0"
-        requires-python = ">=3.10"
-        dependencies = []
-    """,
+    "pkg/pyproject.toml": pyproject_toml("toy"),
     "pkg/toy/__init__.py": "",
     "pkg/toy/steps.py": """
         import json

@@ -7,23 +7,21 @@ whose maximum 0.1 is at x=0.3, depth=5, kind=b; ``kind=broken`` raises.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from tests.helpers import workspaces
-from tests.helpers.workspaces import make_repo, write_files, write_manifest
+from tests.helpers.workspaces import (
+    make_repo,
+    pyproject_toml,
+    seed_db,
+    write_files,
+    write_manifest,
+)
 
 OPTIMUM = 0.1
 
 LAB_FILES = {
     ".gitignore": "*.egg-info/\n__pycache__/\n",
-    "pyproject.toml": """
-        [project]
-        name = "lab"
-        version = "0.1.0"
-        requires-python = ">=3.10"
-        dependencies = []
-    """,
+    "pyproject.toml": pyproject_toml("lab"),
     "lab/__init__.py": "",
     "lab/steps.py": """
         import time
@@ -74,9 +72,7 @@ def make_lab_workspace(root: Path) -> Path:
     repo = make_repo(root / "upstream" / "lab", LAB_FILES)
     ws = root / "ws"
     write_files(ws, {"data/numbers.txt": "1 2 3 4\n"})
-    if workspaces.BLANK_DB:
-        (ws / ".mlrecipes").mkdir()
-        shutil.copyfile(workspaces.BLANK_DB[0], ws / ".mlrecipes" / "mlflow.db")
+    seed_db(ws)
     counter = root / "prepare.log"
     return write_manifest(ws, MANIFEST.format(url=repo, counter=counter))
 

@@ -2,43 +2,39 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-from tests.helpers.workspaces import BLANK_DB, make_repo, write_manifest
+from tests.helpers.workspaces import (
+    counted_step,
+    make_counter_workspace,
+    make_repo,
+    pyproject_toml,
+)
 
 # A library with packaging metadata; its own dependency (six) must come with it.
 LIB_FILES = {
-    "pyproject.toml": """
-        [project]
-        name = "gradlib"
-        version = "0.1.0"
-        dependencies = ["six==1.16.0"]
-
-        [build-system]
-        requires = ["hatchling"]
-        build-backend = "hatchling.build"
-
-        [tool.hatch.build.targets.wheel]
-        packages = ["gradlib"]
-    """,
+    "pyproject.toml": pyproject_toml("gradlib", "six==1.16.0", wheel=True, requires_python=None),
     "gradlib/__init__.py": "VALUE = 1\n",
 }
-# A library that was never packaged: a bare module at the repo root.
-PLAIN_FILES = {
-    "plainlib.py": """
+
+
+def plainlib(factor: int) -> str:
+    """A library that was never packaged: a bare module at the repo root."""
+    return f"""
         from pathlib import Path
 
-        FACTOR = 2
+        FACTOR = {factor}
 
 
         def solo(out: Path, counter: str = "") -> dict:
             with open(counter, "a") as fh:
                 fh.write("solo\\n")
             out.write_text(str(FACTOR))
-            return {"factor": FACTOR}
-    """,
-}
+            return {{"factor": FACTOR}}
+    """
+
+
+PLAIN_FILES = {"plainlib.py": plainlib(2)}
 APP_FILES = {
     "requirements.txt": "\n",
     "app/__init__.py": "",
@@ -58,36 +54,6 @@ APP_FILES = {
             return {"value": value, "six": float(six.__version__[:4])}
     """,
 }
-MANIFEST = """
-    version: 1
-    name: e2e
-    params:
-      counter: {counter}
-    repos:
-      lib: {{url: ../upstream/lib, rev: main}}
-      plain: {{url: ../upstream/plain, rev: main}}
-      app:
-        url: ../upstream/app
-        rev: main
-        uses: [lib, plain]
-    steps:
-      combo:
-        fn: app:app.steps.combo
-        params: {{counter: !param counter}}
-        outs: {{out: value.txt}}
-      solo:
-        fn: plain:plainlib.solo
-        params: {{counter: !param counter}}
-        outs: {{out: factor.txt}}
-"""
-
-
-def seed_db(ws: Path) -> None:
-    import shutil
-
-    if BLANK_DB:
-        (ws / ".mlrecipes").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(BLANK_DB[0], ws / ".mlrecipes" / "mlflow.db")
 
 
 def make_uses_workspace(
@@ -98,28 +64,11 @@ def make_uses_workspace(
         make_repo(root / "upstream" / "lib", LIB_FILES)
     make_repo(root / "upstream" / "plain", PLAIN_FILES)
     make_repo(root / "upstream" / "app", {**APP_FILES, **(app_files or {})})
-    ws = root / "ws"
-    ws.mkdir()
-    seed_db(ws)
-    text = MANIFEST.format(counter=str(ws / "counter.log"))
-    return write_manifest(ws, textwrap.dedent(text))
-
-
-def _member(name: str, deps: str = "", sources: str = "") -> str:
-    return f"""
-        [project]
-        name = "{name}"
-        version = "0.1.0"
-        dependencies = [{deps}]
-
-        [build-system]
-        requires = ["hatchling"]
-        build-backend = "hatchling.build"
-
-        [tool.hatch.build.targets.wheel]
-        packages = ["{name}"]
-        {sources}
-    """
+    repos = {"lib": "", "plain": "", "app": "uses: [lib, plain]"}
+    steps = counted_step("combo", "app:app.steps.combo", "value.txt") + counted_step(
+        "solo", "plain:plainlib.solo", "factor.txt"
+    )
+    return make_counter_workspace(root, repos, steps)
 
 
 # A uv workspace: member `tok` depends on its sibling member `shared`; `docs/` is unrelated.
@@ -128,11 +77,10 @@ MONO_FILES = {
         [tool.uv.workspace]
         members = ["packages/*"]
     """,
-    "packages/shared/pyproject.toml": _member("shared"),
+    "packages/shared/pyproject.toml": pyproject_toml("shared", wheel=True, requires_python=None),
     "packages/shared/shared/__init__.py": "BASE = 1\n",
-    "packages/tok/pyproject.toml": _member(
-        "tok", '"shared"', "\n[tool.uv.sources]\nshared = { workspace = true }\n"
-    ),
+    "packages/tok/pyproject.toml": pyproject_toml("tok", "shared", wheel=True, requires_python=None)
+    + "\n[tool.uv.sources]\nshared = { workspace = true }\n",
     "packages/tok/tok/__init__.py": "",
     "packages/tok/tok/run.py": """
         from pathlib import Path
@@ -148,19 +96,6 @@ MONO_FILES = {
     """,
     "docs/index.md": "# docs\n",
 }
-MONO_MANIFEST = """
-    version: 1
-    name: e2e
-    params:
-      counter: {counter}
-    repos:
-      mono: {{url: ../upstream/mono, rev: main, subdir: packages/tok}}
-    steps:
-      tokenize:
-        fn: mono:tok.run.tokenize
-        params: {{counter: !param counter}}
-        outs: {{out: base.txt}}
-"""
 
 
 def make_mono_workspace(root: Path) -> Path:
@@ -177,43 +112,21 @@ def make_mono_workspace(root: Path) -> Path:
     write_files(mono, MONO_FILES)
     subprocess.run([find_uv(), "lock", "--offline", "-q"], cwd=mono, check=True)
     commit(mono, {}, "initial")
-    ws = root / "ws"
-    ws.mkdir()
-    seed_db(ws)
-    return write_manifest(ws, textwrap.dedent(MONO_MANIFEST.format(counter=ws / "counter.log")))
+    repos = {"mono": "subdir: packages/tok"}
+    steps = counted_step("tokenize", "mono:tok.run.tokenize", "base.txt")
+    return make_counter_workspace(root, repos, steps)
 
 
 # `trainer` installs its sibling checkout `-e ../gradlib` (a path install, no `uses:`);
 # `data` is a repo of its own, so `run fit` syncs a subset of the workspace.
-PATH_INSTALL_MANIFEST = """
-    version: 1
-    name: e2e
-    params:
-      counter: {counter}
-    repos:
-      gradlib: {{url: ../upstream/gradlib, rev: main}}
-      data: {{url: ../upstream/data, rev: main}}
-      trainer: {{url: ../upstream/trainer, rev: main}}
-    steps:
-      prep:
-        fn: data:plainlib.solo
-        params: {{counter: !param counter}}
-        outs: {{out: factor.txt}}
-      fit:
-        fn: trainer:app.steps.combo
-        params: {{counter: !param counter}}
-        outs: {{out: value.txt}}
-"""
-
-
 def make_path_install_workspace(root: Path) -> Path:
     """gradlib (packaged), data and trainer (``-e ../gradlib``); the manifest's path."""
     make_repo(root / "upstream" / "gradlib", LIB_FILES)
     make_repo(root / "upstream" / "data", PLAIN_FILES)
     trainer = {**APP_FILES, "requirements.txt": "-e ../gradlib\n", **PLAIN_FILES}
     make_repo(root / "upstream" / "trainer", trainer)
-    ws = root / "ws"
-    ws.mkdir()
-    seed_db(ws)
-    text = PATH_INSTALL_MANIFEST.format(counter=str(ws / "counter.log"))
-    return write_manifest(ws, textwrap.dedent(text))
+    repos = {"gradlib": "", "data": "", "trainer": ""}
+    steps = counted_step("prep", "data:plainlib.solo", "factor.txt") + counted_step(
+        "fit", "trainer:app.steps.combo", "value.txt"
+    )
+    return make_counter_workspace(root, repos, steps)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+
+from tests.helpers.mlflow_db import seed_mlflow_db
 
 
 def git(repo: Path, *args: str) -> str:
@@ -61,6 +62,22 @@ def cli(
     )
 
 
+def pyproject_toml(
+    name: str, *dependencies: str, wheel: bool = False, requires_python: str | None = ">=3.10"
+) -> str:
+    """A ``pyproject.toml`` for the project ``name``; ``wheel``: hatchling builds the
+    package folder ``name`` (without, uv installs the project as it is)."""
+    python = f'requires-python = "{requires_python}"\n' if requires_python else ""
+    listed = ", ".join(f'"{d}"' for d in dependencies)
+    text = f'[project]\nname = "{name}"\nversion = "0.1.0"\n{python}dependencies = [{listed}]\n'
+    if wheel:
+        text += (
+            '\n[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+            f'\n[tool.hatch.build.targets.wheel]\npackages = ["{name}"]\n'
+        )
+    return text
+
+
 # Two tiny packages whose pins clash: each step reports the version of `six` it sees.
 FEATURES_FILES = {
     "requirements.txt": "six==1.16.0\n",
@@ -93,20 +110,7 @@ FEATURES_FILES = {
     """,
 }
 MODELS_FILES = {
-    "pyproject.toml": """
-        [project]
-        name = "mods"
-        version = "0.1.0"
-        requires-python = ">=3.10"
-        dependencies = ["six==1.17.0"]
-
-        [build-system]
-        requires = ["hatchling"]
-        build-backend = "hatchling.build"
-
-        [tool.hatch.build.targets.wheel]
-        packages = ["mods"]
-    """,
+    "pyproject.toml": pyproject_toml("mods", "six==1.17.0", wheel=True),
     "mods/__init__.py": "",
     "mods/train.py": """
         import json
@@ -184,15 +188,19 @@ MANIFEST = """
 BLANK_DB: list[Path] = []  # set by tests/e2e/conftest.py: a migrated, empty MLflow db
 
 
+def seed_db(ws: Path) -> None:
+    """Give the workspace folder ``ws`` the migrated, empty MLflow db, when there is one."""
+    if BLANK_DB:
+        seed_mlflow_db(BLANK_DB[0], ws)
+
+
 def make_workspace(root: Path, *, extra: str = "") -> Path:
     """Two repos with clashing pins and a four-step manifest; returns the manifest path."""
     make_repo(root / "upstream" / "features", FEATURES_FILES)
     make_repo(root / "upstream" / "models", MODELS_FILES)
     ws = root / "ws"
     write_files(ws, {"data/numbers.txt": "1 2 3 4\n"})
-    if BLANK_DB:
-        (ws / ".mlrecipes").mkdir()
-        shutil.copyfile(BLANK_DB[0], ws / ".mlrecipes" / "mlflow.db")
+    seed_db(ws)
     text = MANIFEST.format(
         features="../upstream/features",
         models="../upstream/models",
@@ -205,3 +213,28 @@ def executions(manifest: Path) -> list[str]:
     """The steps that really executed, in order (each step appends its name)."""
     counter = manifest.parent / "counter.log"
     return counter.read_text().split() if counter.exists() else []
+
+
+def make_counter_workspace(root: Path, repos: Mapping[str, str], steps: str) -> Path:
+    """A workspace ``root/ws`` (its MLflow db seeded) whose manifest, named ``e2e``, has
+    the param ``counter`` (the file :func:`executions` reads), the repos ``root/upstream/<name>``
+    of ``repos`` at ``main`` (each with the keys its value adds, ``"uses: [lib]"``) and
+    ``steps`` (YAML lines indented by two spaces); returns the manifest path."""
+    ws = root / "ws"
+    ws.mkdir()
+    seed_db(ws)
+    listed = "".join(_upstream_repo(name, more) for name, more in repos.items())
+    text = f"version: 1\nname: e2e\nparams:\n  counter: {ws / 'counter.log'}\n"
+    return write_manifest(ws, text + f"repos:\n{listed}steps:\n{steps}")
+
+
+def _upstream_repo(name: str, more: str) -> str:
+    keys = ", ".join(k for k in (f"url: ../upstream/{name}", "rev: main", more) if k)
+    return f"  {name}: {{{keys}}}\n"
+
+
+def counted_step(name: str, fn: str, out: str, more: str = "") -> str:
+    """A line of ``steps:``: ``fn`` takes the ``counter`` param and writes its output ``out``
+    to the file ``out`` names; ``more`` adds keys (``"deps: {x: !out a.out}, "``)."""
+    params = "{counter: !param counter}"
+    return f"  {name}: {{fn: '{fn}', params: {params}, {more}outs: {{out: {out}}}}}\n"
