@@ -26,19 +26,24 @@ def _run(manifest: Path, targets: tuple[str, ...] = (), **options: Any) -> None:
         Workspace.load(manifest).run(targets, options=RunOptions(**options))
 
 
-def _latest_parent(uri: str, experiment: str) -> Any:
+def _runs_of_kind(uri: str, experiment: str, kind: str, order: str) -> list[Any]:
+    """The runs of ``kind`` (pipeline or step) of ``experiment``, by start time ``order``."""
     from mlflow import MlflowClient
 
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     assert found is not None
-    runs = client.search_runs(
-        [found.experiment_id],
-        filter_string="tags.`mlrecipes.kind` = 'pipeline'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
+    return list(
+        client.search_runs(
+            [found.experiment_id],
+            filter_string=f"tags.`mlrecipes.kind` = '{kind}'",
+            order_by=[f"attributes.start_time {order}"],
+        )
     )
-    return runs[0]
+
+
+def _latest_parent(uri: str, experiment: str) -> Any:
+    return _runs_of_kind(uri, experiment, "pipeline", "DESC")[0]
 
 
 def _page(uri: str, run_id: str, into: Path) -> Path:
@@ -114,18 +119,8 @@ def _children(uri: str, parent: Any) -> list[Any]:
 
 def _first_step_runs(uri: str, experiment: str) -> dict[str, str]:
     """Which run made each step of machine 1's (first) pipeline run."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(uri)
-    found = client.get_experiment_by_name(experiment)
-    assert found is not None
-    runs = client.search_runs(
-        [found.experiment_id],
-        filter_string="tags.`mlrecipes.kind` = 'step'",
-        order_by=["attributes.start_time ASC"],
-    )
     made: dict[str, str] = {}
-    for run in runs:
+    for run in _runs_of_kind(uri, experiment, "step", "ASC"):
         made.setdefault(run.data.tags["mlrecipes.step"], run.info.run_id)
     return made
 

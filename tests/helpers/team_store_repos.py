@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -55,17 +55,9 @@ PIPE_FILES = {
 }
 
 MANIFEST = """
-    version: 1
-    name: {name}
-    mlflow:
-      tracking_uri: {uri}
     paths:
       raw: data
       out: outputs
-    repos:
-      pipe:
-        url: ../../upstream/pipe
-        rev: main
     store:
       share: {share}
       max_size: {max_size}
@@ -91,8 +83,21 @@ def make_machines(
     root: Path, uri: str, name: str, *, share: str = "auto", max_size: str = "1GB"
 ) -> tuple[Path, Path]:
     """The upstream repo and two machines' workspaces; their manifest paths."""
-    make_repo(root / "upstream" / "pipe", PIPE_FILES)
-    text = textwrap.dedent(MANIFEST).format(name=name, uri=uri, share=share, max_size=max_size)
+    text = textwrap.dedent(MANIFEST).format(share=share, max_size=max_size)
+    return make_two_machines(root, uri, name, ("pipe", PIPE_FILES), text)
+
+
+def make_two_machines(
+    root: Path, uri: str, name: str, repo: tuple[str, Mapping[str, str]], rest: str
+) -> tuple[Path, Path]:
+    """The upstream repo ``root/upstream/<repo name>`` holding the repo's files, and the
+    workspaces of two machines, ``root/m1/ws`` and ``root/m2/ws``, with the same data and a
+    manifest ``name`` tracking to ``uri`` over that repo; ``rest`` is the manifest's other
+    top-level keys. Returns their manifest paths."""
+    repo_name, files = repo
+    make_repo(root / "upstream" / repo_name, files)
+    head = f"version: 1\nname: {name}\nmlflow:\n  tracking_uri: {uri}\nrepos:\n"
+    text = head + f"  {repo_name}: {{url: ../../upstream/{repo_name}, rev: main}}\n" + rest
     manifests = []
     for machine in ("m1", "m2"):
         ws = root / machine / "ws"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tests.helpers.workspaces import make_repo, write_files, write_manifest
+from tests.helpers.team_store_repos import make_two_machines
 
 FILES = {
     "requirements.txt": "six==1.16.0\n",
@@ -44,47 +44,32 @@ FILES = {
 }
 
 MANIFEST = """
-    version: 1
-    name: {name}
-    mlflow:
-      tracking_uri: {uri}
     paths:
       raw: data
-    repos:
-      code:
-        url: ../../upstream/code
-        rev: main
     store:
       share: auto
     steps:
       prep:
         fn: code:view_steps.steps.prep
-        deps: {{raw: !path raw/numbers.txt}}
-        outs: {{table: table.txt}}
+        deps: {raw: !path raw/numbers.txt}
+        outs: {table: table.txt}
       train:
         fn: code:view_steps.steps.train
-        params: {{lr: 0.5}}
-        deps: {{table: !out prep.table}}
-        outs: {{model: model.txt}}
+        params: {lr: 0.5}
+        deps: {table: !out prep.table}
+        outs: {model: model.txt}
       report:
         fn: code:view_steps.steps.report
-        params: {{fail: false}}
-        deps: {{model: !out train.model}}
-        outs: {{report: report.txt}}
+        params: {fail: false}
+        deps: {model: !out train.model}
+        outs: {report: report.txt}
       publish:
         fn: code:view_steps.steps.publish
-        deps: {{report: !out report.report}}
-        outs: {{site: site.txt}}
+        deps: {report: !out report.report}
+        outs: {site: site.txt}
 """
 
 
 def make_view_machines(root: Path, uri: str, name: str) -> tuple[Path, Path]:
     """The upstream repo and two machines' workspaces; their manifest paths."""
-    make_repo(root / "upstream" / "code", FILES)
-    text = textwrap.dedent(MANIFEST).format(name=name, uri=uri)
-    manifests = []
-    for machine in ("m1", "m2"):
-        ws = root / machine / "ws"
-        write_files(ws, {"data/numbers.txt": "1 2 3 4\n"})
-        manifests.append(write_manifest(ws, text))
-    return manifests[0], manifests[1]
+    return make_two_machines(root, uri, name, ("code", FILES), textwrap.dedent(MANIFEST))
