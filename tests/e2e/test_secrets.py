@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from tests.helpers.mlflow_db import seed_mlflow_db
+from tests.helpers.waiting import wait_for
 from tests.helpers.workspaces import make_repo, write_manifest
 from typer.testing import CliRunner
 
@@ -54,12 +56,25 @@ def _files_holding(root: Path, needles: list[bytes]) -> list[str]:
     return found
 
 
+def _workspace(
+    root: Path,
+    blank_db: Path,
+    repos: Mapping[str, Mapping[str, str]] | None = None,
+    text: str = MANIFEST,
+) -> Path:
+    """The repos ``root/up/<name>`` (``a`` holding STEP unless told) and the workspace
+    ``root/ws`` of the manifest ``text``, its MLflow db seeded; the manifest's path."""
+    for name, files in (repos or {"a": STEP}).items():
+        make_repo(root / "up" / name, files)
+    manifest = write_manifest(root / "ws", text)
+    seed_mlflow_db(blank_db, manifest.parent)
+    return manifest
+
+
 def test_env_and_secret_params_are_masked_everywhere(
     tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make_repo(tmp_path / "up" / "a", STEP)
-    manifest = write_manifest(tmp_path / "ws", MANIFEST)
-    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    manifest = _workspace(tmp_path, blank_mlflow_db)
     monkeypatch.setenv("API_KEY", TOKEN)
     runner = CliRunner()
     first = runner.invoke(app, ["-v", "run", "-f", str(manifest)])
@@ -92,9 +107,7 @@ def test_an_overridden_secret_stays_masked_everywhere(
     tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 25 item 14: `-S tok=...` on a `!secret` is logged nowhere in clear."""
-    make_repo(tmp_path / "up" / "a", STEP)
-    manifest = write_manifest(tmp_path / "ws", MANIFEST)
-    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    manifest = _workspace(tmp_path, blank_mlflow_db)
     monkeypatch.setenv("API_KEY", TOKEN)
     new = "overridden-secret-value-42"  # the step checks it ends with 42
     runner = CliRunner()
@@ -113,11 +126,9 @@ def test_an_overridden_secret_stays_masked_everywhere(
 def test_metric_names_cannot_drive_the_terminal(tmp_path: Path, blank_mlflow_db: Path) -> None:
     """Issue 25 item 16: a metric named with escapes cleared the screen (run, -v run, step run)."""
     step = {"m.py": 'def f() -> dict:\n    return {"\\x1b[2J\\x1b[31mFAKE": 1.0}\n'}
-    make_repo(tmp_path / "up" / "m", step)
     repos = "repos: {m: {url: ../up/m, rev: main}}\n"
     text = f"version: 1\nname: esc\n{repos}steps: {{s: {{fn: 'm:m.f'}}}}\n"
-    manifest = write_manifest(tmp_path / "ws", text)
-    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    manifest = _workspace(tmp_path, blank_mlflow_db, {"m": step}, text)
     runner = CliRunner()
     for args in (["run"], ["-v", "run", "--force", "s"], ["step", "run", "s"]):
         result = runner.invoke(app, [*args, "-f", str(manifest)])
@@ -133,11 +144,9 @@ def test_a_failed_step_and_step_run_leave_no_secret_on_disk(
         "w.py": STEP["w.py"]
         + "\n\ndef g(api_key: str, tok: str) -> None:\n    raise ValueError('no')\n"
     }
-    make_repo(tmp_path / "up" / "a", failing)
     params = "{api_key: !env API_KEY, tok: !secret plain-secret-value-42}"
     text = MANIFEST + f"  bad:\n    fn: 'a:w.g'\n    params: {params}\n"
-    manifest = write_manifest(tmp_path / "ws", text)
-    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    manifest = _workspace(tmp_path, blank_mlflow_db, {"a": failing}, text)
     monkeypatch.setenv("API_KEY", TOKEN)
     runner = CliRunner()
     failed = runner.invoke(app, ["run", "-f", str(manifest)])
@@ -153,9 +162,7 @@ def test_reproduce_never_passes_a_mask_to_the_step(
     tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 25 item 20: reproduce passed `<secret>` to the step and then reported drift."""
-    make_repo(tmp_path / "up" / "a", STEP)
-    manifest = write_manifest(tmp_path / "ws", MANIFEST)
-    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    manifest = _workspace(tmp_path, blank_mlflow_db)
     monkeypatch.setenv("API_KEY", TOKEN)
     runner = CliRunner()
     ran = runner.invoke(app, ["run", "-f", str(manifest)])
@@ -179,7 +186,6 @@ def test_no_file_under_mlrecipes_holds_a_secret_while_a_step_runs(
     import os
     import subprocess
     import sys
-    import time
 
     gated = {
         "w.py": STEP["w.py"]
@@ -193,12 +199,10 @@ def g(api_key: str, tok: str, started: str, go: str) -> dict:
     return {"ok": float(tok.endswith("42"))}
 """
     }
-    make_repo(tmp_path / "up" / "a", gated)
     started, go = tmp_path / "started", tmp_path / "go"
     params = f'{{api_key: !env API_KEY, tok: !secret {PLAIN}, started: "{started}", go: "{go}"}}'
     text = MANIFEST + f"  held:\n    fn: 'a:w.g'\n    params: {params}\n"
-    manifest = write_manifest(tmp_path / "ws", text)
-    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    manifest = _workspace(tmp_path, blank_mlflow_db, {"a": gated}, text)
     needles = [TOKEN.encode(), PLAIN.encode()]
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlrecipes.cli", "run", "held", "-f", str(manifest)],
@@ -209,9 +213,7 @@ def g(api_key: str, tok: str, started: str, go: str) -> dict:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: started.exists() or proc.poll() is not None, timeout=180)
         assert started.exists(), "the step never started"
         during = _files_holding(manifest.parent / ".mlrecipes", needles)
         go.touch()
