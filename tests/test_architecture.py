@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from tests.helpers.mlflow_db import seed_mlflow_db
-from tests.helpers.workspaces import make_repo, write_files, write_manifest
+from tests.helpers.workspaces import make_one_repo_workspace, write_files
 
 PACKAGES = Path(__file__).parents[1] / "packages"
 SOURCES = {
@@ -229,18 +229,10 @@ def _trace_run(workspace: Path) -> tuple[list[tuple[tuple[str, int], ...]], Any]
 def test_the_walk_from_run_to_a_step_enters_each_layer_once(
     tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make_repo(tmp_path / "up" / "a", {"moda.py": "def f(out):\n    out.write_text('1')\n"})
     write_files(tmp_path / "ws", {".gitignore": ".mlrecipes/\n"})
-    manifest = write_manifest(
-        tmp_path / "ws",
-        """
-        version: 1
-        name: walk
-        repos:
-          a: {url: ../up/a, rev: main}
-        steps:
-          first: {fn: "a:moda.f", outs: {out: o.txt}}
-        """,
+    step = {"moda.py": "def f(out):\n    out.write_text('1')\n"}
+    manifest = make_one_repo_workspace(
+        tmp_path, step, "walk", 'first: {fn: "a:moda.f", outs: {out: o.txt}}'
     )
     seed_mlflow_db(blank_mlflow_db, manifest.parent)
     for name in [k for k in os.environ if k.startswith("MLFLOW_")]:

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 from tests.helpers.mlflow_db import seed_mlflow_db
-from tests.helpers.workspaces import cli, make_repo, write_files, write_manifest
+from tests.helpers.workspaces import (
+    cli,
+    make_one_repo_workspace,
+    write_files,
+    write_manifest,
+)
 
 # What `import mlrecipes.cli.main` must not pull in (each costs 20-250 ms or, for mlflow, seconds).
 LAZY = (
@@ -82,18 +87,14 @@ def test_version_still_prints() -> None:
 def ran_workspace(tmp_path_factory: pytest.TempPathFactory, blank_mlflow_db: Path) -> Path:
     """A synced workspace of two steps whose pipeline has already run once."""
     root = tmp_path_factory.mktemp("readonly")
-    make_repo(root / "up" / "a", {"moda.py": "def f(out, x=None):\n    out.write_text('1')\n"})
     write_files(root / "ws", {".gitignore": ".mlrecipes/\n"})
-    manifest = write_manifest(
-        root / "ws",
+    manifest = make_one_repo_workspace(
+        root,
+        {"moda.py": "def f(out, x=None):\n    out.write_text('1')\n"},
+        "ro",
         """
-        version: 1
-        name: ro
-        repos:
-          a: {url: ../up/a, rev: main}
-        steps:
-          first: {fn: "a:moda.f", outs: {out: o.txt}}
-          second: {fn: "a:moda.f", deps: {x: !out first.out}, outs: {out: o.txt}}
+        first: {fn: "a:moda.f", outs: {out: o.txt}}
+        second: {fn: "a:moda.f", deps: {x: !out first.out}, outs: {out: o.txt}}
         """,
     )
     seed_mlflow_db(blank_mlflow_db, manifest.parent)

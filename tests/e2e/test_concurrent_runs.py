@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.helpers.waiting import wait_for
-from tests.helpers.workspaces import cli, executions, make_repo, write_manifest
+from tests.helpers.workspaces import cli, executions, make_one_repo_workspace
 
 from mlrecipes.core import Workspace
 
@@ -34,21 +34,19 @@ def gate(flag: str, counter: str, out: Path) -> dict:
 def test_two_concurrent_runs_execute_a_step_once(tmp_path: Path, blank_mlflow_db: Path) -> None:
     from tests.helpers.mlflow_db import seed_mlflow_db
 
-    make_repo(tmp_path / "up" / "g", GATED)
     flag = tmp_path / "release"
-    manifest = write_manifest(
-        tmp_path / "ws",
+    manifest = make_one_repo_workspace(
+        tmp_path,
+        GATED,
+        "twice",
         f"""
-        version: 1
-        name: twice
-        paths: {{out: outputs}}
-        repos: {{g: {{url: ../up/g, rev: main}}}}
-        steps:
-          gate:
-            fn: "g:g.gate"
-            params: {{flag: "{flag}", counter: "{manifest_counter(tmp_path)}"}}
-            outs: {{out: !path out/gated.txt}}
+        gate:
+          fn: "g:g.gate"
+          params: {{flag: "{flag}", counter: "{manifest_counter(tmp_path)}"}}
+          outs: {{out: !path out/gated.txt}}
         """,
+        repo="g",
+        head="paths: {out: outputs}\n",
     )
     seed_mlflow_db(blank_mlflow_db, manifest.parent)
     Workspace.load(manifest).sync()

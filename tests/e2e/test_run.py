@@ -16,6 +16,7 @@ from tests.helpers.workspaces import (
     commit,
     executions,
     git,
+    make_one_repo_workspace,
     make_repo,
     make_workspace,
     write_manifest,
@@ -396,25 +397,23 @@ def second(before: Path, out: Path) -> dict:
 
 def test_a_conflict_that_appears_during_the_run_fails_the_parent_run(tmp_path: Path) -> None:
     """Issue 25 item 15: a place taken after the pre-check left the parent run FINISHED."""
-    make_repo(tmp_path / "up" / "s", {"s.py": _INTRUDER_STEPS})
     intruder = tmp_path / "ws" / "outputs" / "second.txt"
-    manifest = write_manifest(
-        tmp_path / "ws",
+    manifest = make_one_repo_workspace(
+        tmp_path,
+        {"s.py": _INTRUDER_STEPS},
+        "intrude",
         f"""
-        version: 1
-        name: intrude
-        paths: {{out: outputs}}
-        repos: {{s: {{url: ../up/s, rev: main}}}}
-        steps:
-          first:
-            fn: "s:s.first"
-            params: {{intrude: "{intruder}"}}
-            outs: {{out: !path out/first.txt}}
-          second:
-            fn: "s:s.second"
-            deps: {{before: !out first.out}}
-            outs: {{out: !path out/second.txt}}
+        first:
+          fn: "s:s.first"
+          params: {{intrude: "{intruder}"}}
+          outs: {{out: !path out/first.txt}}
+        second:
+          fn: "s:s.second"
+          deps: {{before: !out first.out}}
+          outs: {{out: !path out/second.txt}}
         """,
+        repo="s",
+        head="paths: {out: outputs}\n",
     )
     result = CliRunner().invoke(app, ["run", "-f", str(manifest)])
     assert result.exit_code == 1, result.output

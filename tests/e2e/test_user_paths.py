@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests.helpers.mlflow_db import seed_mlflow_db
-from tests.helpers.workspaces import git, make_repo, write_manifest
+from tests.helpers.workspaces import git, make_one_repo_workspace
 
 from mlrecipes.core import Workspace
 
@@ -25,22 +25,11 @@ def test_running_a_dev_copy_leaves_its_tree_unchanged(
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)  # steps write bytecode
     # A dev copy without a .gitignore: bytecode written into it would change its
     # tree SHA, so the next run would rerun every step of an unedited copy.
-    make_repo(tmp_path / "up" / "a", PKG)
+    manifest = make_one_repo_workspace(tmp_path, PKG, "w", 's: {fn: "a:pkg.steps.f"}')
     dev = tmp_path / "dev"
     git(tmp_path, "clone", "-q", str(tmp_path / "up" / "a"), str(dev))
     # Another size: a same-size edit in the clone's second can hide from git's stat check.
     (dev / "pkg" / "steps.py").write_text("def f() -> dict:\n    return {'v': 2.25}\n")
-    manifest = write_manifest(
-        tmp_path / "ws",
-        """
-        version: 1
-        name: w
-        repos:
-          a: {url: ../up/a, rev: main}
-        steps:
-          s: {fn: "a:pkg.steps.f"}
-        """,
-    )
     seed_mlflow_db(blank_mlflow_db, manifest.parent)
     ws = Workspace.load(manifest, dev={"a": dev})
     assert ws.run().status == "FINISHED"
@@ -52,21 +41,12 @@ def test_running_a_dev_copy_leaves_its_tree_unchanged(
 def test_up_to_date_run_restores_a_deleted_declared_output(
     tmp_path: Path, blank_mlflow_db: Path
 ) -> None:
-    make_repo(
-        tmp_path / "up" / "a",
+    manifest = make_one_repo_workspace(
+        tmp_path,
         {"w.py": "def f(out):\n    out.write_text('hello')\n"},
-    )
-    manifest = write_manifest(
-        tmp_path / "ws",
-        """
-        version: 1
-        name: w
-        paths: {out: outputs}
-        repos:
-          a: {url: ../up/a, rev: main}
-        steps:
-          s: {fn: "a:w.f", outs: {out: !path out/hello.txt}}
-        """,
+        "w",
+        's: {fn: "a:w.f", outs: {out: !path out/hello.txt}}',
+        head="paths: {out: outputs}\n",
     )
     seed_mlflow_db(blank_mlflow_db, manifest.parent)
     assert Workspace.load(manifest).run().status == "FINISHED"

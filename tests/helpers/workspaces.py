@@ -238,3 +238,17 @@ def counted_step(name: str, fn: str, out: str, more: str = "") -> str:
     to the file ``out`` names; ``more`` adds keys (``"deps: {x: !out a.out}, "``)."""
     params = "{counter: !param counter}"
     return f"  {name}: {{fn: '{fn}', params: {params}, {more}outs: {{out: {out}}}}}\n"
+
+
+def make_one_repo_workspace(
+    root: Path, files: Mapping[str, str], name: str, steps: str, *, repo: str = "a", head: str = ""
+) -> Path:
+    """The repo ``root/up/<repo>`` holding ``files`` and the workspace ``root/ws`` over it.
+
+    Its manifest ``name`` adds the top-level lines ``head`` (``"paths: {out: outputs}\\n"``)
+    and ``steps`` (the YAML under ``steps:``, indented as one likes). Returns its path.
+    """
+    make_repo(root / "up" / repo, files)
+    repos = f"repos:\n  {repo}: {{url: ../up/{repo}, rev: main}}\n"
+    listed = textwrap.indent(textwrap.dedent(steps).strip("\n"), "  ")
+    return write_manifest(root / "ws", f"version: 1\nname: {name}\n{head}{repos}steps:\n{listed}\n")
