@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tests.helpers.mlflow_db import seed_mlflow_db
 from tests.helpers.workspaces import (
+    CLI,
     cli,
     make_one_repo_workspace,
     write_files,
@@ -75,7 +76,7 @@ def test_only_parsing_a_search_space_imports_hydra() -> None:
 
 def test_version_still_prints() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "mlrecipes.cli", "--version"],
+        [*CLI, "--version"],
         capture_output=True,
         text=True,
         check=True,

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.workspaces import commit, executions, make_repo, make_workspace, write_manifest
+from tests.helpers.workspaces import (
+    CLI,
+    commit,
+    executions,
+    make_repo,
+    make_workspace,
+    write_manifest,
+)
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
@@ -131,9 +138,7 @@ def test_interrupted_sweep_resumes(manifest: Path) -> None:
     ws.sync()
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "mlrecipes.cli",
+            *CLI,
             "run",
             "-f",
             str(manifest),

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.helpers.waiting import wait_for
-from tests.helpers.workspaces import cli, executions, make_one_repo_workspace
+from tests.helpers.workspaces import CLI, cli, executions, make_one_repo_workspace
 
 from mlrecipes.core import Workspace
 
@@ -56,7 +55,7 @@ def test_two_concurrent_runs_execute_a_step_once(tmp_path: Path, blank_mlflow_db
         with log.open("w") as out:
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "mlrecipes.cli", "run", "-f", str(manifest)],
+                    [*CLI, "run", "-f", str(manifest)],
                     cwd=manifest.parent,
                     stdout=out,
                     stderr=subprocess.STDOUT,

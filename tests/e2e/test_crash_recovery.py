@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tests.helpers.processes import live_pids
 from tests.helpers.waiting import wait_for
-from tests.helpers.workspaces import cli, executions, make_workspace
+from tests.helpers.workspaces import CLI, cli, executions, make_workspace
 
 from mlrecipes.core import Workspace
 
@@ -32,7 +32,7 @@ def test_kill_9_takes_the_step_down_and_the_next_run_recovers(tmp_path: Path) ->
     Workspace.load(manifest).sync()
     # The step would sleep a minute: it must be gone well before that.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlrecipes.cli", "run", "-f", str(manifest), "-S", "+fit.sleep=60"],
+        [*CLI, "run", "-f", str(manifest), "-S", "+fit.sleep=60"],
         cwd=manifest.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -109,7 +109,7 @@ def test_the_next_command_ends_what_a_killed_step_left_in_its_group(
     )
     seed_mlflow_db(blank_mlflow_db, manifest.parent)  # no migration cut short by the kill
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlrecipes.cli", "run", "spawn", "-f", str(manifest)],
+        [*CLI, "run", "spawn", "-f", str(manifest)],
         cwd=manifest.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.helpers.mounts import needs_mounts, read_only, run_with_mount
-from tests.helpers.workspaces import make_workspace
+from tests.helpers.workspaces import CLI, make_workspace
 
 from mlrecipes.core import Workspace
 
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def _cli_with_mount(mount: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "mlrecipes.cli", *args]
+    command = [*CLI, *args]
     return run_with_mount(mount, command, cwd=cwd, timeout=600, check=False)
 
 

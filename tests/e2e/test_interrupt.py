@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.helpers.waiting import wait_for
-from tests.helpers.workspaces import executions, make_workspace
+from tests.helpers.workspaces import CLI, executions, make_workspace
 
 from mlrecipes.core import Workspace
 
@@ -21,7 +20,7 @@ def test_ctrl_c_publishes_nothing_and_rerun_completes(tmp_path: Path) -> None:
     manifest = make_workspace(tmp_path)
     Workspace.load(manifest).sync()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlrecipes.cli", "run", "-f", str(manifest), "-S", "+fit.sleep=60"],
+        [*CLI, "run", "-f", str(manifest), "-S", "+fit.sleep=60"],
         cwd=manifest.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from tests.helpers.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
 from tests.helpers.processes import live_pids
 from tests.helpers.waiting import wait_for
-from tests.helpers.workspaces import cli, executions, make_workspace
+from tests.helpers.workspaces import CLI, cli, executions, make_workspace
 
 from mlrecipes.core import Workspace
 from mlrecipes.core.paths import WorkspacePaths
@@ -102,7 +101,7 @@ def _complete_entries(paths: WorkspacePaths) -> set[tuple[str, str]]:
 
 def _kill_when(manifest: Path, args: list[str], moment: Callable[[], bool]) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlrecipes.cli", "run", "-f", str(manifest), *args],
+        [*CLI, "run", "-f", str(manifest), *args],
         cwd=manifest.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -204,9 +203,7 @@ def test_two_commands_share_one_warm_tracker(tmp_path: Path, warm_on: list[Works
     procs = [
         subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "mlrecipes.cli",
+                *CLI,
                 "run",
                 "-f",
                 str(manifest),

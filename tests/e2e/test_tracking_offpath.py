@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from tests.helpers.waiting import wait_for
-from tests.helpers.workspaces import cli, executions, git, make_workspace
+from tests.helpers.workspaces import CLI, cli, executions, git, make_workspace
 
 from mlrecipes.core import Workspace
 from mlrecipes.core.events import Event, StepFinished
@@ -128,7 +127,7 @@ def test_runs_of_a_killed_command_are_ended_by_the_next_one(tmp_path: Path) -> N
     ws = Workspace.load(manifest)
     ws.sync()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlrecipes.cli", "run", "-f", str(manifest), "-S", "+fit.sleep=120"],
+        [*CLI, "run", "-f", str(manifest), "-S", "+fit.sleep=120"],
         cwd=manifest.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

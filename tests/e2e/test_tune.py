@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from tests.helpers.tune_repos import OPTIMUM, make_lab_workspace, prepare_count
 from tests.helpers.waiting import wait_for
+from tests.helpers.workspaces import CLI
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
@@ -132,7 +133,7 @@ def test_sigint_then_resume_runs_only_the_missing_trials(manifest: Path) -> None
     args = [*[f"-S{s}" for s in SPACE], "-S", "train.sleep=2", "--objective", "train.score"]
     args += ["--direction", "max", "--trials", "5", "--seed", "0", "--study", "cut"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlrecipes.cli", "-v", "tune", "-f", str(manifest), *args],
+        [*CLI, "-v", "tune", "-f", str(manifest), *args],
         cwd=manifest.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -314,7 +315,7 @@ def test_sigint_during_parallel_trials_lets_them_finish(manifest: Path) -> None:
     args = [*[f"-S{s}" for s in space], "--objective", "train.score", "--direction", "max"]
     args += ["--trials", "6", "-j", "2", "--seed", "0", "--study", "par"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlrecipes.cli", "tune", "-f", str(manifest), *args],
+        [*CLI, "tune", "-f", str(manifest), *args],
         cwd=manifest.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

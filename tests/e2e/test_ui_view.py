@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from tests.helpers.browser import shots_dir
 from tests.helpers.mlflow_server import free_port
 from tests.helpers.playwright_page import chromium_page
-from tests.helpers.workspaces import make_workspace
+from tests.helpers.workspaces import CLI, make_workspace
 
 from mlrecipes.core import RunOptions, Workspace
 
@@ -24,7 +23,7 @@ READY = 240.0  # seconds
 
 def _ui_url(manifest: Path, port: int) -> tuple[subprocess.Popen[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    command = [sys.executable, "-m", "mlrecipes.cli", "ui", "-f", str(manifest), "-p", str(port)]
+    command = [*CLI, "ui", "-f", str(manifest), "-p", str(port)]
     ui = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
     assert ui.stdout is not None
     line = ui.stdout.readline()  # printed once the server answers

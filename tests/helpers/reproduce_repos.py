@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.workspaces import make_repo, pyproject_toml, write_files, write_manifest
+from tests.helpers.workspaces import (
+    IGNORE_BUILD_LEFTOVERS,
+    make_repo,
+    pyproject_toml,
+    write_files,
+    write_manifest,
+)
 
 TOY_FILES = {
-    # Build leftovers must not make the checkout look dirty on the next sync.
-    ".gitignore": "*.egg-info/\n__pycache__/\n",
+    ".gitignore": IGNORE_BUILD_LEFTOVERS,
     "pkg/pyproject.toml": pyproject_toml("toy"),
     "pkg/toy/__init__.py": "",
     "pkg/toy/steps.py": """

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.helpers.workspaces import (
+    IGNORE_BUILD_LEFTOVERS,
     make_repo,
     pyproject_toml,
     seed_db,
@@ -20,7 +21,7 @@ from tests.helpers.workspaces import (
 OPTIMUM = 0.1
 
 LAB_FILES = {
-    ".gitignore": "*.egg-info/\n__pycache__/\n",
+    ".gitignore": IGNORE_BUILD_LEFTOVERS,
     "pyproject.toml": pyproject_toml("lab"),
     "lab/__init__.py": "",
     "lab/steps.py": """

@@ -47,12 +47,15 @@ def write_manifest(root: Path, text: str, name: str = "workspace.yaml") -> Path:
     return path
 
 
+CLI = (sys.executable, "-m", "mlrecipes.cli")  # the command that starts the real CLI
+
+
 def cli(
     *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess (for signals and exit codes end to end)."""
     return subprocess.run(
-        [sys.executable, "-m", "mlrecipes.cli", *args],
+        [*CLI, *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,
@@ -60,6 +63,11 @@ def cli(
         timeout=timeout,
         check=False,
     )
+
+
+# A repo's .gitignore for what building its environment leaves in the checkout: without
+# it the checkout looks dirty on the next sync.
+IGNORE_BUILD_LEFTOVERS = "*.egg-info/\n__pycache__/\n"
 
 
 def pyproject_toml(
