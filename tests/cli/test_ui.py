@@ -6,16 +6,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.helpers.mlflow_db import seed_mlflow_db
 from tests.helpers.mlflow_server import MlflowServer, free_port, mlflow_server_fixture
-from tests.helpers.workspaces import cli, write_manifest
+from tests.helpers.workspaces import CLI, cli, write_manifest
 
 pytestmark = pytest.mark.slow
 mlflow_server = mlflow_server_fixture()
@@ -31,6 +31,15 @@ def _get(url: str) -> bytes | None:
         return None
 
 
+def _wait_answering(ui: subprocess.Popen[Any], base: str) -> None:
+    """Until the UI at ``base`` answers its health check; fails if ``ui`` exits first."""
+    deadline = time.monotonic() + READY
+    while _get(f"{base}/health") is None:
+        assert ui.poll() is None, "mlrecipes ui exited"
+        assert time.monotonic() < deadline, "the UI did not answer"
+        time.sleep(0.5)
+
+
 def test_ui_serves_the_workspace_store_on_loopback(tmp_path: Path, blank_mlflow_db: Path) -> None:
     ws = tmp_path / "ws"
     manifest = write_manifest(ws, "version: 1\nname: churn\n")
@@ -41,14 +50,10 @@ def test_ui_serves_the_workspace_store_on_loopback(tmp_path: Path, blank_mlflow_
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "mlrecipes.cli", "ui", "-f", str(manifest), "-p", str(port)]
+    command = [*CLI, "ui", "-f", str(manifest), "-p", str(port)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True) as ui:
         try:
-            deadline = time.monotonic() + READY
-            while _get(f"{base}/health") is None:
-                assert ui.poll() is None, "mlrecipes ui exited"
-                assert time.monotonic() < deadline, "the UI did not answer"
-                time.sleep(0.5)
+            _wait_answering(ui, base)
             assert b"<html" in (_get(f"{base}/") or b"").lower()
             api = _get(f"{base}/ajax-api/2.0/mlflow/experiments/get?experiment_id={exp_id}")
             assert json.loads(api or b"{}")["experiment"]["name"] == "churn"
@@ -98,7 +103,7 @@ def test_kill_9_of_ui_takes_the_server_down(tmp_path: Path, blank_mlflow_db: Pat
     seed_mlflow_db(blank_mlflow_db, ws)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    command = [sys.executable, "-m", "mlrecipes.cli", "ui", "-f", str(manifest), "-p", str(port)]
+    command = [*CLI, "ui", "-f", str(manifest), "-p", str(port)]
     ui = subprocess.Popen(
         command,
         stdout=subprocess.DEVNULL,
@@ -106,11 +111,7 @@ def test_kill_9_of_ui_takes_the_server_down(tmp_path: Path, blank_mlflow_db: Pat
         start_new_session=True,  # not our group
     )
     try:
-        deadline = time.monotonic() + READY
-        while _get(f"http://127.0.0.1:{port}/health") is None:
-            assert ui.poll() is None, "mlrecipes ui exited"
-            assert time.monotonic() < deadline, "the UI did not answer"
-            time.sleep(0.5)
+        _wait_answering(ui, f"http://127.0.0.1:{port}")
         taken = cli("ui", "-f", str(manifest), "-p", str(port), cwd=ws)
         assert taken.returncode == 1, taken.stdout + taken.stderr
         assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in taken.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tests.helpers.mlflow_db import seed_mlflow_db
 from tests.helpers.waiting import wait_for
-from tests.helpers.workspaces import make_repo, write_manifest
+from tests.helpers.workspaces import CLI, make_repo, write_manifest
 from typer.testing import CliRunner
 
 from mlrecipes.cli.main import app
@@ -71,11 +71,16 @@ def _workspace(
     return manifest
 
 
-def test_env_and_secret_params_are_masked_everywhere(
-    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    manifest = _workspace(tmp_path, blank_mlflow_db)
+@pytest.fixture
+def manifest(tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The workspace of STEP and MANIFEST, with ``API_KEY`` set to TOKEN."""
     monkeypatch.setenv("API_KEY", TOKEN)
+    return _workspace(tmp_path, blank_mlflow_db)
+
+
+def test_env_and_secret_params_are_masked_everywhere(
+    manifest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = CliRunner()
     first = runner.invoke(app, ["-v", "run", "-f", str(manifest)])
     assert first.exit_code == 0, first.output
@@ -103,12 +108,8 @@ def test_env_and_secret_params_are_masked_everywhere(
     assert latest["params"]["tok"].startswith("<secret> sha256:")
 
 
-def test_an_overridden_secret_stays_masked_everywhere(
-    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_overridden_secret_stays_masked_everywhere(manifest: Path) -> None:
     """Issue 25 item 14: `-S tok=...` on a `!secret` is logged nowhere in clear."""
-    manifest = _workspace(tmp_path, blank_mlflow_db)
-    monkeypatch.setenv("API_KEY", TOKEN)
     new = "overridden-secret-value-42"  # the step checks it ends with 42
     runner = CliRunner()
     ran = runner.invoke(app, ["-v", "run", "-f", str(manifest), "-S", f"s.tok={new}"])
@@ -159,11 +160,9 @@ def test_a_failed_step_and_step_run_leave_no_secret_on_disk(
 
 
 def test_reproduce_never_passes_a_mask_to_the_step(
-    tmp_path: Path, blank_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, manifest: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 25 item 20: reproduce passed `<secret>` to the step and then reported drift."""
-    manifest = _workspace(tmp_path, blank_mlflow_db)
-    monkeypatch.setenv("API_KEY", TOKEN)
     runner = CliRunner()
     ran = runner.invoke(app, ["run", "-f", str(manifest)])
     assert ran.exit_code == 0, ran.output
@@ -185,7 +184,6 @@ def test_no_file_under_mlrecipes_holds_a_secret_while_a_step_runs(
     """Issue 25 item 20: the spec lives only until the runner has read it."""
     import os
     import subprocess
-    import sys
 
     gated = {
         "w.py": STEP["w.py"]
@@ -205,7 +203,7 @@ def g(api_key: str, tok: str, started: str, go: str) -> dict:
     manifest = _workspace(tmp_path, blank_mlflow_db, {"a": gated}, text)
     needles = [TOKEN.encode(), PLAIN.encode()]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlrecipes.cli", "run", "held", "-f", str(manifest)],
+        [*CLI, "run", "held", "-f", str(manifest)],
         cwd=manifest.parent,
         env={**os.environ, "API_KEY": TOKEN},
         stdout=subprocess.DEVNULL,
