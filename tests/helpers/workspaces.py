@@ -242,8 +242,9 @@ def _upstream_repo(name: str, more: str) -> str:
 
 
 def counted_step(name: str, fn: str, out: str, more: str = "") -> str:
-    """A line of ``steps:``: ``fn`` takes the ``counter`` param and writes its output ``out``
-    to the file ``out`` names; ``more`` adds keys (``"deps: {x: !out a.out}, "``)."""
+    """A line of ``steps:``: step ``name`` runs ``fn`` with the param ``counter`` and
+    writes its one output, ``out``, to the store file ``out``; ``more`` adds keys before
+    ``outs`` (``"deps: {x: !out a.out}, "``)."""
     params = "{counter: !param counter}"
     return f"  {name}: {{fn: '{fn}', params: {params}, {more}outs: {{out: {out}}}}}\n"
 
