@@ -52,6 +52,7 @@ def blank_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run every Ray test on one xdist worker: a Ray cluster is heavy, so one at a
     time (each module's cluster ends only its own processes)."""
