@@ -17,7 +17,9 @@ Each attempt starts ``python -m mlrecipes.cli -v run -S s00.x=V`` in its own
 session (after a kill, half the time the same ``V`` again: that run resumes the
 killed one, whose finished steps are store hits; else a new ``V``) and sends SIGKILL to that
 process only, at a moment drawn from a seeded RNG between 0 and the duration of
-an unkilled run of the same mode. Modes rotate: ``warm`` (the default: the
+an unkilled run of the same mode; for ``wait`` and ``local`` runs, half the time
+(``--tail-share``) between 0 and 3 s after the last step ended instead (while
+the command logs, waits for MLflow or uploads). Modes rotate: ``warm`` (the default: the
 command hands its events to the warm tracker), ``wait`` (``--wait``: it returns
 once MLflow holds everything, so a kill lands while it waits for delivery and
 uploads) and ``local`` (``MLRECIPES_TRACKER_IDLE=0``: the command delivers and
@@ -70,6 +72,8 @@ from mlrecipes.core.tracking.outbox import RunIds, pending
 MODES = ("warm", "wait", "local")
 EXPERIMENT = "killbench"
 WARM_IDLE = "120"
+TAIL = 3.0
+"""Kills anchored at the last step's end land up to this many seconds after it."""
 
 
 @dataclass
@@ -78,6 +82,7 @@ class Attempt:
     mode: str
     value: int
     moment: float
+    anchor: str
     killed: bool
     phase: str
     tracker_alive: bool
@@ -119,17 +124,40 @@ def phase_of(log: Path) -> str:
     return "after the steps (logging, delivery, uploads)"
 
 
+def steps_done(log: Path) -> bool:
+    """True once the ``-v`` output shows every step of the plan ended."""
+    lines = log.read_text(errors="replace").splitlines()
+    plan = next((line for line in lines if line.startswith("plan:")), None)
+    if plan is None:
+        return False
+    ended = sum(1 for line in lines if " ok " in line or " failed " in line)
+    return ended >= int(plan.split()[1])
+
+
+def wait_for_steps(proc: subprocess.Popen[bytes], log: Path) -> bool:
+    """Until the command's steps all ended (True) or the command did (False)."""
+    while proc.poll() is None:
+        if steps_done(log):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def attempt(
-    manifest: Path, logs: Path, number: int, mode: str, value: int, moment: float
+    manifest: Path, logs: Path, number: int, mode: str, value: int, moment: float, anchor: str
 ) -> Attempt:
+    """One run, killed ``moment`` s after its start, or after its last step (``anchor``)."""
     argv, env = command(manifest, mode, value)
     log = logs / f"attempt-{number:02d}.log"
     with log.open("w") as out:
+        start = time.monotonic()
         proc = subprocess.Popen(
             argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
+        if anchor == "steps end" and wait_for_steps(proc, log):
+            start = time.monotonic()
         try:
-            proc.wait(moment)
+            proc.wait(max(0.0, moment - (time.monotonic() - start)))
             killed = False
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)  # the `run` process only, not its session
@@ -139,7 +167,7 @@ def attempt(
         raise RuntimeError(f"attempt {number} failed ({proc.returncode}): see {log}")
     phase = phase_of(log) if killed else "ended before the kill"
     alive = warm.status(WorkspacePaths(manifest.parent.resolve()).tracker_socket) is not None
-    return Attempt(number, mode, value, moment, killed, phase, alive)
+    return Attempt(number, mode, value, moment, anchor, killed, phase, alive)
 
 
 def cli(manifest: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -239,6 +267,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--work", type=float, default=0.3, help="CPU seconds per step")
     parser.add_argument("--size", type=int, default=500_000, help="bytes written per step")
+    parser.add_argument(
+        "--tail-share",
+        type=float,
+        default=0.5,
+        help="share of wait/local kills timed from the last step's end instead of the start",
+    )
     parser.add_argument("--keep", action="store_true", help="print the temp folder, keep it")
     return parser.parse_args()
 
@@ -289,8 +323,12 @@ def kill_series(
     while kills < args.kills and len(attempts) < 3 * args.kills:
         number = len(attempts)
         mode = MODES[kills % len(MODES)]
-        moment = round(rng.uniform(0.0, spans[mode]), 3)
-        found = attempt(manifest, logs, number, mode, value, moment)
+        anchor = "start"
+        if mode != "warm" and rng.random() < args.tail_share:
+            anchor = "steps end"  # while it logs, waits for MLflow, uploads
+        span = TAIL if anchor == "steps end" else spans[mode]
+        moment = round(rng.uniform(0.0, span), 3)
+        found = attempt(manifest, logs, number, mode, value, moment, anchor)
         loads.append(os.getloadavg()[0])
         kills += found.killed
         # after a kill, half the time the same command again (it resumes the killed run)
@@ -298,7 +336,7 @@ def kill_series(
             value += 1
         attempts.append(found)
         print(
-            f"attempt {number:2d} {mode:5s} -S s00.x={found.value} moment {moment:6.3f} s: "
+            f"attempt {number:2d} {mode:5s} -S s00.x={found.value} {moment:6.3f} s after {anchor}: "
             f"{'KILLED ' + found.phase if found.killed else found.phase}; "
             f"warm tracker {'alive' if found.tracker_alive else 'none'}",
             flush=True,
@@ -322,6 +360,8 @@ def report(
     print(f"load average during the kills: {min(loads):.1f}-{max(loads):.1f}")
     print(f"final run {final:.2f} s; runs push: exit {push.returncode} {push.stdout.strip()}")
     phases = Counter(a.phase.split(" (")[0] for a in kills)
+    anchors = Counter(f"{a.mode} from {a.anchor}" for a in kills)
+    print("kills by mode and anchor: " + "; ".join(f"{k}: {n}" for k, n in sorted(anchors.items())))
     print("kills by phase: " + "; ".join(f"{p}: {n}" for p, n in sorted(phases.items())))
     alive = sum(a.tracker_alive for a in kills if a.mode == "warm")
     print(f"warm tracker alive after a kill of a warm-mode run: {alive}/"
