@@ -62,9 +62,9 @@ def tune(tree: Path, clone: Path, trials: int, seed: int) -> float:
         "--sampler", "random", "--seed", str(seed), "--study", f"bench-{seed}",
     )  # fmt: skip
     took = time.perf_counter() - start
-    summary = next((line for line in done.stdout.splitlines() if line.startswith("study ")), "")
-    if f"{trials} complete" not in summary:
-        raise RuntimeError(f"tune in {clone} did not complete {trials} trials:\n{done.stdout}")
+    said = done.stdout + done.stderr  # where the summary line goes changed between versions
+    if f"{trials} complete" not in said:
+        raise RuntimeError(f"tune in {clone} did not complete {trials} trials:\n{said}")
     return took
 
 
