@@ -19,7 +19,9 @@ killed one, whose finished steps are store hits; else a new ``V``) and sends SIG
 process only, at a moment drawn from a seeded RNG between 0 and the duration of
 an unkilled run of the same mode; for ``wait`` and ``local`` runs, half the time
 (``--tail-share``) between 0 and 3 s after the last step ended instead (while
-the command logs, waits for MLflow or uploads). Modes rotate: ``warm`` (the default: the
+the command logs, waits for MLflow or uploads); and a fifth of all kills
+(``--stored-share``) within 10 ms of a new store entry appearing (a step's
+result kept: its run's end must not be lost). Modes rotate: ``warm`` (the default: the
 command hands its events to the warm tracker), ``wait`` (``--wait``: it returns
 once MLflow holds everything, so a kill lands while it waits for delivery and
 uploads) and ``local`` (``MLRECIPES_TRACKER_IDLE=0``: the command delivers and
@@ -57,7 +59,7 @@ from benchmarks.bench_team_store import make_repo, manifest_text
 from tests.helpers.mlflow_server import MlflowServer, start_mlflow_server, stop_mlflow_server
 
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.store.local import Store
+from mlrecipes.core.store.local import MARKER, Store
 from mlrecipes.core.tracking import warm
 from mlrecipes.core.tracking.base import (
     KIND_STEP,
@@ -74,6 +76,8 @@ EXPERIMENT = "killbench"
 WARM_IDLE = "120"
 TAIL = 3.0
 """Kills anchored at the last step's end land up to this many seconds after it."""
+STORED = 0.01
+"""Kills anchored at a new store entry land up to this many seconds after it appears."""
 
 
 @dataclass
@@ -143,18 +147,35 @@ def wait_for_steps(proc: subprocess.Popen[bytes], log: Path) -> bool:
     return False
 
 
+def entries(store: Path) -> set[Path]:
+    return set(store.glob(f"*/*/{MARKER}"))
+
+
+def wait_for_entry(proc: subprocess.Popen[bytes], store: Path, before: set[Path]) -> bool:
+    """Until a new store entry is published (True) or the command ended (False)."""
+    while proc.poll() is None:
+        if entries(store) - before:
+            return True
+        time.sleep(0.001)  # tight: the end of a step is told within milliseconds of this
+    return False
+
+
 def attempt(
     manifest: Path, logs: Path, number: int, mode: str, value: int, moment: float, anchor: str
 ) -> Attempt:
     """One run, killed ``moment`` s after its start, or after its last step (``anchor``)."""
     argv, env = command(manifest, mode, value)
     log = logs / f"attempt-{number:02d}.log"
+    store = WorkspacePaths(manifest.parent.resolve()).store
+    stored = entries(store)
     with log.open("w") as out:
         start = time.monotonic()
         proc = subprocess.Popen(
             argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         if anchor == "steps end" and wait_for_steps(proc, log):
+            start = time.monotonic()
+        if anchor == "entry stored" and wait_for_entry(proc, store, stored):
             start = time.monotonic()
         try:
             proc.wait(max(0.0, moment - (time.monotonic() - start)))
@@ -273,6 +294,12 @@ def parse_args() -> argparse.Namespace:
         default=0.5,
         help="share of wait/local kills timed from the last step's end instead of the start",
     )
+    parser.add_argument(
+        "--stored-share",
+        type=float,
+        default=0.2,
+        help="share of kills timed from the moment a new store entry appears",
+    )
     parser.add_argument("--keep", action="store_true", help="print the temp folder, keep it")
     return parser.parse_args()
 
@@ -323,10 +350,11 @@ def kill_series(
     while kills < args.kills and len(attempts) < 3 * args.kills:
         number = len(attempts)
         mode = MODES[kills % len(MODES)]
-        anchor = "start"
-        if mode != "warm" and rng.random() < args.tail_share:
-            anchor = "steps end"  # while it logs, waits for MLflow, uploads
-        span = TAIL if anchor == "steps end" else spans[mode]
+        anchor, span = "start", spans[mode]
+        if rng.random() < args.stored_share:
+            anchor, span = "entry stored", STORED  # right after a step's result is kept
+        elif mode != "warm" and rng.random() < args.tail_share:
+            anchor, span = "steps end", TAIL  # while it logs, waits for MLflow, uploads
         moment = round(rng.uniform(0.0, span), 3)
         found = attempt(manifest, logs, number, mode, value, moment, anchor)
         loads.append(os.getloadavg()[0])
