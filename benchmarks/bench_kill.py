@@ -20,7 +20,7 @@ process only, at a moment drawn from a seeded RNG between 0 and the duration of
 an unkilled run of the same mode; for ``wait`` and ``local`` runs, half the time
 (``--tail-share``) between 0 and 3 s after the last step ended instead (while
 the command logs, waits for MLflow or uploads); and a fifth of all kills
-(``--stored-share``) within 10 ms of a new store entry appearing (a step's
+(``--stored-share``) within 2 ms of a new store entry appearing (a step's
 result kept: its run's end must not be lost). Modes rotate: ``warm`` (the default: the
 command hands its events to the warm tracker), ``wait`` (``--wait``: it returns
 once MLflow holds everything, so a kill lands while it waits for delivery and
@@ -76,7 +76,7 @@ EXPERIMENT = "killbench"
 WARM_IDLE = "120"
 TAIL = 3.0
 """Kills anchored at the last step's end land up to this many seconds after it."""
-STORED = 0.01
+STORED = 0.002
 """Kills anchored at a new store entry land up to this many seconds after it appears."""
 
 
