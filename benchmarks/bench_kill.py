@@ -14,19 +14,20 @@ an ``mlflow server --serve-artifacts`` on 127.0.0.1 (the team store is then on:
 every executed step's outputs are uploaded as artifacts of its run).
 
 Each attempt starts ``python -m mlrecipes.cli -v run -S s00.x=V`` in its own
-session (after a kill, half the time the same ``V`` again: that run resumes the
-killed one, whose finished steps are store hits; else a new ``V``) and sends SIGKILL to that
-process only, at a moment drawn from a seeded RNG between 0 and the duration of
-an unkilled run of the same mode; for ``wait`` and ``local`` runs, half the time
-(``--tail-share``) between 0 and 3 s after the last step ended instead (while
-the command logs, waits for MLflow or uploads); and a fifth of all kills
-(``--stored-share``) within 2 ms of a new store entry appearing (a step's
-result kept: its run's end must not be lost). Modes rotate: ``warm`` (the default: the
-command hands its events to the warm tracker), ``wait`` (``--wait``: it returns
-once MLflow holds everything, so a kill lands while it waits for delivery and
-uploads) and ``local`` (``MLRECIPES_TRACKER_IDLE=0``: the command delivers and
-uploads in its own process). An attempt that ends before its moment is not a
-kill and is retried with the next moment, until ``--kills`` kills landed.
+session (after a kill, half the time the same ``V`` again: that run resumes
+the killed one, whose finished steps are store hits; else a new ``V``) and
+sends SIGKILL to that process only, at a moment drawn from a seeded RNG:
+between 0 and the duration of an unkilled run of the same mode; for ``wait``
+and ``local`` runs, half the time (``--tail-share``) between 0 and 3 s after
+the last step ended (while the command logs, waits for MLflow or uploads);
+and for a fifth of all kills (``--stored-share``) within 2 ms of a new store
+entry appearing (a step's result kept: its run's end must not be lost).
+Modes rotate: ``warm`` (the default: the command hands its events to the
+warm tracker), ``wait`` (``--wait``: it returns once MLflow holds everything,
+so a kill lands while it waits for delivery and uploads) and ``local``
+(``MLRECIPES_TRACKER_IDLE=0``: the command delivers and uploads in its own
+process). An attempt that ends before its moment is not a kill and is
+retried with the next moment, until ``--kills`` kills landed.
 
 Afterwards one plain ``run`` and ``mlrecipes runs push``, then the MLflow store
 is read:
