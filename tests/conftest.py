@@ -52,10 +52,25 @@ def blank_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run every Ray test on one xdist worker: a Ray cluster is heavy, so one at a
-    time (each module's cluster ends only its own processes)."""
-    ray_tests = Path(__file__).parent / "ray"
+    """Groups for ``--dist loadgroup`` (every other test is scheduled on its own).
+
+    Every Ray test runs on one xdist worker: a Ray cluster is heavy, so one at a
+    time (each module's cluster ends only its own processes). A module whose tests
+    share a module-scoped fixture (a workspace run once, a server) runs on one
+    worker too, so that the fixture is set up once, not once per worker.
+    """
+    tests = Path(__file__).parent
     for item in items:
-        if item.path.is_relative_to(ray_tests):
+        if item.path.is_relative_to(tests / "ray"):
             item.add_marker(pytest.mark.xdist_group("ray"))
+        elif _uses_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(tests).as_posix()))
+
+
+def _uses_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope == "module" for defs in info.name2fixturedefs.values())

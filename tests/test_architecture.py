@@ -35,7 +35,7 @@ SOURCES = {
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "errors suggest events paths fingerprint codedeps install view atomic lazy",
+        "errors suggest events paths fingerprint codedeps install view atomic lazy toposort",
         "manifest",
         "envs",
         "sync",

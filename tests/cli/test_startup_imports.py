@@ -221,3 +221,63 @@ def test_a_no_op_run_answers_from_its_stamp_without_the_app(ran_workspace: Path)
             break
     # Neither typer nor MLflow; the pending-runs check may import the planner module.
     assert [m for m in loaded if m != "mlrecipes.core.plan.planner"] == []
+
+
+PARAM_STEP = "def f(out, n):\n    out.write_text(str(n))\n    return {'n': float(n)}\n"
+
+
+@pytest.fixture
+def param_workspace(tmp_path: Path, blank_mlflow_db: Path) -> Path:
+    """A synced one-step workspace with a param, run once."""
+    make_repo(tmp_path / "up" / "a", {"moda.py": PARAM_STEP})
+    write_files(tmp_path / "ws", {".gitignore": ".mlrecipes/\n"})
+    manifest = write_manifest(
+        tmp_path / "ws",
+        """
+        version: 1
+        name: rerun
+        paths: {out: out}
+        repos:
+          a: {url: ../up/a, rev: main}
+        steps:
+          make: {fn: "a:moda.f", params: {n: 1}, outs: {out: !path out/n.txt}}
+        """,
+    )
+    seed_mlflow_db(blank_mlflow_db, manifest.parent)
+    done = cli("run", cwd=manifest.parent, env=_no_mlflow_env())
+    assert done.returncode == 0, done.stderr
+    return manifest.parent
+
+
+def _no_mlflow_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+@pytest.mark.slow
+def test_a_one_param_rerun_runs_without_typer_or_networkx(param_workspace: Path) -> None:
+    """``run -S k=v`` (the rerun after changing a param) skips building typer's app and
+    draws its pipeline page without networkx; it runs the step all the same."""
+    printed, loaded = _probe(param_workspace, "run", "-j", "2", "-S", "make.n=7")
+    assert "finished run" in printed and "make" in printed, printed
+    assert (param_workspace / "out" / "n.txt").read_text() == "7"
+    # (MLflow is there: with MLRECIPES_TRACKER_IDLE=0 the command delivers its runs itself)
+    assert {"typer", "mlrecipes.cli.app", "networkx"}.isdisjoint(loaded), loaded
+    assert "mlrecipes.core.plan.planner" in loaded  # it did plan: the full run, not the stamp
+    # -v still shows the step's live log lines on this path
+    verbose, _ = _probe(param_workspace, "run", "-S", "make.n=8", "-v")
+    assert "start" in verbose and (param_workspace / "out" / "n.txt").read_text() == "8"
+
+
+@pytest.mark.slow
+def test_errors_on_the_plain_run_path_are_the_full_cli_s(param_workspace: Path) -> None:
+    """The same message and exit code with or without typer's app (--fail-fast forces it)."""
+    env = _no_mlflow_env()
+    fast = cli("run", "-S", "make.nope=1", cwd=param_workspace, env=env)
+    full = cli("run", "--fail-fast", "-S", "make.nope=1", cwd=param_workspace, env=env)
+    assert fast.returncode == full.returncode == 1, (fast.stderr, full.stderr)
+    assert fast.stderr == full.stderr and "nope" in fast.stderr
+    assert "Traceback" not in fast.stderr
+    missing = cli("run", "nosuch", cwd=param_workspace, env=env)
+    assert missing.returncode == 1 and "unknown step 'nosuch'" in missing.stderr

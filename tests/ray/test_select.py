@@ -54,3 +54,11 @@ def test_ray_options_map_step_resources() -> None:
     assert (opts["num_cpus"], opts["num_gpus"], opts["memory"]) == (2, 1, 4 * 1024**3)
     assert ray_options(Resources(cpus=0.5))["num_cpus"] == 0.5
     assert ray_options(Resources(custom={"sandbox": 1.0}))["resources"] == {"sandbox": 1.0}
+
+
+def test_every_ray_test_runs_in_the_ray_group(request: pytest.FixtureRequest) -> None:
+    """Under ``--dist loadgroup`` the Ray tests share one worker (tests/conftest.py):
+    pytest 9.2 + xdist 3.8 silently dropped the group (pytest-xdist#1386)."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not under xdist's --dist loadgroup")
+    assert request.node.nodeid.endswith("@ray"), request.node.nodeid

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from mlrecipes.cli import errors, sanitize
+from mlrecipes.cli import errors
 from mlrecipes.cli.commands import (
     dag,
     exp,
@@ -28,7 +27,7 @@ from mlrecipes.cli.commands import (
 )
 from mlrecipes.cli.help import plain_arguments
 from mlrecipes.cli.options import ManifestOpt
-from mlrecipes.cli.state import State, get_state
+from mlrecipes.cli.state import State, get_state, start
 
 
 class _ErrorHandlingGroup(TyperGroup):
@@ -118,13 +117,8 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    get_state(ctx).verbose = verbose
-    sanitize.install_log_redaction()
+    start(get_state(ctx), verbose=verbose)
     _manifest_default(ctx, file)
-    if not verbose:
-        # MLflow announces its one-time schema migrations at INFO; they are no news to users.
-        for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
-            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 app.command("init")(init.init)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from mlrecipes.cli.completion import complete_overrides, complete_steps
 from mlrecipes.cli.options import (
@@ -20,53 +19,13 @@ from mlrecipes.cli.options import (
     parse_dev,
     sync_mode,
 )
-from mlrecipes.cli.sanitize import escape
+from mlrecipes.cli.run_flow import run_and_report
 from mlrecipes.cli.state import get_state
-
-if TYPE_CHECKING:  # the core is imported when the command runs, not when the CLI starts
-    from mlrecipes.core import Plan, RunResult
 
 
 class ExecutorKind(StrEnum):
     local = "local"
     ray = "ray"
-
-
-def _print_plan(console: Console, plan: Plan) -> None:
-    from mlrecipes.core.plan.labels import variant_label
-
-    for variant in plan.variants:
-        if len(plan.variants) > 1:
-            console.print(f"[bold]{escape(variant_label(plan, variant))}[/]")
-        for step in variant.steps:
-            source = plan.remote.get(step.fingerprint)
-            if source is not None:
-                console.print(
-                    f"  [cyan]remote[/] {escape(step.step)}: from team store: run {source}"
-                )
-            elif step.status == "cached":
-                # A step kept across a commit by its code record says why.
-                why = f": {escape('; '.join(step.reasons))}" if step.reasons else ""
-                console.print(
-                    f"  [cyan]cached[/] {escape(step.step)} [dim]{step.fingerprint[:12]}[/]{why}"
-                )
-            else:
-                # A repo not synced (dry run) or not buildable: say that, not a diff.
-                why = step.unavailable or "; ".join(step.reasons)
-                console.print(f"  [yellow]run[/]    {escape(step.step)}: {escape(why)}")
-
-
-def _variant_names(result: RunResult) -> list[tuple[str, str]]:
-    """Each run id with `` [variant i: ...]`` in a sweep (run ids come in variant order)."""
-    from mlrecipes.core.plan.labels import variant_label
-
-    plan = result.plan
-    if len(plan.variants) < 2 or len(result.run_ids) != len(plan.variants):
-        return [(run_id, "") for run_id in result.run_ids]
-    return [
-        (run_id, escape(f" [{variant_label(plan, variant)}]"))
-        for run_id, variant in zip(result.run_ids, plan.variants, strict=True)
-    ]
 
 
 def run(
@@ -132,13 +91,8 @@ def run(
     ] = False,
 ) -> None:
     """Run the pipeline (or up to STEP...), every step in its repo's environment."""
-    from mlrecipes.cli.hints import pythonpath_note, update_hint
-    from mlrecipes.cli.render import EventPrinter
-    from mlrecipes.core import RunOptions, Workspace
-    from mlrecipes.core.sync.upstream import known_upstream
+    from mlrecipes.core import RunOptions
 
-    state = get_state(ctx)
-    ws = Workspace.load(file, dev=parse_dev(dev))
     options = RunOptions(
         overrides=tuple(set_ or ()),
         jobs=jobs,
@@ -146,7 +100,7 @@ def run(
         dry_run=dry_run,
         fail_fast=fail_fast,
         sync_mode=sync_mode(locked=locked, frozen=frozen),
-        live_logs=state.verbose,
+        live_logs=get_state(ctx).verbose,
         executor=executor.value if executor else None,
         ray_address=ray_address,
         ray_storage=ray_storage.value if ray_storage else None,
@@ -154,22 +108,6 @@ def run(
         share=not no_share,
         wait=wait,
     )
-    note = pythonpath_note()
-    if note:
-        state.err.print(note)
-    with EventPrinter(state.err, verbose=state.verbose) as printer:
-        result = ws.run(tuple(steps or ()), options=options, on_event=printer)
-    hint = update_hint(known_upstream(ws.manifest))  # no network: what the last fetch saw
-    if hint:
-        state.err.print(hint)
-    if dry_run:
-        _print_plan(state.console, result.plan)
-        return
-    word = "[green]up to date[/]: run" if result.up_to_date else "[green]finished[/] run"
-    for run_id, variant in _variant_names(result):
-        state.console.print(f"{word} {run_id}{variant}")
-    if result.up_to_date:
-        return
-    state.console.print(
-        f"[dim]tracking: {escape(result.tracking_uri)}, experiment {escape(result.experiment)}[/]"
+    run_and_report(
+        get_state(ctx), file=file, steps=tuple(steps or ()), options=options, dev=parse_dev(dev)
     )

@@ -5,24 +5,24 @@ reads an output of ``a``) with queries (order, closures, layers, cycles) and
 renderers (text, Mermaid, Graphviz dot). Validation builds one to find cycles;
 a validated manifest's graph has none.
 
-networkx answers the graph questions (ancestors, descendants, topological
-generations, strongly connected components, shortest paths). It is imported
-inside the functions that need it: ``import networkx`` costs 0.2-0.35 s, and
-loading a manifest (``--help`` aside, every command does) and a no-op ``run``
-need only two answers that the standard library's :mod:`graphlib` gives at no
-import cost: is there a cycle, and the order. A cycle found that way is named
-by networkx (an error path).
+networkx answers the graph questions (ancestors, descendants, strongly
+connected components, shortest paths). It is imported inside the functions that
+need it: ``import networkx`` costs 0.2-0.7 s, and loading a manifest (``--help``
+aside, every command does) and every ``run`` (its ``pipeline.html`` included)
+need only answers that the standard library's :mod:`graphlib` gives at no import
+cost: is there a cycle, the order, the layers (:mod:`mlrecipes.core.toposort`).
+A cycle found that way is named by networkx (an error path).
 """
 
 from __future__ import annotations
 
 import graphlib
-import heapq
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from mlrecipes.core.errors import UnknownStepError, UserError
 from mlrecipes.core.manifest.model import Manifest, OutRef, StepSpec
+from mlrecipes.core.toposort import generations, name_order
 
 if TYPE_CHECKING:  # imported at use (see the module doc)
     import networkx as nx
@@ -61,35 +61,19 @@ class StepGraph:
         return cls(manifest.steps)
 
     def order(self) -> list[str]:
-        """Every step, upstream first; ties are broken by name so the order is stable.
-
-        :mod:`graphlib` gives the steps whose inputs are done; taking the smallest
-        name each time is networkx's ``lexicographical_topological_sort``, without
-        importing networkx on the way of every ``run``.
-        """
-        sorter = graphlib.TopologicalSorter({n: ups for n, ups in self.predecessors.items()})
+        """Every step, upstream first; ties are broken by name so the order is stable."""
         try:
-            sorter.prepare()
+            return name_order(self.predecessors)
         except graphlib.CycleError:
             raise CycleError(self.cycles()[0]) from None
-        ready = list(sorter.get_ready())
-        heapq.heapify(ready)
-        order: list[str] = []
-        while ready:
-            name = heapq.heappop(ready)
-            order.append(name)
-            sorter.done(name)
-            for down in sorter.get_ready():
-                heapq.heappush(ready, down)
-        return order
 
     def layers(self) -> list[list[str]]:
         """The steps by generation: those that read no other step's output, then those
         that read only the first layer's, and so on; each layer sorted by name."""
-        import networkx as nx
-
-        self.order()  # a cycle raises CycleError, named
-        return [sorted(layer) for layer in nx.topological_generations(self._digraph())]
+        try:
+            return generations(self.predecessors)
+        except graphlib.CycleError:
+            raise CycleError(self.cycles()[0]) from None
 
     def _check(self, names: Iterable[str]) -> list[str]:
         wanted = list(names)

@@ -116,7 +116,8 @@ class Store:
         self.root = root
         self._locks: dict[Path, BaseFileLock] = {}  # temp folder -> the lock held on it
         self._mutex = threading.Lock()
-        self._verified: set[tuple[str, str]] = set()  # entries checked intact by this instance
+        # entries checked intact by this instance: (marker's inode, size, mtime) and record
+        self._verified: dict[tuple[str, str], tuple[tuple[int, int, int], EntryRecord]] = {}
 
     def entry(self, step: str, fingerprint: str) -> Path:
         """Where the complete entry of ``step`` at ``fingerprint`` lives (or would)."""
@@ -134,20 +135,29 @@ class Store:
         return self.read_record(step, fingerprint) is not None
 
     def read_record(self, step: str, fingerprint: str) -> EntryRecord | None:
-        """The marker of a complete, intact entry, or None when there is none."""
+        """The marker of a complete, intact entry, or None when there is none.
+
+        A run asks about each entry several times (plan, report, summary); an entry
+        checked intact is answered from memory while its marker is the same file
+        (inode, size, mtime), so a replaced entry is read and checked again.
+        """
         entry = self.entry(step, fingerprint)
+        marker = entry / MARKER
         try:
-            text = (entry / MARKER).read_text(encoding="utf-8")
-            record = EntryRecord.from_json(json.loads(text))
-        except FileNotFoundError:
+            st = marker.stat()
+        except OSError:
             return None
+        seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+        known = self._verified.get((step, fingerprint))
+        if known is not None and known[0] == seen:
+            return known[1]
+        try:
+            record = EntryRecord.from_json(json.loads(marker.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
             return None  # damaged (truncated, edited, not UTF-8): recomputed like a missing one
-        if (step, fingerprint) in self._verified:
-            return record
         if record.files and _file_stamps(entry) != record.files:
             return None
-        self._verified.add((step, fingerprint))
+        self._verified[(step, fingerprint)] = (seen, record)
         return record
 
     def begin(self, step: str, fingerprint: str) -> Path:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 
+from mlrecipes.core.toposort import generations
 from mlrecipes.core.view.model import STATUS_LABELS, BoxStatus, Edge, PipelineView, StepBox
 
 PAGE_NAME = "pipeline.html"
@@ -63,12 +64,11 @@ def run_link(run_id: str) -> str:
 
 def layers(steps: Iterable[str], edges: Iterable[Edge]) -> list[list[str]]:
     """Steps by layer, top first; each layer sorted by name (a stable drawing)."""
-    import networkx as nx  # only when a page is drawn: a no-op `run` stays light
-
-    graph: nx.DiGraph[str] = nx.DiGraph()
-    graph.add_nodes_from(steps)
-    graph.add_edges_from((e.source, e.target) for e in edges if e.source in graph)
-    return [sorted(layer) for layer in nx.topological_generations(graph)]
+    predecessors: dict[str, set[str]] = {name: set() for name in steps}
+    for edge in edges:
+        if edge.source in predecessors:
+            predecessors.setdefault(edge.target, set()).add(edge.source)
+    return generations(predecessors)
 
 
 def render_pipeline(view: PipelineView) -> str:
