@@ -62,6 +62,7 @@ from mlrecipes.core.tracking.outbox import RunIds
 
 Status = Literal["FINISHED", "FAILED", "KILLED"]
 _OUTCOME: Mapping[str, Status] = {"ok": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
+_END_TIMEOUT = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,17 +201,18 @@ class PipelineExecution:
 
     def _publishing(self, task: StepTask, outcome: Outcome, log: Path) -> None:
         """A step succeeded: its run's end is durable before its store entry exists, so a
-        kill between the two loses neither (the outbox applies it once the entry exists)."""
+        kill between the two loses neither (the outbox applies it once the entry exists).
+
+        Steps never wait for a tracker still starting: its end then follows the entry."""
         run = self.children.get(task.key)
-        if run is None:
+        if run is None or not self._tracker.ready:
             return
         ended = self._step_outcome(task.key, "ok", outcome.metrics, log, outcome.code)
         ended = dataclasses.replace(ended, kept=self.store.entry(task.step, task.fingerprint))
-        try:
-            self._tracker.finish_step(run, ended).result()
-        except Exception:
-            return  # tracking failed: the error comes back when the tracker closes
+        told = self._tracker.finish_step(run, ended)
         self.ended.add(task.key)
+        with contextlib.suppress(Exception):  # a failure comes back when the tracker closes
+            told.result(timeout=_END_TIMEOUT)  # an append and its fsync: milliseconds
 
     def _finished(self, result: StepResult) -> None:
         step = self.to_run[result.key]
