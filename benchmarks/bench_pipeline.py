@@ -8,7 +8,10 @@ Two shapes of N trivial Python steps, one param each, in one stdlib-only repo:
 N-1 leaves reading it). For each shape and N it times, after a sync (the
 one-time checkout and environment build are excluded):
 
-(a) the first run (``Workspace.load(...).run()``, in process);
+(a) the first run (``Workspace.load(...).run()``, in process), and the first run
+    of a twin workspace (the same manifest in another folder, synced apart)
+    as a fresh ``python -m mlrecipes.cli run`` (issue 20's "first run of a new
+    workspace vs the same calls bare, CLI"; up to ``--cli-first-max`` steps);
 (b) a no-op rerun, in process and as a fresh ``python -m mlrecipes.cli run``
     (the CLI adds interpreter start-up and imports);
 (c) a rerun after ``-S <last step>.x=-1`` (one step runs);
@@ -186,6 +189,7 @@ class Case:
     shape: str
     n: int
     first: float = 0.0
+    first_cli: float | None = None
     bare: float = 0.0
     noop_api: float = 0.0
     noop_cli: float = 0.0
@@ -196,6 +200,10 @@ class Case:
     @property
     def ratio(self) -> float:
         return self.first / self.bare
+
+    @property
+    def ratio_cli(self) -> str:
+        return "-" if self.first_cli is None else f"{self.first_cli / self.bare:.2f}x"
 
     @property
     def overhead_ms(self) -> float:
@@ -210,8 +218,15 @@ def expect(status: str, ran: int, want_status: str, want_ran: int, what: str) ->
         )
 
 
+def first_cli_run(root: Path, shape: str, n: int, repo: Path, uri: str, jobs: int) -> float:
+    """Seconds of the CLI's first run of a new workspace (synced before, not timed)."""
+    manifest = make_workspace(root / f"{shape}-{n}-cli", shape, n, repo, uri)
+    Workspace.load(manifest).sync()
+    return run_cli(manifest, jobs)
+
+
 def bench_case(
-    root: Path, shape: str, n: int, repo: Path, uri: str, jobs: int, cli_max: int
+    root: Path, shape: str, n: int, repo: Path, uri: str, jobs: int, cli_max: int, first_max: int
 ) -> Case:
     case = Case(shape, n)
     manifest = make_workspace(root / f"{shape}-{n}", shape, n, repo, uri)
@@ -221,6 +236,8 @@ def bench_case(
     case.bare = run_bare(python, cwd, root / "bare" / f"{shape}-{n}", shape, n, jobs)
     case.first, status, ran = run_api(manifest, jobs)
     expect(status, ran, "FINISHED", n, "first run")
+    if n <= first_max:
+        case.first_cli = first_cli_run(root, shape, n, repo, uri, jobs)
     case.noop_api, status, ran = run_api(manifest, jobs)
     expect(status, ran, "UP_TO_DATE", 0, "no-op rerun")
     case.noop_cli = run_cli(manifest, jobs)
@@ -327,14 +344,15 @@ def seconds(value: float | None) -> str:
 
 def markdown(cases: Sequence[Case], jobs: int) -> str:
     head = (
-        "| shape | N | bare (d) | first run (a) | ratio a/d | overhead/step | "
-        "no-op API (b) | no-op CLI (b) | one-param API (c) | one-param CLI (c) |"
+        "| shape | N | bare (d) | first run (a) | ratio a/d | first run CLI (a) | ratio | "
+        "overhead/step | no-op API (b) | no-op CLI (b) | one-param API (c) | one-param CLI (c) |"
     )
-    rows = [head, "|" + "---|" * 10]
+    rows = [head, "|" + "---|" * 12]
     for c in cases:
         rows.append(
             f"| {c.shape} | {c.n} | {c.bare:.2f} s | {c.first:.2f} s | {c.ratio:.2f}x | "
-            f"{c.overhead_ms:.1f} ms | {c.noop_api:.2f} s | {c.noop_cli:.2f} s | "
+            f"{seconds(c.first_cli)} | {c.ratio_cli} | {c.overhead_ms:.1f} ms | "
+            f"{c.noop_api:.2f} s | {c.noop_cli:.2f} s | "
             f"{c.param_api:.2f} s | {seconds(c.param_cli)} |"
         )
     dvc_rows = [c for c in cases if c.dvc]
@@ -383,6 +401,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dvc-max", type=int, default=100, help="largest N for DVC")
     parser.add_argument(
         "--cli-param-max", type=int, default=100, help="largest N for the one-param CLI rerun"
+    )
+    parser.add_argument(
+        "--cli-first-max", type=int, default=100, help="largest N for the CLI first run"
     )
     parser.add_argument("--no-sweep", action="store_true")
     parser.add_argument(
@@ -438,7 +459,9 @@ def main() -> None:
         cases: list[Case] = []
         for n in sizes:
             for shape in shapes:
-                case = bench_case(root, shape, n, repo, uri, args.jobs, args.cli_param_max)
+                case = bench_case(
+                    root, shape, n, repo, uri, args.jobs, args.cli_param_max, args.cli_first_max
+                )
                 if dvc is not None and n <= args.dvc_max:
                     case.dvc = bench_dvc(root, dvc, shape, n, python)
                 print(

@@ -24,7 +24,7 @@ from tests.helpers.workspaces import CLI, cli, executions, make_workspace
 
 from mlrecipes.core import Workspace
 from mlrecipes.core.paths import WorkspacePaths
-from mlrecipes.core.store.local import Store
+from mlrecipes.core.store.local import MARKER, Store
 from mlrecipes.core.tracking import warm
 from mlrecipes.core.tracking.outbox import (
     EVENTS,
@@ -159,6 +159,49 @@ def test_kill_9_at_any_moment_loses_and_duplicates_nothing(tmp_path: Path) -> No
     }
     assert _complete_entries(paths) <= logged, "a step that ran has no run in MLflow"
     assert not segments(paths.outbox)
+
+
+def test_a_kill_just_after_a_step_is_stored_still_logs_its_end(
+    tmp_path: Path, warm_on: list[WorkspacePaths]
+) -> None:
+    """kill -9 the moment a step's store entry appears: its run ends FINISHED with its
+    metrics. The entry is a cache hit from then on, so no later command would log them
+    (found by benchmarks/bench_kill.py: the run ended KILLED, its metrics lost)."""
+    manifest = make_workspace(tmp_path)
+    ws = Workspace.load(manifest)
+    ws.sync()
+    warm_on.append(ws.paths)
+    stored = ws.paths.store / "fit"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlrecipes.cli", "run", "-f", str(manifest)],
+        cwd=manifest.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own group: the kill reaches its steps, not this test
+    )
+    try:
+        # a tight poll: the kill must land within milliseconds of the entry's rename
+        while proc.poll() is None and not list(stored.glob(f"*/{MARKER}")):
+            time.sleep(0.001)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the command ended before it could be killed"
+    pushed = cli("runs", "push", "-f", str(manifest), cwd=manifest.parent)
+    assert pushed.returncode == 0, pushed.stderr
+
+    store = Store(ws.paths.store)
+    (entry,) = [
+        e for e in stored.iterdir()
+        if not e.name.startswith(".") and store.is_complete("fit", e.name)
+    ]  # fmt: skip
+    fit_runs = [
+        r for r in _runs(f"sqlite:///{ws.paths.mlflow_db}")
+        if r.data.tags.get("mlrecipes.fingerprint") == entry.name
+    ]  # fmt: skip
+    assert [r.info.status for r in fit_runs] == ["FINISHED"]
+    assert fit_runs[0].data.metrics["fit.loss"] == pytest.approx(2 * (1 + 2 + 3 + 4) * 0.5)
 
 
 def test_runs_wait_while_the_server_is_down_and_go_once_it_is_up(tmp_path: Path) -> None:

@@ -118,6 +118,28 @@ def test_runs_a_writer_left_open_end_killed(tmp_path: Path, store: str, how: str
     assert not tracker.segment.exists()
 
 
+def test_a_step_end_told_before_its_entry_waits_for_it(tmp_path: Path, store: str) -> None:
+    """``kept``: applied once the entry exists; KILLED with a note if its writer died first."""
+    paths = _paths(store)
+    tracker = OutboxTracker(store, paths, LocalCourier(paths.outbox, store), wait=False)
+    parent = tracker.start_pipeline(PipelineInfo("exp", "run"))
+    kept, lost = tmp_path / "store" / "fit" / "fp1", tmp_path / "store" / "fit" / "fp2"
+    for step, entry in (("fit", kept), ("eval", lost)):
+        child = tracker.create_step_run(parent, StepInfo(step))
+        tracker.finish_step(child, StepOutcome("FINISHED", metrics={"m": 1.0}, kept=entry))
+    deliverer = Deliverer(paths.outbox)
+    deliverer.deliver_all()  # the writer lives, the entry is not published yet: it waits
+    assert {r.info.status for r in _runs(store)} == {"RUNNING"}
+    kept.mkdir(parents=True)  # published
+    tracker.writer.release()  # then kill -9, before the second entry was published
+    deliverer.deliver_all()
+    status = {r.data.tags["mlflow.runName"]: r for r in _runs(store)}
+    assert status["fit"].info.status == "FINISHED" and status["fit"].data.metrics == {"m": 1.0}
+    assert status["eval"].info.status == "KILLED"
+    assert "before its result was kept" in status["eval"].data.tags["mlrecipes.note"]
+    assert not tracker.segment.exists()
+
+
 def test_a_warm_tracker_of_another_version_is_not_used(tmp_path: Path, store: str) -> None:
     import json
     import socketserver

@@ -20,12 +20,13 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from mlrecipes.core.envs.probe import has_mlflow
 from mlrecipes.core.errors import StoreError, TrackingError
 from mlrecipes.core.events import EventHandler, StepFinished, StepStarted, StepWaiting
 from mlrecipes.core.executors import Executor
+from mlrecipes.core.executors.base import Outcome
 from mlrecipes.core.executors.task import StepResult, StepTask
 from mlrecipes.core.manifest import Manifest
 from mlrecipes.core.paths import WorkspacePaths
@@ -61,6 +62,7 @@ from mlrecipes.core.tracking.outbox import RunIds
 
 Status = Literal["FINISHED", "FAILED", "KILLED"]
 _OUTCOME: Mapping[str, Status] = {"ok": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
+_END_TIMEOUT = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +102,7 @@ class PipelineExecution:
         self.parents: dict[int, Future[str]] = {}
         self.children: dict[str, Future[str]] = {}  # runs of executed steps
         self.ahead: set[str] = set()  # steps that get their run's id in their environment
+        self.ended: set[str] = set()  # steps whose run's end is told already
         self.started: dict[str, float] = {}
         self.logs = LogFollower(on_event) if options.live_logs else None
         self.tracker: BackgroundTracker | None = None
@@ -169,28 +172,56 @@ class PipelineExecution:
             self._finished(event.result)
 
     def _outcome(self, result: StepResult) -> StepOutcome:
-        metrics, renamed = sanitize_metrics(result.metrics)
-        if renamed and result.log_path is not None:
-            keys = {old: step_metric_key(result.step, new) for old, new in renamed.items()}
-            _note_renamed(result.log_path, keys)
         record = self.store.read_record(result.step, result.key) if result.ok else None
         code = record.code if record is not None else None
+        return self._step_outcome(result.key, result.status, result.metrics, result.log_path, code)
+
+    def _step_outcome(
+        self,
+        key: str,
+        status: str,
+        raw: Mapping[str, float],
+        log: Path | None,
+        code: Mapping[str, Any] | None,
+    ) -> StepOutcome:
+        step = self.to_run[key]
+        metrics, renamed = sanitize_metrics(raw)
+        if renamed and log is not None:
+            keys = {old: step_metric_key(step.step, new) for old, new in renamed.items()}
+            _note_renamed(log, keys)
         return StepOutcome(
-            status=_OUTCOME[result.status],
+            status=_OUTCOME[status],
             # the parent's key too (DESIGN.md, "In MLflow"): one column fills for both
-            metrics={step_metric_key(result.step, k): v for k, v in metrics.items()},
-            tags=code_tags(self.to_run[result.key], code) if result.ok else {},
-            log_path=result.log_path,
-            log_name=f"{result.step}.log",
+            metrics={step_metric_key(step.step, k): v for k, v in metrics.items()},
+            tags=code_tags(step, code) if status == "ok" else {},
+            log_path=log,
+            log_name=f"{step.step}.log",
             finished_at=time.time(),
         )
+
+    def _publishing(self, task: StepTask, outcome: Outcome, log: Path) -> None:
+        """A step succeeded: its run's end is durable before its store entry exists, so a
+        kill between the two loses neither (the outbox applies it once the entry exists).
+
+        Steps never wait for a tracker still starting: its end then follows the entry."""
+        run = self.children.get(task.key)
+        if run is None or not self._tracker.ready:
+            return
+        ended = self._step_outcome(task.key, "ok", outcome.metrics, log, outcome.code)
+        ended = dataclasses.replace(ended, kept=self.store.entry(task.step, task.fingerprint))
+        told = self._tracker.finish_step(run, ended)
+        self.ended.add(task.key)
+        with contextlib.suppress(Exception):  # a failure comes back when the tracker closes
+            told.result(timeout=_END_TIMEOUT)  # an append and its fsync: milliseconds
 
     def _finished(self, result: StepResult) -> None:
         step = self.to_run[result.key]
         if result.reused:
             self._reused(result)
             return
-        if result.status in _OUTCOME:
+        if result.key in self.ended:
+            pass  # its end was told before its entry was published (_publishing)
+        elif result.status in _OUTCOME:
             outcome = self._outcome(result)
             if result.key in self.children:
                 self._tracker.finish_step(self.children[result.key], outcome)
@@ -336,6 +367,7 @@ class PipelineExecution:
                 fail_fast=self.options.fail_fast,
                 on_event=self._relay,
                 prepare=self._prepare,
+                publishing=self._publishing,
             )
             return {r.key: r for r in found}, False
         except KeyboardInterrupt as exc:

@@ -98,13 +98,18 @@ def run_tasks(
     fail_fast: bool = False,
     on_event: Callable[[SchedulerEvent], None] | None = None,
     prepare: Callable[[StepTask], StepTask] | None = None,
+    publishing: Callable[[StepTask, Outcome, Path], None] | None = None,
 ) -> list[StepResult]:
     """Run ``tasks`` (at most ``jobs`` at once); returns one result per task, in order.
+
+    ``publishing(task, outcome, log)`` is called for each step that succeeded, just
+    before its entry is published: what must be durable before the entry exists
+    (its run's end, in the outbox) is written there.
 
     Raises :class:`ValueError` for duplicate keys, unknown ``needs`` or a
     cycle, before anything runs, and :class:`RunInterrupted` on SIGINT/SIGTERM.
     """
-    run = _Run(tasks, executor, store, max(1, jobs), fail_fast, on_event, prepare)
+    run = _Run(tasks, executor, store, max(1, jobs), fail_fast, on_event, prepare, publishing)
     with _sigterm_raises() as received:
         try:
             run.loop()
@@ -132,6 +137,7 @@ class _Run:
         fail_fast: bool,
         on_event: Callable[[SchedulerEvent], None] | None,
         prepare: Callable[[StepTask], StepTask] | None,
+        publishing: Callable[[StepTask, Outcome, Path], None] | None = None,
     ) -> None:
         self.tasks = {task.key: task for task in tasks}
         self.order = {task.key: index for index, task in enumerate(tasks)}
@@ -143,7 +149,7 @@ class _Run:
         self.executor, self.store, self.jobs = executor, store, jobs
         self.fail_fast, self.stopping = fail_fast, False
         self.emit = on_event or (lambda event: None)
-        self.prepare = prepare
+        self.prepare, self.publishing = prepare, publishing
         self.launching: Path | None = None  # temp entry of a task between begin and submit
         self.keys = [task.key for task in tasks]
         self.claims: dict[str, BaseFileLock] = {}  # key -> the store's claim this run holds
@@ -236,6 +242,8 @@ class _Run:
         if outcome.status == "ok":
             outcome = _check_outputs(task, job.tmp, outcome)
         entry = None
+        if outcome.status == "ok" and self.publishing is not None:
+            self.publishing(task, outcome, job.log)
         if outcome.status == "ok":
             record = EntryRecord(
                 step=task.step,

@@ -71,6 +71,11 @@ class BackgroundTracker:
         )
         self._thread.start()
 
+    @property
+    def ready(self) -> bool:
+        """True once the inner tracker exists (calls then wait only for those queued before)."""
+        return self._inner.done() and self._inner.exception() is None
+
     def wait_ready(self, timeout: float | None = None) -> None:
         """Block until the inner tracker exists; raise its error (e.g. server down)."""
         self._inner.result(timeout)

@@ -376,6 +376,10 @@ class StepOutcome:
     log_path: Path | None = None
     log_name: str | None = None
     finished_at: float | None = None
+    kept: Path | None = None
+    """Where the step's result is being published (its store entry), when the outcome is
+    told before that: a tracker that delivers later (the outbox) ends the run FINISHED
+    only once this exists, and KILLED if the command died first."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,13 @@ applied again: the run it created is found by its local-id tag
 values, metrics with the event's own time (MLflow keeps one row), artifacts to
 the same paths, and ending a run twice is harmless.
 
+A step's end is told before its result is published in the store (its
+``outcome.kept`` names the entry): it is applied once that entry exists, so a
+kill between the two can neither lose the step's end (its entry is a cache hit
+from then on) nor report a result that was never kept. While the writer lives,
+delivery of the segment pauses there; once it is gone, an entry that never
+appeared ends the run KILLED with a note.
+
 Local ids inside values (a parent's ``source_run`` tags, ``steps.json``) are
 replaced by MLflow ids on the way. A segment whose writer is gone is finished:
 runs it left open (a kill; an interrupt that dropped end events) end KILLED with a
@@ -23,11 +30,11 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from mlrecipes.core.errors import TrackingError
 from mlrecipes.core.tracking._client import step_tracking_env
-from mlrecipes.core.tracking.base import PipelineInfo, PipelineSummary, StepInfo
+from mlrecipes.core.tracking.base import TAG_NOTE, PipelineInfo, PipelineSummary, StepInfo
 from mlrecipes.core.tracking.log_redaction import RedactingStream
 from mlrecipes.core.tracking.outbox import (
     EVENTS,
@@ -49,6 +56,10 @@ from mlrecipes.core.tracking.outbox import (
 )
 
 DIED_NOTE = "ended by mlrecipes: the command that ran it stopped before ending it"
+NOT_KEPT_NOTE = (
+    "ended by mlrecipes: the step returned, but the command that ran it stopped before "
+    "its result was kept in the store"
+)
 LOCK_NAME = "deliver.lock"
 _TEXT_LIMIT = 4 << 20  # artifacts larger than this are not searched for local ids
 
@@ -120,9 +131,14 @@ class Deliverer:
         tracker = self._tracker(header)
         first = done
         for index in range(done, len(events)):
+            event = events[index]
+            if _not_kept_yet(event):
+                if not finished:
+                    return  # its store entry is being published: a later pass applies it
+                event = _not_kept(event)
             tracker.find_existing = index == first
             try:
-                self._apply(tracker, events[index])
+                self._apply(tracker, event)
             except TrackingError:
                 raise
             except Exception:  # a record we cannot apply must not block those after it
@@ -214,6 +230,20 @@ class Deliverer:
             artifacts=self._files(summary.artifacts),
             pages=tuple(self._files({page.name: page for page in summary.pages}).values()),
         )
+
+
+def _not_kept_yet(event: Event) -> TypeGuard[FinishStep]:
+    """A step's end told before its result was published, and not published (yet)."""
+    if not isinstance(event, FinishStep) or event.outcome.kept is None:
+        return False
+    return not event.outcome.kept.exists()
+
+
+def _not_kept(event: FinishStep) -> FinishStep:
+    """The end of a step whose command died before its result was kept: KILLED, noted."""
+    tags = {**event.outcome.tags, TAG_NOTE: NOT_KEPT_NOTE}
+    outcome = dataclasses.replace(event.outcome, status="KILLED", tags=tags)
+    return dataclasses.replace(event, outcome=outcome)
 
 
 def _translate_file(path: Path, ids: RunIds) -> None:

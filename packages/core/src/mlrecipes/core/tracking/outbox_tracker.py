@@ -248,7 +248,10 @@ class OutboxTracker:
         outcome = dataclasses.replace(outcome, log_path=log, log_name=None, finished_at=finished_at)
         for children in self._children.values():
             children.discard(run_id)
-        self._append(FinishStep(run_id, outcome, self._params.pop(run_id, {})))
+        # An end told before its store entry exists waits for it (deliver.py): the
+        # warm tracker hears of it with the next event, not now.
+        event = FinishStep(run_id, outcome, self._params.pop(run_id, {}))
+        self._append(event, notify=outcome.kept is None)
 
     def log_step_run(self, parent_id: str, info: StepInfo, outcome: StepOutcome) -> str:
         local_id = self._create(parent_id, info)
@@ -317,10 +320,11 @@ class OutboxTracker:
         self._children.setdefault(parent_id, set()).add(local_id)
         return local_id
 
-    def _append(self, event: Any) -> None:
+    def _append(self, event: Any, *, notify: bool = True) -> None:
         with self._lock:
             self.writer.append(event)
-            self.courier.notify()
+            if notify:
+                self.courier.notify()
 
 
 def _info(info: PipelineInfo, **changes: Any) -> PipelineInfo:
