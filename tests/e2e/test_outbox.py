@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -173,7 +174,7 @@ def test_a_kill_just_after_a_step_is_stored_still_logs_its_end(
     warm_on.append(ws.paths)
     stored = ws.paths.store / "fit"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlrecipes.cli", "run", "-f", str(manifest)],
+        [*CLI, "run", "-f", str(manifest)],
         cwd=manifest.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
